@@ -1,0 +1,16 @@
+//! Upstream versions the project pins by default, in one place. A spec may override
+//! each of them; `tools/versions.env` pins the same versions for the test toolchain
+//! (a test checks the two agree).
+
+/// bpg/proxmox, the maintained Proxmox provider for OpenTofu.
+pub const PROXMOX_PROVIDER: &str = "0.111.1";
+/// The OpenTofu version the generated configuration requires at least
+/// (`mock_provider` in `tofu test` needs 1.8).
+pub const OPENTOFU: &str = "1.8.0";
+pub const PACKER_PROXMOX_PLUGIN: &str = "1.2.4";
+pub const PACKER_QEMU_PLUGIN: &str = "1.1.4";
+pub const ALMALINUX: &str = "9.8";
+pub const ARGOCD: &str = "v3.6.3";
+pub const METALLB: &str = "0.16.1";
+/// The k3s release the default spec bakes in (stable channel).
+pub const K3S: &str = "v1.36.3+k3s1";

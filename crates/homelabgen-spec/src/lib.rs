@@ -1,0 +1,34 @@
+//! The homelab spec: YAML in, a valid `Model` out.
+//!
+//! ```text
+//! spec text ─ load::parse ─▶ RawSpec ─ resolve::resolve ─▶ Model
+//! ```
+//! `load` checks shape (types, unknown fields, duplicate keys, parse limits);
+//! `resolve` checks meaning and derives every shared value. Both report
+//! `Diagnostics` that name file, line, column and field path.
+
+pub mod defaults;
+pub mod diag;
+pub mod load;
+pub mod model;
+pub mod raw;
+pub mod resolve;
+pub mod values;
+
+pub use diag::{Diagnostic, Diagnostics};
+pub use model::Model;
+
+/// Load and resolve a spec from its text. `file` names it in diagnostics and in the
+/// header of every generated file.
+pub fn from_str(file: &str, text: &str) -> Result<Model, Diagnostics> {
+    let raw = load::parse(file, text)?;
+    resolve::resolve(file, file, &raw)
+}
+
+/// The JSON Schema of the spec, pretty-printed with a trailing newline.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(raw::RawSpec);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

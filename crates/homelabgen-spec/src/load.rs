@@ -1,0 +1,131 @@
+//! YAML text → `RawSpec`, with every failure turned into a located `Diagnostic`.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::raw::RawSpec;
+use serde_saphyr::{Location, Options};
+use std::cell::RefCell;
+
+/// A homelab spec is a few hundred lines. Anything far larger is a mistake or an attack,
+/// and is refused before parsing.
+pub const MAX_SPEC_BYTES: usize = 1024 * 1024;
+
+/// Parse limits: generous for any real spec, small enough that alias bombs and
+/// pathological nesting are refused quickly and in bounded memory.
+fn options() -> Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = 32;
+    budget.max_events = 200_000;
+    budget.max_nodes = 100_000;
+    budget.max_aliases = 1_000;
+    budget.max_anchors = 1_000;
+    budget.max_documents = 1;
+    budget.max_total_scalar_bytes = MAX_SPEC_BYTES;
+    budget.max_recorded_anchor_events = 100_000;
+    budget.max_recorded_anchor_bytes = MAX_SPEC_BYTES;
+    let mut options = Options::default();
+    options.budget = Some(budget);
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options.alias_limits.max_total_replayed_events = 100_000;
+    options.strict_booleans = true;
+    options
+}
+
+/// Parse the spec text. `file` is only used to name the file in diagnostics.
+pub fn parse(file: &str, text: &str) -> Result<RawSpec, Diagnostics> {
+    if text.len() > MAX_SPEC_BYTES {
+        return Err(Diagnostic::new(
+            file,
+            Location::UNKNOWN,
+            "",
+            format!("the spec is {} bytes; the limit is {MAX_SPEC_BYTES}", text.len()),
+        )
+        .help("a homelab spec is a few hundred lines: check that this is the right file")
+        .into());
+    }
+    // serde_path_to_error records the field path of a failure; the located error
+    // itself is passed through unchanged so line and column survive.
+    let path = RefCell::new(String::new());
+    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
+        serde_path_to_error::deserialize::<_, RawSpec>(de).map_err(|err| {
+            *path.borrow_mut() = err.path().to_string();
+            err.into_inner()
+        })
+    });
+    result.map_err(|err| yaml_diagnostic(file, &path.into_inner(), &err).into())
+}
+
+/// serde_path_to_error writes `?` for a step it could not follow and `.` for the root;
+/// `Spanned` values add a `.value` step the user never wrote.
+fn clean_path(path: &str) -> String {
+    let path = path.replace(".value", "");
+    let path = path.trim_end_matches(".?");
+    match path {
+        "." | "?" => String::new(),
+        other => other.to_owned(),
+    }
+}
+
+fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnostic {
+    use serde_saphyr::Error as E;
+    let at = err.location().unwrap_or(Location::UNKNOWN);
+    let err = err.without_snippet();
+    let mut path = path.to_owned();
+    let (message, help) = match err {
+        E::SerdeUnknownField { field, expected, .. } => (
+            format!("unknown field `{field}`"),
+            Some(if expected.is_empty() {
+                "this mapping takes no fields; remove it".to_owned()
+            } else {
+                format!("remove it, or use one of: {}", expected.join(", "))
+            }),
+        ),
+        E::SerdeMissingField { field, .. } => (format!("missing field `{field}`"), Some(format!("add `{field}:` here"))),
+        E::DuplicateMappingKey { key, .. } => {
+            let key = key.clone().unwrap_or_default();
+            if let Some(parent) = path.strip_suffix('?') {
+                path = format!("{parent}{key}");
+            }
+            (
+                format!("duplicate key `{key}`"),
+                Some("a key may appear once per mapping: remove or merge the duplicate".to_owned()),
+            )
+        }
+        E::Budget { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => (
+            strip_location(&err.to_string()),
+            Some("the spec is nested too deeply or expands too many aliases; write it out plainly".to_owned()),
+        ),
+        E::InvalidScalar { ty, .. } => (
+            format!("expected {}", type_name(ty)),
+            Some("check the value's type against the spec reference (`homelabgen schema`)".to_owned()),
+        ),
+        E::SerdeInvalidType { .. } | E::SerdeInvalidValue { .. } => (
+            strip_location(&err.to_string()),
+            Some("check the value's type against the spec reference (`homelabgen schema`)".to_owned()),
+        ),
+        E::SerdeUnknownVariant { expected, .. } => (strip_location(&err.to_string()), Some(format!("use one of: {}", expected.join(", ")))),
+        _ => (strip_location(&err.to_string()), None),
+    };
+    let mut diagnostic = Diagnostic::new(file, at, clean_path(&path), message);
+    diagnostic.help = help;
+    diagnostic
+}
+
+/// serde-saphyr appends "at line L, column C"; the diagnostic shows the location itself.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(", column ") => message[..i].to_owned(),
+        _ => message.to_owned(),
+    }
+}
+
+fn type_name(ty: &str) -> &str {
+    match ty {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => "a whole number",
+        "f32" | "f64" => "a number",
+        "bool" => "true or false",
+        other => other,
+    }
+}

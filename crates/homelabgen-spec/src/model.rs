@@ -1,0 +1,204 @@
+//! The resolved homelab: defaults applied, references checked, shared values derived.
+//!
+//! A `Model` that exists is valid. Renderers read it and never fail on user input.
+//! Every value two generated trees must agree on (the template name Packer builds and
+//! OpenTofu clones, the k3s components disabled because an app replaces them) is a
+//! field here, computed once in `resolve`.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    /// How generated files name their source in their header line, e.g. `spec/homelab.yaml`.
+    pub spec_name: String,
+    pub site: Site,
+    pub versions: Versions,
+    pub images: Vec<Image>,
+    pub environments: Vec<Environment>,
+    pub kubernetes: Option<Kubernetes>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    /// `https://host:8006`, no trailing slash: the form bpg/proxmox wants.
+    pub endpoint: String,
+    /// `https://host:8006/api2/json`: the form the Packer plugin wants.
+    pub api_url: String,
+    pub node: String,
+    pub ssh_host: String,
+    pub ssh_user: String,
+    pub insecure_tls: bool,
+    pub storage: Storage,
+    pub bridge: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Storage {
+    pub vm: String,
+    pub iso: String,
+    pub snippets: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Versions {
+    pub proxmox_provider: String,
+    pub opentofu: String,
+    pub packer_proxmox_plugin: String,
+    pub packer_qemu_plugin: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Image {
+    /// Directory under `packer/`, e.g. `alma9-k3s-optimized`.
+    pub name: String,
+    /// `9.8`
+    pub os_version: String,
+    /// `9`
+    pub os_major: u32,
+    /// Architecture as Kubernetes and the template name spell it: `amd64`.
+    pub arch: String,
+    /// Architecture as RPM and AlmaLinux mirrors spell it: `x86_64`.
+    pub rpm_arch: String,
+    /// `v1.36.3+k3s1`, as the k3s installer wants it.
+    pub k3s_version: String,
+    /// `v1.36.3-k3s1`: `+` is not allowed in a Proxmox VM name.
+    pub k3s_version_dashed: String,
+    /// The Kubernetes version k3s ships, `1.36.3` (for schemas and docs).
+    pub kubernetes_version: String,
+    pub release: u32,
+    /// `alma{os_version}-k3-node-{arch}-{k3s_version_dashed}-v{release}`.
+    pub template_name: String,
+    pub template_vm_id: Option<u32>,
+    /// The AlmaLinux boot ISO for `os_version` and `rpm_arch`.
+    pub iso_url: String,
+    /// The CHECKSUM file next to it, as Packer's `file:` checksum form.
+    pub iso_checksum: String,
+    /// The BaseOS repository a boot ISO installs from.
+    pub baseos_url: String,
+    pub build: BuildVm,
+    /// k3s components to disable, sorted, without duplicates (`traefik` always,
+    /// `servicelb` when MetalLB is enabled, plus what the spec lists).
+    pub k3s_disable: Vec<String>,
+    pub airgap_images: bool,
+    pub openscap: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildVm {
+    pub cores: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    /// Directory under `tofu/envs/`, e.g. `k3s-single`.
+    pub name: String,
+    pub network: Network,
+    pub ssh_keys: Vec<String>,
+    pub user: String,
+    pub vms: Vec<Vm>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    /// `192.168.1.0/24`, normalised to the network address.
+    pub cidr: String,
+    pub prefix_len: u8,
+    pub gateway: Ipv4Addr,
+    pub nameservers: Vec<Ipv4Addr>,
+    pub search_domain: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Vm {
+    pub name: String,
+    /// Name of the image in `Model::images`.
+    pub image: String,
+    /// The template it is cloned from (the image's `template_name`).
+    pub template_name: String,
+    pub cores: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    pub ip: Ipv4Addr,
+    /// `ip/prefix_len`, the form cloud-init and bpg/proxmox want.
+    pub ip_cidr: String,
+    pub vm_id: Option<u32>,
+    pub user_data: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Kubernetes {
+    /// The environment running the cluster.
+    pub cluster: String,
+    /// Its first VM: the k3s server the kubeconfig is fetched from.
+    pub server_vm: String,
+    pub server_ip: Ipv4Addr,
+    /// kubectl context name, `homelab-{cluster}`.
+    pub context: String,
+    /// The Kubernetes version the cluster runs (from the server VM's image).
+    pub kubernetes_version: String,
+    pub git: Git,
+    pub argocd: ArgoCd,
+    pub metallb: Option<MetalLb>,
+    pub infra: Vec<HelmApp>,
+    pub apps: Vec<HelmApp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Git {
+    pub repo_url: String,
+    pub revision: String,
+    /// Path of the generated k8s tree in the repository, no leading or trailing `/`.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArgoCd {
+    pub version: String,
+    pub namespace: String,
+    /// `https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml`
+    pub install_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetalLb {
+    pub version: String,
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HelmApp {
+    pub name: String,
+    pub namespace: String,
+    pub chart_repo_url: String,
+    pub chart: String,
+    pub chart_version: String,
+    pub values: BTreeMap<String, serde_json::Value>,
+    pub sync: SyncPolicy,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct SyncPolicy {
+    pub automated: bool,
+    pub prune: bool,
+    pub self_heal: bool,
+}
+
+impl Model {
+    /// The image a VM is cloned from. Resolve guarantees it exists.
+    pub fn image(&self, name: &str) -> Option<&Image> {
+        self.images.iter().find(|image| image.name == name)
+    }
+
+    /// The header line every generated file that allows comments starts with
+    /// (without the comment marker).
+    pub fn header(&self) -> String {
+        format!(
+            "Generated by homelabgen from {}. Do not edit: change the spec and run `homelabgen render`.",
+            self.spec_name
+        )
+    }
+}

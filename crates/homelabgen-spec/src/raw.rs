@@ -1,0 +1,462 @@
+//! The spec exactly as the user writes it in `spec/homelab.yaml`.
+//!
+//! These types only describe shape: every field is typed, unknown fields are rejected,
+//! and optional fields carry their defaults here so the JSON Schema shows them. Meaning
+//! (cross-references, ranges, derived names) is checked in `resolve`, which turns a
+//! `RawSpec` into a `Model`. Values that `resolve` may reject are `Spanned`, so its
+//! errors can point at the exact line and column.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+/// A value with the place in the spec file it came from.
+pub type At<T> = Spanned<T>;
+
+/// The whole homelab: one Proxmox site, its golden images, its environments (VMs)
+/// and the Kubernetes workloads Argo CD keeps in sync.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "homelabgen spec")]
+pub struct RawSpec {
+    /// The Proxmox VE host everything runs on.
+    pub site: RawSite,
+    /// Tool and provider versions the generated tree pins. Every field has a default.
+    #[serde(default)]
+    pub versions: RawVersions,
+    /// Golden images built by Packer, one entry per template.
+    pub images: Vec<RawImage>,
+    /// Environments deployed by OpenTofu, one directory each under `tofu/envs/`.
+    pub environments: Vec<RawEnvironment>,
+    /// Workloads managed by Argo CD. Leave out to render no `k8s/` tree.
+    #[serde(default)]
+    pub kubernetes: Option<RawKubernetes>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    /// Proxmox VE API endpoint, without `/api2/json`, e.g. `https://pve.home.arpa:8006`.
+    #[schemars(with = "String")]
+    pub endpoint: At<String>,
+    /// The Proxmox node VMs and templates are created on.
+    #[schemars(with = "String")]
+    pub node: At<String>,
+    /// Host name or address Packer uploads images to over SSH, and OpenTofu uses for snippets.
+    #[schemars(with = "String")]
+    pub ssh_host: At<String>,
+    /// SSH user on the Proxmox host (needs `qm` and write access to the storages).
+    #[serde(default = "default_ssh_user")]
+    #[schemars(with = "String")]
+    pub ssh_user: At<String>,
+    /// Skip TLS verification of the API (self-signed certificates, the Proxmox default).
+    #[serde(default = "default_true")]
+    pub insecure_tls: bool,
+    /// Storage pools by purpose.
+    #[serde(default)]
+    pub storage: RawStorage,
+    /// Linux bridge VM network interfaces attach to.
+    #[serde(default = "default_bridge")]
+    #[schemars(with = "String")]
+    pub bridge: At<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// Datastore for VM disks, EFI disks and cloud-init drives.
+    #[serde(default = "default_vm_storage")]
+    #[schemars(with = "String")]
+    pub vm: At<String>,
+    /// Datastore holding ISO images.
+    #[serde(default = "default_local")]
+    #[schemars(with = "String")]
+    pub iso: At<String>,
+    /// Datastore for cloud-init snippets (must have the `snippets` content type enabled).
+    #[serde(default = "default_local")]
+    #[schemars(with = "String")]
+    pub snippets: At<String>,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        Self {
+            vm: default_vm_storage(),
+            iso: default_local(),
+            snippets: default_local(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVersions {
+    /// bpg/proxmox OpenTofu provider version.
+    #[serde(default = "default_proxmox_provider")]
+    #[schemars(with = "String")]
+    pub proxmox_provider: At<String>,
+    /// Minimum OpenTofu version the generated configuration requires.
+    #[serde(default = "default_opentofu")]
+    #[schemars(with = "String")]
+    pub opentofu: At<String>,
+    /// hashicorp/proxmox Packer plugin version.
+    #[serde(default = "default_packer_proxmox")]
+    #[schemars(with = "String")]
+    pub packer_proxmox_plugin: At<String>,
+    /// hashicorp/qemu Packer plugin version.
+    #[serde(default = "default_packer_qemu")]
+    #[schemars(with = "String")]
+    pub packer_qemu_plugin: At<String>,
+}
+
+impl Default for RawVersions {
+    fn default() -> Self {
+        Self {
+            proxmox_provider: default_proxmox_provider(),
+            opentofu: default_opentofu(),
+            packer_proxmox_plugin: default_packer_proxmox(),
+            packer_qemu_plugin: default_packer_qemu(),
+        }
+    }
+}
+
+/// A golden image: AlmaLinux with k3s server baked in, made into a Proxmox template.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawImage {
+    /// Image name; also the directory under `packer/` (a DNS label).
+    #[schemars(with = "String")]
+    pub name: At<String>,
+    /// AlmaLinux release, `MAJOR.MINOR` (only major version 9 is supported).
+    #[serde(default = "default_os_version")]
+    #[schemars(with = "String")]
+    pub os_version: At<String>,
+    /// CPU architecture of the image.
+    #[serde(default)]
+    pub arch: Arch,
+    /// k3s release baked into the image, `vX.Y.Z+k3sN`.
+    #[schemars(with = "String")]
+    pub k3s_version: At<String>,
+    /// Release number of this image build; the `v{release}` suffix of the template name.
+    #[schemars(with = "u32")]
+    pub release: At<i64>,
+    /// Proxmox VM id the template gets. Leave out to let Proxmox choose.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub template_vm_id: Option<At<i64>>,
+    /// Size of the VM the image is built in.
+    #[serde(default)]
+    pub build: RawBuild,
+    /// k3s packaged components to disable. `traefik` is always disabled; `servicelb` is
+    /// added when MetalLB is enabled.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub k3s_disable: Vec<At<String>>,
+    /// Preload the k3s airgap images so a clone's first boot pulls nothing.
+    #[serde(default = "default_true")]
+    pub airgap_images: bool,
+    /// Run the OpenSCAP hardening step (a stub until a profile is chosen).
+    #[serde(default)]
+    pub openscap: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum Arch {
+    /// x86-64 (`x86_64` in RPM and AlmaLinux mirror paths).
+    #[default]
+    #[serde(rename = "amd64")]
+    Amd64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuild {
+    /// CPU cores of the build VM.
+    #[serde(default = "default_build_cores")]
+    #[schemars(with = "u32")]
+    pub cores: At<i64>,
+    /// Memory of the build VM, e.g. `4GiB` or `4096MiB`.
+    #[serde(default = "default_build_memory")]
+    #[schemars(with = "String")]
+    pub memory: At<String>,
+    /// Disk of the image, e.g. `20GiB`.
+    #[serde(default = "default_build_disk")]
+    #[schemars(with = "String")]
+    pub disk: At<String>,
+}
+
+impl Default for RawBuild {
+    fn default() -> Self {
+        Self {
+            cores: default_build_cores(),
+            memory: default_build_memory(),
+            disk: default_build_disk(),
+        }
+    }
+}
+
+/// An environment: a set of VMs on one network, one OpenTofu root module.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvironment {
+    /// Environment name; also the directory under `tofu/envs/` (a DNS label).
+    #[schemars(with = "String")]
+    pub name: At<String>,
+    pub network: RawNetwork,
+    /// OpenSSH public keys allowed to log in as the cloud-init user.
+    #[schemars(with = "Vec<String>")]
+    pub ssh_keys: Vec<At<String>>,
+    /// The cloud-init user created on every VM.
+    #[serde(default = "default_vm_user")]
+    #[schemars(with = "String")]
+    pub user: At<String>,
+    /// The VMs of this environment.
+    pub vms: Vec<RawVm>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// IPv4 network of the VMs, e.g. `192.168.1.0/24`.
+    #[schemars(with = "String")]
+    pub cidr: At<String>,
+    /// IPv4 default gateway, inside `cidr`.
+    #[schemars(with = "String")]
+    pub gateway: At<String>,
+    /// DNS servers (IPv4).
+    #[schemars(with = "Vec<String>")]
+    pub nameservers: Vec<At<String>>,
+    /// DNS search domain.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub search_domain: Option<At<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVm {
+    /// VM name and host name (a DNS label, at most 63 characters).
+    #[schemars(with = "String")]
+    pub name: At<String>,
+    /// Name of the image (from `images`) the VM is cloned from.
+    #[schemars(with = "String")]
+    pub image: At<String>,
+    /// CPU cores (a k3s server needs at least 2).
+    #[schemars(with = "u32")]
+    pub cores: At<i64>,
+    /// Memory, e.g. `24GiB` or `24576MiB` (at least 2GiB).
+    #[schemars(with = "String")]
+    pub memory: At<String>,
+    /// Boot disk size in whole GiB, e.g. `64GiB`.
+    #[schemars(with = "String")]
+    pub disk: At<String>,
+    /// Static IPv4 address inside the environment's network.
+    #[schemars(with = "String")]
+    pub ip: At<String>,
+    /// Proxmox VM id. Leave out to let Proxmox choose.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub vm_id: Option<At<i64>>,
+    /// A complete cloud-init user-data document (`#cloud-config`) used instead of the
+    /// generated user account. It must carry its own SSH keys.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub user_data: Option<At<String>>,
+}
+
+/// Argo CD and the workloads it syncs from git.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetes {
+    /// The environment whose VMs run the cluster (its first VM is the k3s server).
+    #[schemars(with = "String")]
+    pub cluster: At<String>,
+    /// The git repository Argo CD watches: this repository, with `generated/` committed.
+    pub git: RawGit,
+    #[serde(default)]
+    pub argocd: RawArgoCd,
+    /// MetalLB load balancer. Enabling it also disables k3s `servicelb` in the images.
+    #[serde(default)]
+    pub metallb: Option<RawMetalLb>,
+    /// Cluster services, one Argo CD Application each, under `k8s/infra/`.
+    #[serde(default)]
+    pub infra: Vec<RawHelmApp>,
+    /// Applications, one Argo CD Application each, under `k8s/apps/`.
+    #[serde(default)]
+    pub apps: Vec<RawHelmApp>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGit {
+    /// Clone URL Argo CD reads, `https://` or `ssh://`.
+    #[schemars(with = "String")]
+    pub repo_url: At<String>,
+    /// Branch, tag or commit Argo CD follows.
+    #[serde(default = "default_revision")]
+    #[schemars(with = "String")]
+    pub revision: At<String>,
+    /// Path of the generated tree inside that repository.
+    #[serde(default = "default_git_path")]
+    #[schemars(with = "String")]
+    pub path: At<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawArgoCd {
+    /// Argo CD release whose upstream install manifest is applied.
+    #[serde(default = "default_argocd_version")]
+    #[schemars(with = "String")]
+    pub version: At<String>,
+    /// Namespace Argo CD runs in.
+    #[serde(default = "default_argocd_namespace")]
+    #[schemars(with = "String")]
+    pub namespace: At<String>,
+}
+
+impl Default for RawArgoCd {
+    fn default() -> Self {
+        Self {
+            version: default_argocd_version(),
+            namespace: default_argocd_namespace(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetalLb {
+    /// MetalLB Helm chart version.
+    #[serde(default = "default_metallb_version")]
+    #[schemars(with = "String")]
+    pub version: At<String>,
+    /// Address ranges MetalLB hands out, `A.B.C.D-E.F.G.H` or a CIDR, in the cluster's network.
+    #[schemars(with = "Vec<String>")]
+    pub addresses: Vec<At<String>>,
+}
+
+/// A Helm chart deployed by an Argo CD Application.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHelmApp {
+    /// Application name (a DNS label); also its directory.
+    #[schemars(with = "String")]
+    pub name: At<String>,
+    /// Namespace the chart is installed into (a DNS label). Defaults to the name.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub namespace: Option<At<String>>,
+    pub chart: RawChart,
+    /// Helm values, written to `values.yaml` next to the Application.
+    #[serde(default)]
+    pub values: BTreeMap<String, serde_json::Value>,
+    /// Sync policy; automated sync with prune and self-heal unless turned off here.
+    #[serde(default)]
+    pub sync: RawSync,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChart {
+    /// Helm repository URL (http or https).
+    #[schemars(with = "String")]
+    pub repo_url: At<String>,
+    /// Chart name in that repository.
+    #[schemars(with = "String")]
+    pub name: At<String>,
+    /// Exact chart version.
+    #[schemars(with = "String")]
+    pub version: At<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    #[serde(default = "default_true")]
+    pub automated: bool,
+    #[serde(default = "default_true")]
+    pub prune: bool,
+    #[serde(default = "default_true")]
+    pub self_heal: bool,
+}
+
+impl Default for RawSync {
+    fn default() -> Self {
+        Self {
+            automated: true,
+            prune: true,
+            self_heal: true,
+        }
+    }
+}
+
+// Defaults. A default has no place in the file, so its location is "unknown".
+fn unspanned<T>(value: T) -> At<T> {
+    Spanned::new(
+        value,
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
+}
+fn s(value: &str) -> At<String> {
+    unspanned(value.to_owned())
+}
+fn default_true() -> bool {
+    true
+}
+fn default_ssh_user() -> At<String> {
+    s("root")
+}
+fn default_bridge() -> At<String> {
+    s("vmbr0")
+}
+fn default_vm_storage() -> At<String> {
+    s("local-lvm")
+}
+fn default_local() -> At<String> {
+    s("local")
+}
+fn default_proxmox_provider() -> At<String> {
+    s(crate::defaults::PROXMOX_PROVIDER)
+}
+fn default_opentofu() -> At<String> {
+    s(crate::defaults::OPENTOFU)
+}
+fn default_packer_proxmox() -> At<String> {
+    s(crate::defaults::PACKER_PROXMOX_PLUGIN)
+}
+fn default_packer_qemu() -> At<String> {
+    s(crate::defaults::PACKER_QEMU_PLUGIN)
+}
+fn default_os_version() -> At<String> {
+    s(crate::defaults::ALMALINUX)
+}
+fn default_build_cores() -> At<i64> {
+    unspanned(2)
+}
+fn default_build_memory() -> At<String> {
+    s("4GiB")
+}
+fn default_build_disk() -> At<String> {
+    s("20GiB")
+}
+fn default_vm_user() -> At<String> {
+    s("admin")
+}
+fn default_revision() -> At<String> {
+    s("main")
+}
+fn default_git_path() -> At<String> {
+    s("generated/k8s")
+}
+fn default_argocd_version() -> At<String> {
+    s(crate::defaults::ARGOCD)
+}
+fn default_argocd_namespace() -> At<String> {
+    s("argocd")
+}
+fn default_metallb_version() -> At<String> {
+    s(crate::defaults::METALLB)
+}

@@ -1,0 +1,493 @@
+//! `RawSpec` → `Model`: defaults, cross-references, derived values and every check.
+//!
+//! All problems are collected, not just the first, so one `homelabgen check` run shows
+//! everything to fix. Each carries the location of the offending value.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::*;
+use crate::raw::*;
+use crate::values;
+use serde_saphyr::Location;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+/// A k3s server needs at least this much (upstream's documented minimum).
+const MIN_SERVER_CORES: u32 = 2;
+const MIN_SERVER_MEMORY_MIB: u64 = 2048;
+/// AlmaLinux 9 with k3s and airgap images does not fit in less.
+const MIN_DISK_GIB: u64 = 10;
+/// Proxmox VM ids: 100 ..= 999999999.
+const VM_ID_RANGE: std::ops::RangeInclusive<i64> = 100..=999_999_999;
+
+struct Resolver<'a> {
+    file: &'a str,
+    errors: Vec<Diagnostic>,
+}
+
+impl Resolver<'_> {
+    fn error(&mut self, at: Location, path: impl Into<String>, message: impl Into<String>, help: impl Into<String>) {
+        self.errors
+            .push(Diagnostic::new(self.file, at, path, message).help(help));
+    }
+
+    /// Run a value parser; on failure record the error and return `None`.
+    fn check<T>(&mut self, value: &At<String>, path: &str, parse: impl FnOnce(&str) -> Result<T, values::Invalid>) -> Option<T> {
+        match parse(&value.value) {
+            Ok(parsed) => Some(parsed),
+            Err(invalid) => {
+                self.error(value.referenced, path, invalid.message, invalid.help);
+                None
+            }
+        }
+    }
+
+    fn label(&mut self, value: &At<String>, path: &str) -> String {
+        self.check(value, path, values::dns_label);
+        value.value.clone()
+    }
+
+    fn int(&mut self, value: &At<i64>, path: &str, min: i64, max: i64, what: &str) -> u32 {
+        if value.value < min || value.value > max {
+            self.error(
+                value.referenced,
+                path,
+                format!("{} is not a valid {what}", value.value),
+                format!("use a whole number from {min} to {max}"),
+            );
+            return min as u32;
+        }
+        value.value as u32
+    }
+}
+
+/// Resolve a parsed spec. `spec_name` is how generated files name their source.
+pub fn resolve(file: &str, spec_name: &str, raw: &RawSpec) -> Result<Model, Diagnostics> {
+    let mut r = Resolver { file, errors: Vec::new() };
+
+    let site = resolve_site(&mut r, &raw.site);
+    let versions = Versions {
+        proxmox_provider: semver(&mut r, &raw.versions.proxmox_provider, "versions.proxmox_provider"),
+        opentofu: semver(&mut r, &raw.versions.opentofu, "versions.opentofu"),
+        packer_proxmox_plugin: semver(&mut r, &raw.versions.packer_proxmox_plugin, "versions.packer_proxmox_plugin"),
+        packer_qemu_plugin: semver(&mut r, &raw.versions.packer_qemu_plugin, "versions.packer_qemu_plugin"),
+    };
+
+    // MetalLB replaces k3s' own load balancer: the cross-tool rule lives here.
+    let metallb_enabled = raw.kubernetes.as_ref().is_some_and(|k| k.metallb.is_some());
+    let images = resolve_images(&mut r, &raw.images, metallb_enabled);
+    let environments = resolve_environments(&mut r, &raw.environments, &images);
+    check_unique_vm_ids(&mut r, raw);
+    let kubernetes = raw
+        .kubernetes
+        .as_ref()
+        .and_then(|k| resolve_kubernetes(&mut r, k, &environments, &images));
+
+    if r.errors.is_empty() {
+        Ok(Model {
+            spec_name: spec_name.to_owned(),
+            site,
+            versions,
+            images,
+            environments,
+            kubernetes,
+        })
+    } else {
+        // Report in file order; defaults (no location) last.
+        r.errors.sort_by_key(|d| d.line_col.unwrap_or((u64::MAX, u64::MAX)));
+        Err(Diagnostics(r.errors))
+    }
+}
+
+fn semver(r: &mut Resolver, value: &At<String>, path: &str) -> String {
+    r.check(value, path, values::semver);
+    value.value.clone()
+}
+
+fn resolve_site(r: &mut Resolver, site: &RawSite) -> Site {
+    let endpoint = r
+        .check(&site.endpoint, "site.endpoint", values::proxmox_endpoint)
+        .unwrap_or_default();
+    Site {
+        api_url: format!("{endpoint}/api2/json"),
+        endpoint,
+        node: r.label(&site.node, "site.node"),
+        ssh_host: {
+            r.check(&site.ssh_host, "site.ssh_host", values::host);
+            site.ssh_host.value.clone()
+        },
+        ssh_user: {
+            r.check(&site.ssh_user, "site.ssh_user", values::unix_user);
+            site.ssh_user.value.clone()
+        },
+        insecure_tls: site.insecure_tls,
+        storage: Storage {
+            vm: r.check(&site.storage.vm, "site.storage.vm", values::storage_id).unwrap_or_default(),
+            iso: r.check(&site.storage.iso, "site.storage.iso", values::storage_id).unwrap_or_default(),
+            snippets: r
+                .check(&site.storage.snippets, "site.storage.snippets", values::storage_id)
+                .unwrap_or_default(),
+        },
+        bridge: r.check(&site.bridge, "site.bridge", values::bridge).unwrap_or_default(),
+    }
+}
+
+fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> Vec<Image> {
+    let mut seen = BTreeMap::new();
+    let mut images = Vec::new();
+    if raw.is_empty() {
+        r.error(Location::UNKNOWN, "images", "no image is defined", "add one entry under `images:`");
+    }
+    for (i, image) in raw.iter().enumerate() {
+        let path = format!("images[{i}]");
+        let name = r.label(&image.name, &format!("{path}.name"));
+        if let Some(first) = seen.insert(name.clone(), image.name.referenced) {
+            r.error(
+                image.name.referenced,
+                format!("{path}.name"),
+                format!("image `{name}` is defined twice (first at line {})", first.line()),
+                "give each image its own name",
+            );
+        }
+        let os = r
+            .check(&image.os_version, &format!("{path}.os_version"), values::almalinux_version)
+            .unwrap_or((9, 0));
+        let k3s = r.check(&image.k3s_version, &format!("{path}.k3s_version"), values::k3s_version);
+        let release = r.int(&image.release, &format!("{path}.release"), 1, 99_999, "release number");
+        let template_vm_id = image
+            .template_vm_id
+            .as_ref()
+            .map(|id| r.int(id, &format!("{path}.template_vm_id"), *VM_ID_RANGE.start(), *VM_ID_RANGE.end(), "Proxmox VM id"));
+        let build = BuildVm {
+            cores: r.int(&image.build.cores, &format!("{path}.build.cores"), 1, 128, "core count"),
+            memory_mib: r
+                .check(&image.build.memory, &format!("{path}.build.memory"), |s| values::memory_mib(s, MIN_SERVER_MEMORY_MIB))
+                .unwrap_or(0),
+            disk_gib: r
+                .check(&image.build.disk, &format!("{path}.build.disk"), |s| values::disk_gib(s, MIN_DISK_GIB))
+                .unwrap_or(0),
+        };
+        let mut disable: BTreeSet<String> = BTreeSet::from(["traefik".to_owned()]);
+        if metallb_enabled {
+            disable.insert("servicelb".to_owned());
+        }
+        for (j, component) in image.k3s_disable.iter().enumerate() {
+            if let Some(c) = r.check(component, &format!("{path}.k3s_disable[{j}]"), values::k3s_component) {
+                disable.insert(c);
+            }
+        }
+        let (arch, rpm_arch) = match image.arch {
+            Arch::Amd64 => ("amd64", "x86_64"),
+        };
+        let os_version = format!("{}.{}", os.0, os.1);
+        let (k3s_version, k3s_dashed, kubernetes_version) = match k3s {
+            Some(v) => (image.k3s_version.value.clone(), v.dashed, v.kubernetes),
+            None => Default::default(),
+        };
+        let template_name = format!("alma{os_version}-k3-node-{arch}-{k3s_dashed}-v{release}");
+        if !k3s_dashed.is_empty() {
+            if let Err(invalid) = values::dns_name(&template_name) {
+                r.error(
+                    image.name.referenced,
+                    format!("{path}.name"),
+                    format!("the template name `{template_name}` is not valid in Proxmox: {}", invalid.message),
+                    invalid.help,
+                );
+            }
+        }
+        let iso_base = format!("https://repo.almalinux.org/almalinux/{os_version}/isos/{rpm_arch}");
+        images.push(Image {
+            name,
+            os_major: os.0,
+            arch: arch.to_owned(),
+            rpm_arch: rpm_arch.to_owned(),
+            k3s_version,
+            k3s_version_dashed: k3s_dashed,
+            kubernetes_version,
+            release,
+            template_name,
+            template_vm_id,
+            iso_url: format!("{iso_base}/AlmaLinux-{os_version}-{rpm_arch}-boot.iso"),
+            iso_checksum: format!("file:{iso_base}/CHECKSUM"),
+            baseos_url: format!("https://repo.almalinux.org/almalinux/{os_version}/BaseOS/{rpm_arch}/os"),
+            os_version,
+            build,
+            k3s_disable: disable.into_iter().collect(),
+            airgap_images: image.airgap_images,
+            openscap: image.openscap,
+        });
+    }
+    images
+}
+
+fn resolve_environments(r: &mut Resolver, raw: &[RawEnvironment], images: &[Image]) -> Vec<Environment> {
+    let mut env_names = BTreeMap::new();
+    let mut vm_names: BTreeMap<String, Location> = BTreeMap::new();
+    let mut ips: BTreeMap<Ipv4Addr, Location> = BTreeMap::new();
+    let mut environments = Vec::new();
+    for (e, env) in raw.iter().enumerate() {
+        let path = format!("environments[{e}]");
+        let name = r.label(&env.name, &format!("{path}.name"));
+        if let Some(first) = env_names.insert(name.clone(), env.name.referenced) {
+            r.error(
+                env.name.referenced,
+                format!("{path}.name"),
+                format!("environment `{name}` is defined twice (first at line {})", first.line()),
+                "give each environment its own name",
+            );
+        }
+        let net = r.check(&env.network.cidr, &format!("{path}.network.cidr"), values::ipv4_cidr);
+        let gateway = r.check(&env.network.gateway, &format!("{path}.network.gateway"), values::ipv4);
+        if let (Some(net), Some(gw)) = (net, gateway) {
+            if let Err(invalid) = net.host_address(gw) {
+                r.error(env.network.gateway.referenced, format!("{path}.network.gateway"), format!("gateway {gw} {}", invalid.message), invalid.help);
+            }
+        }
+        let mut nameservers = Vec::new();
+        if env.network.nameservers.is_empty() {
+            r.error(Location::UNKNOWN, format!("{path}.network.nameservers"), "no nameserver is given", "list at least one DNS server address");
+        }
+        for (i, ns) in env.network.nameservers.iter().enumerate() {
+            if let Some(ip) = r.check(ns, &format!("{path}.network.nameservers[{i}]"), values::ipv4) {
+                nameservers.push(ip);
+            }
+        }
+        let search_domain = env.network.search_domain.as_ref().map(|d| {
+            r.check(d, &format!("{path}.network.search_domain"), values::dns_name);
+            d.value.clone()
+        });
+        if env.ssh_keys.is_empty() {
+            r.error(
+                Location::UNKNOWN,
+                format!("{path}.ssh_keys"),
+                "no SSH public key is given: nobody could log in to the VMs",
+                "add your OpenSSH public key, e.g. the contents of ~/.ssh/id_ed25519.pub",
+            );
+        }
+        let mut ssh_keys = Vec::new();
+        for (i, key) in env.ssh_keys.iter().enumerate() {
+            if let Some(key) = r.check(key, &format!("{path}.ssh_keys[{i}]"), values::ssh_public_key) {
+                ssh_keys.push(key);
+            }
+        }
+        let user = {
+            r.check(&env.user, &format!("{path}.user"), values::unix_user);
+            env.user.value.clone()
+        };
+        if env.vms.is_empty() {
+            r.error(env.name.referenced, format!("{path}.vms"), "the environment has no VM", "add at least one entry under `vms:`");
+        }
+        let mut vms = Vec::new();
+        for (v, vm) in env.vms.iter().enumerate() {
+            let vpath = format!("{path}.vms[{v}]");
+            let vm_name = r.label(&vm.name, &format!("{vpath}.name"));
+            if let Some(first) = vm_names.insert(vm_name.clone(), vm.name.referenced) {
+                r.error(
+                    vm.name.referenced,
+                    format!("{vpath}.name"),
+                    format!("VM name `{vm_name}` is already used at line {}", first.line()),
+                    "VM names are host names and Proxmox names: make each one unique",
+                );
+            }
+            let template_name = match images.iter().find(|i| i.name == vm.image.value) {
+                Some(image) => image.template_name.clone(),
+                None => {
+                    let known: Vec<_> = images.iter().map(|i| i.name.as_str()).collect();
+                    r.error(
+                        vm.image.referenced,
+                        format!("{vpath}.image"),
+                        format!("no image is named `{}`", vm.image.value),
+                        format!("use one of the names under `images:`: {}", known.join(", ")),
+                    );
+                    String::new()
+                }
+            };
+            let cores = r.int(&vm.cores, &format!("{vpath}.cores"), MIN_SERVER_CORES as i64, 512, "core count for a k3s server (at least 2)");
+            let memory_mib = r
+                .check(&vm.memory, &format!("{vpath}.memory"), |s| values::memory_mib(s, MIN_SERVER_MEMORY_MIB))
+                .unwrap_or(0);
+            let disk_gib = r
+                .check(&vm.disk, &format!("{vpath}.disk"), |s| values::disk_gib(s, MIN_DISK_GIB))
+                .unwrap_or(0);
+            let ip = r.check(&vm.ip, &format!("{vpath}.ip"), values::ipv4);
+            if let (Some(ip), Some(net)) = (ip, net) {
+                if let Err(invalid) = net.host_address(ip) {
+                    r.error(vm.ip.referenced, format!("{vpath}.ip"), format!("{ip} {}", invalid.message), invalid.help);
+                } else if Some(ip) == gateway {
+                    r.error(vm.ip.referenced, format!("{vpath}.ip"), format!("{ip} is the gateway's address"), "give the VM an address of its own");
+                }
+                if let Some(first) = ips.insert(ip, vm.ip.referenced) {
+                    r.error(
+                        vm.ip.referenced,
+                        format!("{vpath}.ip"),
+                        format!("IP address {ip} is already used at line {}", first.line()),
+                        "give every VM its own address",
+                    );
+                }
+            }
+            let vm_id = vm
+                .vm_id
+                .as_ref()
+                .map(|id| r.int(id, &format!("{vpath}.vm_id"), *VM_ID_RANGE.start(), *VM_ID_RANGE.end(), "Proxmox VM id"));
+            let user_data = vm.user_data.as_ref().map(|u| {
+                r.check(u, &format!("{vpath}.user_data"), values::cloud_config);
+                u.value.clone()
+            });
+            let prefix_len = net.map(|n| n.prefix_len).unwrap_or(0);
+            vms.push(Vm {
+                name: vm_name,
+                image: vm.image.value.clone(),
+                template_name,
+                cores,
+                memory_mib,
+                disk_gib,
+                ip: ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                ip_cidr: format!("{}/{prefix_len}", ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
+                vm_id,
+                user_data,
+            });
+        }
+        environments.push(Environment {
+            name,
+            network: Network {
+                cidr: net.map(|n| n.to_string()).unwrap_or_default(),
+                prefix_len: net.map(|n| n.prefix_len).unwrap_or(0),
+                gateway: gateway.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                nameservers,
+                search_domain,
+            },
+            ssh_keys,
+            user,
+            vms,
+        });
+    }
+    environments
+}
+
+/// VM ids are global on a Proxmox cluster: templates and VMs share one space.
+fn check_unique_vm_ids(r: &mut Resolver, raw: &RawSpec) {
+    let mut seen: BTreeMap<i64, Location> = BTreeMap::new();
+    let image_ids = raw
+        .images
+        .iter()
+        .enumerate()
+        .filter_map(|(i, image)| Some((format!("images[{i}].template_vm_id"), image.template_vm_id.as_ref()?)));
+    let vm_ids = raw.environments.iter().enumerate().flat_map(|(e, env)| {
+        env.vms
+            .iter()
+            .enumerate()
+            .filter_map(move |(v, vm)| Some((format!("environments[{e}].vms[{v}].vm_id"), vm.vm_id.as_ref()?)))
+    });
+    for (path, id) in image_ids.chain(vm_ids) {
+        if let Some(first) = seen.insert(id.value, id.referenced) {
+            r.error(
+                id.referenced,
+                path,
+                format!("VM id {} is already used at line {}", id.value, first.line()),
+                "Proxmox VM ids are unique across the cluster: pick another, or leave it out",
+            );
+        }
+    }
+}
+
+fn resolve_kubernetes(r: &mut Resolver, k: &RawKubernetes, environments: &[Environment], images: &[Image]) -> Option<Kubernetes> {
+    let Some(env) = environments.iter().find(|e| e.name == k.cluster.value) else {
+        let known: Vec<_> = environments.iter().map(|e| e.name.as_str()).collect();
+        r.error(
+            k.cluster.referenced,
+            "kubernetes.cluster",
+            format!("no environment is named `{}`", k.cluster.value),
+            format!("use one of the names under `environments:`: {}", known.join(", ")),
+        );
+        return None;
+    };
+    let server = env.vms.first()?;
+    let kubernetes_version = images
+        .iter()
+        .find(|i| i.name == server.image)
+        .map(|i| i.kubernetes_version.clone())
+        .unwrap_or_default();
+    let repo_url = r.check(&k.git.repo_url, "kubernetes.git.repo_url", values::git_url).unwrap_or_default();
+    r.check(&k.git.revision, "kubernetes.git.revision", values::git_revision);
+    let path = r.check(&k.git.path, "kubernetes.git.path", values::repo_path).unwrap_or_default();
+    let argocd_version = {
+        r.check(&k.argocd.version, "kubernetes.argocd.version", values::v_semver);
+        k.argocd.version.value.clone()
+    };
+    let argocd_namespace = r.label(&k.argocd.namespace, "kubernetes.argocd.namespace");
+    let metallb = k.metallb.as_ref().map(|m| {
+        r.check(&m.version, "kubernetes.metallb.version", values::semver);
+        if m.addresses.is_empty() {
+            r.error(m.version.referenced, "kubernetes.metallb.addresses", "MetalLB has no address to hand out", "list a range such as `192.168.1.240-192.168.1.250`");
+        }
+        let addresses = m
+            .addresses
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| r.check(a, &format!("kubernetes.metallb.addresses[{i}]"), values::address_range))
+            .collect();
+        MetalLb {
+            version: m.version.value.clone(),
+            addresses,
+        }
+    });
+    let mut names = BTreeMap::new();
+    let mut helm_apps = |list: &[RawHelmApp], section: &str, r: &mut Resolver| -> Vec<HelmApp> {
+        list.iter()
+            .enumerate()
+            .map(|(i, app)| {
+                let path = format!("kubernetes.{section}[{i}]");
+                let name = r.label(&app.name, &format!("{path}.name"));
+                if let Some(first) = names.insert(name.clone(), app.name.referenced) {
+                    r.error(
+                        app.name.referenced,
+                        format!("{path}.name"),
+                        format!("application `{name}` is already defined at line {}", first.line()),
+                        "Argo CD Application names are unique: rename one",
+                    );
+                }
+                let namespace = match &app.namespace {
+                    Some(ns) => r.label(ns, &format!("{path}.namespace")),
+                    None => name.clone(),
+                };
+                r.check(&app.chart.repo_url, &format!("{path}.chart.repo_url"), values::http_url);
+                r.label(&app.chart.name, &format!("{path}.chart.name"));
+                r.check(&app.chart.version, &format!("{path}.chart.version"), values::semver);
+                HelmApp {
+                    name,
+                    namespace,
+                    chart_repo_url: app.chart.repo_url.value.clone(),
+                    chart: app.chart.name.value.clone(),
+                    chart_version: app.chart.version.value.clone(),
+                    values: app.values.clone(),
+                    sync: SyncPolicy {
+                        automated: app.sync.automated,
+                        prune: app.sync.prune,
+                        self_heal: app.sync.self_heal,
+                    },
+                }
+            })
+            .collect()
+    };
+    let infra = helm_apps(&k.infra, "infra", r);
+    let apps = helm_apps(&k.apps, "apps", r);
+    Some(Kubernetes {
+        cluster: env.name.clone(),
+        server_vm: server.name.clone(),
+        server_ip: server.ip,
+        context: format!("homelab-{}", env.name),
+        kubernetes_version,
+        git: Git {
+            repo_url,
+            revision: k.git.revision.value.clone(),
+            path,
+        },
+        argocd: ArgoCd {
+            install_url: format!("https://raw.githubusercontent.com/argoproj/argo-cd/{argocd_version}/manifests/install.yaml"),
+            version: argocd_version,
+            namespace: argocd_namespace,
+        },
+        metallb,
+        infra,
+        apps,
+    })
+}

@@ -1,0 +1,399 @@
+//! Parsers for the scalar values of a spec. Each either returns the parsed value or an
+//! `Invalid` saying what is wrong and how to fix it; `resolve` adds the location.
+
+use base64::Engine as _;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub message: String,
+    pub help: String,
+}
+
+fn invalid<T>(message: impl Into<String>, help: impl Into<String>) -> Result<T, Invalid> {
+    Err(Invalid {
+        message: message.into(),
+        help: help.into(),
+    })
+}
+
+/// A DNS label (RFC 1123), as Kubernetes, host names and Proxmox VM names need:
+/// lower-case letters, digits and `-`, starting and ending with a letter or digit.
+pub fn dns_label(s: &str) -> Result<(), Invalid> {
+    const HELP: &str = "use 1 to 63 lower-case letters, digits and `-`, starting and ending with a letter or digit";
+    if s.is_empty() {
+        return invalid("the name is empty", HELP);
+    }
+    if s.len() > 63 {
+        return invalid(format!("`{s}` is {} characters long; the limit is 63", s.len()), HELP);
+    }
+    let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_ends = !s.starts_with('-') && !s.ends_with('-');
+    if !ok_chars || !ok_ends {
+        return invalid(format!("`{s}` is not a DNS label"), HELP);
+    }
+    Ok(())
+}
+
+/// A DNS name: DNS labels separated by dots, at most 253 characters.
+pub fn dns_name(s: &str) -> Result<(), Invalid> {
+    const HELP: &str = "use DNS labels (lower-case letters, digits, `-`) separated by dots";
+    if s.len() > 253 {
+        return invalid(format!("`{s}` is longer than 253 characters"), HELP);
+    }
+    if s.split('.').any(|label| dns_label(label).is_err()) {
+        return invalid(format!("`{s}` is not a DNS name"), HELP);
+    }
+    Ok(())
+}
+
+/// A host to connect to: a DNS name or an IPv4 address.
+pub fn host(s: &str) -> Result<(), Invalid> {
+    if s.parse::<Ipv4Addr>().is_ok() || dns_name(s).is_ok() {
+        return Ok(());
+    }
+    invalid(format!("`{s}` is neither a host name nor an IPv4 address"), "give the Proxmox host's DNS name or IPv4 address, without scheme or port")
+}
+
+/// `X.Y.Z` with numeric parts.
+pub fn semver(s: &str) -> Result<(), Invalid> {
+    let parts: Vec<_> = s.split('.').collect();
+    if parts.len() == 3 && parts.iter().all(|p| is_number(p)) {
+        return Ok(());
+    }
+    invalid(format!("`{s}` is not a version of the form X.Y.Z"), "write an exact version such as `1.2.3`, without `v` or ranges")
+}
+
+/// `vX.Y.Z`, the form Argo CD tags its releases with.
+pub fn v_semver(s: &str) -> Result<(), Invalid> {
+    match s.strip_prefix('v') {
+        Some(rest) if semver(rest).is_ok() => Ok(()),
+        _ => invalid(format!("`{s}` is not a version of the form vX.Y.Z"), "write the release tag, such as `v3.6.3`"),
+    }
+}
+
+fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+}
+
+/// The Proxmox API endpoint, normalised to `scheme://host:port` with no trailing `/`.
+pub fn proxmox_endpoint(s: &str) -> Result<String, Invalid> {
+    http_url(s)?;
+    let trimmed = s.trim_end_matches('/');
+    if trimmed.ends_with("/api2/json") {
+        return invalid(
+            format!("`{s}` includes the API path"),
+            format!("write the endpoint without `/api2/json`: `{}`", trimmed.trim_end_matches("/api2/json")),
+        );
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An `http://` or `https://` URL with a host.
+pub fn http_url(s: &str) -> Result<String, Invalid> {
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !s.contains(char::is_whitespace) => Ok(s.to_owned()),
+        _ => invalid(format!("`{s}` is not an http(s) URL"), "write a URL starting with `https://` (or `http://`), e.g. `https://example.org/path`"),
+    }
+}
+
+/// A git clone URL Argo CD can read: http(s), ssh:// or `git@host:path`.
+pub fn git_url(s: &str) -> Result<String, Invalid> {
+    let ssh = s
+        .strip_prefix("ssh://")
+        .or_else(|| s.strip_prefix("git@").filter(|rest| rest.contains(':')));
+    if http_url(s).is_ok() || ssh.is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace)) {
+        return Ok(s.to_owned());
+    }
+    invalid(format!("`{s}` is not a git URL"), "use `https://host/owner/repo.git`, `ssh://git@host/owner/repo.git` or `git@host:owner/repo.git`")
+}
+
+/// A branch, tag or commit: no spaces, no `..`, no leading `-`.
+pub fn git_revision(s: &str) -> Result<(), Invalid> {
+    if s.is_empty() || s.contains(char::is_whitespace) || s.contains("..") || s.starts_with('-') {
+        return invalid(format!("`{s}` is not a git revision"), "name a branch, tag or commit, e.g. `main`");
+    }
+    Ok(())
+}
+
+/// A relative path inside a repository, normalised without leading or trailing `/`.
+pub fn repo_path(s: &str) -> Result<String, Invalid> {
+    let trimmed = s.trim_end_matches('/');
+    let bad = trimmed.is_empty()
+        || trimmed.starts_with('/')
+        || trimmed.split('/').any(|seg| seg.is_empty() || seg == "." || seg == ".." || seg.contains(char::is_whitespace));
+    if bad {
+        return invalid(format!("`{s}` is not a relative path inside the repository"), "write a path such as `generated/k8s`, without `..` or a leading `/`");
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A Unix user name.
+pub fn unix_user(s: &str) -> Result<(), Invalid> {
+    let mut bytes = s.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_');
+    let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if first_ok && rest_ok && s.len() <= 32 {
+        return Ok(());
+    }
+    invalid(format!("`{s}` is not a valid user name"), "use lower-case letters, digits, `_` and `-`, starting with a letter, at most 32 characters")
+}
+
+/// A Proxmox storage id such as `local-lvm`.
+pub fn storage_id(s: &str) -> Result<String, Invalid> {
+    let mut bytes = s.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if first_ok && rest_ok && s.len() <= 64 {
+        return Ok(s.to_owned());
+    }
+    invalid(format!("`{s}` is not a Proxmox storage id"), "use the id shown under Datacenter → Storage, e.g. `local-lvm`")
+}
+
+/// A Linux bridge name such as `vmbr0` (at most 15 characters, as the kernel allows).
+pub fn bridge(s: &str) -> Result<String, Invalid> {
+    let ok = !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        return Ok(s.to_owned());
+    }
+    invalid(format!("`{s}` is not a Linux bridge name"), "use the bridge shown under the node's System → Network, e.g. `vmbr0`")
+}
+
+/// AlmaLinux `9.N` → (9, N). Only AlmaLinux 9 is supported.
+pub fn almalinux_version(s: &str) -> Result<(u32, u32), Invalid> {
+    const HELP: &str = "write the AlmaLinux 9 minor release, e.g. `9.8`";
+    let Some((major, minor)) = s.split_once('.') else {
+        return invalid(format!("`{s}` is not an AlmaLinux version of the form 9.N"), HELP);
+    };
+    if !is_number(major) || !is_number(minor) {
+        return invalid(format!("`{s}` is not an AlmaLinux version of the form 9.N"), HELP);
+    }
+    let (major, minor) = (major.parse().unwrap_or(0), minor.parse().unwrap_or(0));
+    if major != 9 {
+        return invalid(format!("AlmaLinux {major} is not supported"), HELP);
+    }
+    Ok((major, minor))
+}
+
+/// A parsed k3s release `vX.Y.Z+k3sN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct K3sVersion {
+    /// `vX.Y.Z-k3sN`
+    pub dashed: String,
+    /// `X.Y.Z`
+    pub kubernetes: String,
+}
+
+pub fn k3s_version(s: &str) -> Result<K3sVersion, Invalid> {
+    let fail = || invalid(format!("`{s}` is not a k3s version of the form vX.Y.Z+k3sN"), "copy the release name from the k3s releases page, e.g. `v1.36.3+k3s1`");
+    let Some((kube, build)) = s.strip_prefix('v').and_then(|rest| rest.split_once("+k3s")) else {
+        return fail();
+    };
+    if semver(kube).is_err() || !is_number(build) || build == "0" {
+        return fail();
+    }
+    Ok(K3sVersion {
+        dashed: format!("v{kube}-k3s{build}"),
+        kubernetes: kube.to_owned(),
+    })
+}
+
+/// Packaged components k3s can disable (`k3s server --disable`).
+pub const K3S_COMPONENTS: &[&str] = &["coredns", "local-storage", "metrics-server", "runtimes", "servicelb", "traefik"];
+
+pub fn k3s_component(s: &str) -> Result<String, Invalid> {
+    if K3S_COMPONENTS.contains(&s) {
+        return Ok(s.to_owned());
+    }
+    invalid(format!("`{s}` is not a k3s component that can be disabled"), format!("use one of: {}", K3S_COMPONENTS.join(", ")))
+}
+
+/// A size with a binary unit: `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (Proxmox reads `G` as GiB).
+/// Returns MiB.
+fn size_mib(s: &str) -> Result<u64, Invalid> {
+    const HELP: &str = "write a whole number with a unit: `24GiB`, `24576MiB`, `64G` (binary units, as Proxmox uses)";
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    if !is_number(number) {
+        return invalid(format!("`{s}` is not a size"), HELP);
+    }
+    let factor: u64 = match unit {
+        "M" | "MiB" => 1,
+        "G" | "GiB" => 1024,
+        "T" | "TiB" => 1024 * 1024,
+        "" => return invalid(format!("`{s}` has no unit"), HELP),
+        "MB" | "GB" | "TB" => {
+            return invalid(
+                format!("`{s}` uses a decimal unit"),
+                format!("write `{number}{}` (binary units, as Proxmox uses)", &unit[..1]),
+            )
+        }
+        _ => return invalid(format!("`{s}` has an unknown unit `{unit}`"), HELP),
+    };
+    let number: u64 = number.parse().unwrap_or(u64::MAX);
+    number
+        .checked_mul(factor)
+        .map_or_else(|| invalid(format!("`{s}` is too large"), HELP), Ok)
+}
+
+pub fn memory_mib(s: &str, min_mib: u64) -> Result<u64, Invalid> {
+    let mib = size_mib(s)?;
+    if mib < min_mib {
+        return invalid(format!("{s} is below the minimum of {min_mib}MiB"), format!("give at least {}GiB", min_mib / 1024));
+    }
+    if mib > 16 * 1024 * 1024 {
+        return invalid(format!("{s} is more memory than Proxmox supports in one VM"), "give at most 16TiB");
+    }
+    Ok(mib)
+}
+
+/// Disk sizes must be whole GiB: the provider takes an integer number of GiB.
+pub fn disk_gib(s: &str, min_gib: u64) -> Result<u64, Invalid> {
+    let mib = size_mib(s)?;
+    if mib % 1024 != 0 {
+        return invalid(format!("{s} is not a whole number of GiB"), format!("round it to whole GiB, e.g. `{}GiB`", mib.div_ceil(1024)));
+    }
+    let gib = mib / 1024;
+    if gib < min_gib {
+        return invalid(format!("{s} is below the minimum of {min_gib}GiB"), format!("give at least {min_gib}GiB"));
+    }
+    Ok(gib)
+}
+
+pub fn ipv4(s: &str) -> Result<Ipv4Addr, Invalid> {
+    s.parse()
+        .or_else(|_| invalid(format!("`{s}` is not an IPv4 address"), "write four numbers 0-255 separated by dots, e.g. `192.168.1.10`"))
+}
+
+/// An IPv4 network written as its network address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Net {
+    pub network: Ipv4Addr,
+    pub prefix_len: u8,
+}
+
+impl Ipv4Net {
+    fn mask(self) -> u32 {
+        u32::MAX.checked_shl(32 - u32::from(self.prefix_len)).unwrap_or(0)
+    }
+
+    pub fn broadcast(self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.network) | !self.mask())
+    }
+
+    pub fn contains(self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & self.mask() == u32::from(self.network)
+    }
+
+    /// Whether `ip` may be given to a host: inside, and neither network nor broadcast address.
+    pub fn host_address(self, ip: Ipv4Addr) -> Result<(), Invalid> {
+        let range = format!("{} to {}", Ipv4Addr::from(u32::from(self.network) + 1), Ipv4Addr::from(u32::from(self.broadcast()) - 1));
+        if !self.contains(ip) {
+            return invalid(format!("is outside the network {self}"), format!("use an address from {range}, or change `network.cidr`"));
+        }
+        if ip == self.network || ip == self.broadcast() {
+            let which = if ip == self.network { "network" } else { "broadcast" };
+            return invalid(format!("is the {which} address of {self}"), format!("use an address from {range}"));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Ipv4Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix_len)
+    }
+}
+
+/// `A.B.C.D/N` with N from 8 to 30 and no host bits set.
+pub fn ipv4_cidr(s: &str) -> Result<Ipv4Net, Invalid> {
+    const HELP: &str = "write the network address and prefix length, e.g. `192.168.1.0/24`";
+    let Some((addr, len)) = s.split_once('/') else {
+        return invalid(format!("`{s}` is not an IPv4 network in CIDR form"), HELP);
+    };
+    let (Ok(addr), Some(len)) = (addr.parse::<Ipv4Addr>(), is_number(len).then(|| len.parse::<u8>().ok()).flatten()) else {
+        return invalid(format!("`{s}` is not an IPv4 network in CIDR form"), HELP);
+    };
+    if !(8..=30).contains(&len) {
+        return invalid(format!("prefix length /{len} is not supported"), "use a prefix length from /8 to /30");
+    }
+    let net = Ipv4Net { network: addr, prefix_len: len };
+    let normal = Ipv4Net {
+        network: Ipv4Addr::from(u32::from(addr) & net.mask()),
+        prefix_len: len,
+    };
+    if normal != net {
+        return invalid(format!("`{s}` has host bits set"), format!("write the network address: `{normal}`"));
+    }
+    Ok(net)
+}
+
+/// A MetalLB address pool entry: `A.B.C.D-E.F.G.H` or a CIDR.
+pub fn address_range(s: &str) -> Result<String, Invalid> {
+    const HELP: &str = "write a range such as `192.168.1.240-192.168.1.250` or a network such as `192.168.1.240/28`";
+    if let Some((start, end)) = s.split_once('-') {
+        match (start.parse::<Ipv4Addr>(), end.parse::<Ipv4Addr>()) {
+            (Ok(a), Ok(b)) if a <= b => return Ok(s.to_owned()),
+            (Ok(_), Ok(_)) => return invalid(format!("`{s}` ends before it starts"), HELP),
+            _ => return invalid(format!("`{s}` is not an address range"), HELP),
+        }
+    }
+    let (addr, len) = s.split_once('/').unwrap_or((s, ""));
+    match (addr.parse::<Ipv4Addr>(), len.parse::<u8>()) {
+        (Ok(_), Ok(len)) if len <= 32 => Ok(s.to_owned()),
+        _ => invalid(format!("`{s}` is not an address range"), HELP),
+    }
+}
+
+/// Key types OpenSSH accepts in `authorized_keys`.
+const SSH_KEY_TYPES: &[&str] = &[
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/// An OpenSSH public key line `TYPE BASE64 [COMMENT]`, checked down to the key type
+/// recorded inside the base64 blob. A private key is refused outright.
+pub fn ssh_public_key(s: &str) -> Result<String, Invalid> {
+    const HELP: &str = "paste one line of a `.pub` file, e.g. the contents of ~/.ssh/id_ed25519.pub";
+    let line = s.trim();
+    if line.contains("PRIVATE KEY") {
+        return invalid("this is a private key; it must never be in the spec", "remove it now, and paste the matching public key (`ssh-keygen -y -f KEY`)");
+    }
+    if line.contains('\n') {
+        return invalid("an SSH public key is one line", HELP);
+    }
+    let mut fields = line.split_whitespace();
+    let (Some(kind), Some(blob)) = (fields.next(), fields.next()) else {
+        return invalid(format!("`{line}` is not an OpenSSH public key"), HELP);
+    };
+    if !SSH_KEY_TYPES.contains(&kind) {
+        return invalid(format!("`{kind}` is not an OpenSSH public key type"), format!("{HELP}; known types: {}", SSH_KEY_TYPES.join(", ")));
+    }
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(blob) else {
+        return invalid("the key data is not valid base64", HELP);
+    };
+    // The blob starts with the key type as an SSH string: a u32 length, then the bytes.
+    let inner = bytes
+        .get(..4)
+        .map(|len| u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize)
+        .and_then(|len| bytes.get(4..4 + len));
+    if inner != Some(kind.as_bytes()) {
+        return invalid(format!("the key data does not hold a `{kind}` key"), HELP);
+    }
+    Ok(line.to_owned())
+}
+
+/// Custom user-data must be a cloud-config document.
+pub fn cloud_config(s: &str) -> Result<(), Invalid> {
+    if s.starts_with("#cloud-config\n") {
+        return Ok(());
+    }
+    invalid("user_data is not a cloud-config document", "start it with the line `#cloud-config` (use a YAML block scalar: `user_data: |`)")
+}
