@@ -173,6 +173,7 @@ resource "x" "y" {
   clone {
     vm_id = 5
   }
+
   tags = {
     a = "b"
     "long-key" = 2
@@ -194,6 +195,7 @@ resource "x" "y" {
   clone {
     vm_id = 5
   }
+
   tags = {
     a          = "b"
     "long-key" = 2
