@@ -131,10 +131,12 @@ class Converter:
                 if isinstance(value, list):
                     out[key] = [self.node(s, stack, local_defs) for s in value]
                 else:
-                    out[key] = self.node(value, stack, local_defs, nullable=(key != "not"))
+                    # List items and map values stay non-null (the API server
+                    # rejects a null inside a list).
+                    out[key] = self.node(value, stack, local_defs, nullable=False)
             elif key == "additionalProperties":
                 out[key] = value if isinstance(value, bool) else \
-                    self.node(value, stack, local_defs)
+                    self.node(value, stack, local_defs, nullable=False)
             elif key in ("allOf", "anyOf", "oneOf"):
                 out[key] = [self.node(s, stack, local_defs, nullable=False) for s in value]
             elif key == "definitions":
@@ -247,7 +249,8 @@ def load_yaml_docs(path):
     except ImportError:
         fail("the crd mode needs PyYAML: run it with the tools venv's python")
     with open(path, encoding="utf-8") as f:
-        return [d for d in yaml.safe_load_all(f) if d]
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return [d for d in yaml.load_all(f, Loader=loader) if d]
 
 
 def cmd_crd(args):
