@@ -1,29 +1,87 @@
 //! `packer/<image>/`: the golden image build for each image in the spec.
+//!
+//! One directory per image, a complete Packer template that builds the image two
+//! ways with one shared provisioning sequence:
+//!
+//! | file                   | rendered by     | what it holds                                        |
+//! |------------------------|-----------------|------------------------------------------------------|
+//! | `versions.pkr.hcl`     | [`hcl_files`]   | `required_plugins`, pinned from `model.versions`      |
+//! | `variables.pkr.hcl`    | [`variables`]   | every input, defaults from the Model; secrets without |
+//! | `example.pkrvars.hcl`  | [`variables`]   | CHANGEME values and where each secret comes from      |
+//! | `locals.pkr.hcl`       | [`hcl_files`]   | the template name and values both sources share       |
+//! | `sources.pkr.hcl`      | [`sources`]     | `source "qemu"` and `source "proxmox-iso"`            |
+//! | `build.pkr.hcl`        | [`build`]       | provisioners, manifest, upload of the qemu artifact   |
+//! | `http/ks.cfg`, `scripts/*.sh`, `README.md`, `.gitignore` | [`text_files`] | minijinja templates |
+//!
+//! Values reach the scripts only through Packer variables (as environment variables
+//! of the provisioner), so a `-var` override changes the name and the content together.
 
-use crate::hcl;
+mod build;
+mod hcl_files;
+mod sources;
+mod text_files;
+mod variables;
+
 use crate::Tree;
-use ::hcl::{Block, Body};
 use homelabgen_spec::model::{Image, Model};
+
+/// Packer core versions the templates work with: 1.9.x (the last MPL-2.0 line) and later.
+pub const PACKER_REQUIRED_VERSION: &str = ">= 1.9.0";
+
+/// Name of both sources: `qemu.alma` and `proxmox-iso.alma` in `-only=`.
+pub const SOURCE_NAME: &str = "alma";
+
+/// The user Packer connects as during the build. Root's password stays locked; its
+/// only way in is the build key the kickstart installs, which `seal.sh` removes.
+pub const BUILD_USER: &str = "root";
+
+/// Pod and service networks of k3s (its defaults): trusted by firewalld.
+pub const K3S_CLUSTER_CIDR: &str = "10.42.0.0/16";
+pub const K3S_SERVICE_CIDR: &str = "10.43.0.0/16";
+
+/// Provisioning scripts, in the order the build runs them (file names under `scripts/`).
+pub const PROVISION_SCRIPTS: &[&str] = &[
+    "updates.sh",
+    "guest-agent.sh",
+    "k3s-install.sh",
+    "airgap-images.sh",
+    "firewalld.sh",
+    "openscap.sh",
+    "seal.sh",
+    "verify.sh",
+];
+
+/// The script the qemu source's post-processor runs on the workstation.
+pub const UPLOAD_SCRIPT: &str = "upload-to-proxmox.sh";
 
 pub fn render(model: &Model, tree: &mut Tree) {
     for image in &model.images {
         let dir = format!("packer/{}", image.name);
-        tree.add(format!("{dir}/variables.pkr.hcl"), hcl::file(&model.header(), &variables(image)));
+        let header = model.header();
+        tree.add(format!("{dir}/versions.pkr.hcl"), hcl_files::versions(model, &header));
+        tree.add(format!("{dir}/variables.pkr.hcl"), variables::variables(model, image, &header));
+        tree.add(format!("{dir}/example.pkrvars.hcl"), variables::example(model, image, &header));
+        tree.add(format!("{dir}/locals.pkr.hcl"), hcl_files::locals(&header));
+        tree.add(format!("{dir}/sources.pkr.hcl"), sources::sources(model, &header));
+        tree.add(format!("{dir}/build.pkr.hcl"), build::build(&header));
+        text_files::render(model, image, &dir, tree);
     }
 }
 
-fn variable(name: &str, description: &str, default: impl Into<::hcl::Expression>) -> Block {
-    Block::builder("variable")
-        .add_label(name)
-        .add_attribute(("type", hcl::expr("string")))
-        .add_attribute(("description", description))
-        .add_attribute(("default", default.into()))
-        .build()
+/// Whether the pinned proxmox plugin has the `boot_iso` block (added in 1.2.0; the
+/// top-level `iso_*` options it replaces are deprecated from then on).
+pub fn proxmox_has_boot_iso(version: &str) -> bool {
+    let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (1, 2)
 }
 
-fn variables(image: &Image) -> Body {
-    Body::builder()
-        .add_block(variable("os_version", "AlmaLinux release installed in the image.", image.os_version.as_str()))
-        .add_block(variable("k3s_version", "k3s release baked into the image.", image.k3s_version.as_str()))
-        .build()
+/// The AppStream repository next to the BaseOS one (cloud-init and the guest agent
+/// live in AppStream).
+pub fn appstream_url(image: &Image) -> String {
+    image.baseos_url.replacen("/BaseOS/", "/AppStream/", 1)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+//! Files that are not HCL: the kickstart, the scripts, the README and `.gitignore`,
+//! from `templates/packer/`, each template named after the file it renders.
+
+use super::{
+    appstream_url, proxmox_has_boot_iso, BUILD_USER, K3S_CLUSTER_CIDR, K3S_SERVICE_CIDR, PROVISION_SCRIPTS, SOURCE_NAME,
+    UPLOAD_SCRIPT,
+};
+use crate::{text, Tree};
+use homelabgen_spec::model::{Image, Model};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Context<'a> {
+    header: String,
+    image: &'a Image,
+    site: &'a homelabgen_spec::model::Site,
+    versions: &'a homelabgen_spec::model::Versions,
+    appstream_url: String,
+    source_name: &'static str,
+    build_user: &'static str,
+    provision_scripts: &'static [&'static str],
+    upload_script: &'static str,
+    cluster_cidr: &'static str,
+    service_cidr: &'static str,
+    metallb: bool,
+    boot_iso_block: bool,
+    /// VMs cloned from this image, `env/vm`, for the README.
+    clones: Vec<String>,
+}
+
+/// Templates of the image directory: (path in the directory, template source, executable).
+const FILES: &[(&str, &str, bool)] = &[
+    ("README.md", include_str!("../../templates/packer/README.md.j2"), false),
+    (".gitignore", include_str!("../../templates/packer/gitignore.j2"), false),
+    ("http/ks.cfg", include_str!("../../templates/packer/http/ks.cfg.j2"), false),
+    ("scripts/updates.sh", include_str!("../../templates/packer/scripts/updates.sh.j2"), true),
+    ("scripts/guest-agent.sh", include_str!("../../templates/packer/scripts/guest-agent.sh.j2"), true),
+    ("scripts/k3s-install.sh", include_str!("../../templates/packer/scripts/k3s-install.sh.j2"), true),
+    ("scripts/airgap-images.sh", include_str!("../../templates/packer/scripts/airgap-images.sh.j2"), true),
+    ("scripts/firewalld.sh", include_str!("../../templates/packer/scripts/firewalld.sh.j2"), true),
+    ("scripts/openscap.sh", include_str!("../../templates/packer/scripts/openscap.sh.j2"), true),
+    ("scripts/seal.sh", include_str!("../../templates/packer/scripts/seal.sh.j2"), true),
+    ("scripts/verify.sh", include_str!("../../templates/packer/scripts/verify.sh.j2"), true),
+    ("scripts/upload-to-proxmox.sh", include_str!("../../templates/packer/scripts/upload-to-proxmox.sh.j2"), true),
+];
+
+pub fn render(model: &Model, image: &Image, dir: &str, tree: &mut Tree) {
+    let clones = model
+        .environments
+        .iter()
+        .flat_map(|env| env.vms.iter().filter(|vm| vm.image == image.name).map(move |vm| format!("{}/{}", env.name, vm.name)))
+        .collect();
+    let context = Context {
+        header: model.header(),
+        image,
+        site: &model.site,
+        versions: &model.versions,
+        appstream_url: appstream_url(image),
+        source_name: SOURCE_NAME,
+        build_user: BUILD_USER,
+        provision_scripts: PROVISION_SCRIPTS,
+        upload_script: UPLOAD_SCRIPT,
+        cluster_cidr: K3S_CLUSTER_CIDR,
+        service_cidr: K3S_SERVICE_CIDR,
+        metallb: model.kubernetes.as_ref().is_some_and(|k| k.metallb.is_some()),
+        boot_iso_block: proxmox_has_boot_iso(&model.versions.packer_proxmox_plugin),
+        clones,
+    };
+    for (path, source, executable) in FILES {
+        let name = format!("packer/{path}");
+        let contents = text::render(&name, source, &context);
+        if *executable {
+            tree.add_script(format!("{dir}/{path}"), contents);
+        } else {
+            tree.add(format!("{dir}/{path}"), contents);
+        }
+    }
+}
