@@ -214,7 +214,10 @@ step_bpg() {
     if stamp_ok bpg "$want" && [ -x "$out" ]; then say "bpg/proxmox provider: up to date ($BPG_PROXMOX_VERSION)"; return; fi
     # A changed pin leaves no stale version in the mirror (init would see both).
     rm -rf "$DIR/tofu-mirror/registry.opentofu.org/bpg/proxmox"
-    go_install bpg/proxmox github.com/bpg/terraform-provider-proxmox "$BPG_PROXMOX_VERSION" "$out"
+    # Built inside the module dir: `go install ...@v0.111.1` fails here because it
+    # reads the module's version list (for deprecations) and the proxy answers 403.
+    build_in_module bpg/proxmox github.com/bpg/terraform-provider-proxmox "$BPG_PROXMOX_VERSION" . "$out" \
+        "-X main.version=$v"
     stamp_write bpg "$want"
 }
 
