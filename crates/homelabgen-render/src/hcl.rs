@@ -71,27 +71,51 @@ fn space_blocks(text: &str) -> String {
 }
 
 /// Net count of opening minus closing brackets outside string literals, with
-/// `${`/`%{` counted as openers, as hclwrite counts them.
+/// `${`/`%{` counted as openers, as hclwrite counts them. Quotes inside an
+/// interpolation open a nested string; `$${`/`%%{` are escapes, not openers; a `}`
+/// inside a string is text unless it closes an interpolation.
 fn net_brackets(rhs: &str) -> i32 {
+    #[derive(PartialEq)]
+    enum Open {
+        Bracket,
+        Str,
+        Interpolation,
+    }
+    let mut stack: Vec<Open> = Vec::new();
     let mut net = 0;
-    let mut in_string = false;
     let mut chars = rhs.chars().peekable();
     while let Some(c) = chars.next() {
-        match (in_string, c) {
-            (true, '\\') => {
-                chars.next();
+        if stack.last() == Some(&Open::Str) {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    stack.pop();
+                }
+                '$' | '%' if chars.peek() == Some(&c) => {
+                    chars.next();
+                }
+                '$' | '%' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    stack.push(Open::Interpolation);
+                    net += 1;
+                }
+                _ => {}
             }
-            (true, '"') => in_string = false,
-            (true, '$' | '%') if chars.peek() == Some(&'{') => {
-                chars.next();
-                net += 1;
+        } else {
+            match c {
+                '"' => stack.push(Open::Str),
+                '{' | '[' | '(' => {
+                    stack.push(Open::Bracket);
+                    net += 1;
+                }
+                '}' | ']' | ')' => {
+                    stack.pop();
+                    net -= 1;
+                }
+                _ => {}
             }
-            (true, '}') if net > 0 => net -= 1,
-            (true, _) => {}
-            (false, '"') => in_string = true,
-            (false, '{' | '[' | '(') => net += 1,
-            (false, '}' | ']' | ')') => net -= 1,
-            (false, _) => {}
         }
     }
     net
@@ -213,5 +237,10 @@ resource "x" "y" {
         assert_eq!(assign_key_len("  \"a=b\" = 1"), Some(7));
         assert_eq!(assign_key_len("  x == 1"), None);
         assert_eq!(assign_key_len("}"), None);
+        // Braces inside a string are text; quotes inside an interpolation nest.
+        assert_eq!(assign_key_len(r#"  boot = ["{{ .HTTPIP }}:{{ .HTTPPort }}", "x"]"#), Some(6));
+        assert_eq!(assign_key_len(r#"  name = "a-${replace(var.v, "+", "-")}-b""#), Some(6));
+        assert_eq!(assign_key_len(r#"  lit = "$${not} }""#), Some(5));
+        assert_eq!(assign_key_len(r#"  obj = { a = "}" "#), None);
     }
 }

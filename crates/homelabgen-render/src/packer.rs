@@ -58,20 +58,37 @@ pub fn render(model: &Model, tree: &mut Tree) {
     for image in &model.images {
         let dir = format!("packer/{}", image.name);
         let header = model.header();
-        tree.add(format!("{dir}/versions.pkr.hcl"), hcl_files::versions(model, &header));
-        tree.add(format!("{dir}/variables.pkr.hcl"), variables::variables(model, image, &header));
-        tree.add(format!("{dir}/example.pkrvars.hcl"), variables::example(model, image, &header));
+        tree.add(
+            format!("{dir}/versions.pkr.hcl"),
+            hcl_files::versions(model, &header),
+        );
+        tree.add(
+            format!("{dir}/variables.pkr.hcl"),
+            variables::variables(model, image, &header),
+        );
+        tree.add(
+            format!("{dir}/example.pkrvars.hcl"),
+            variables::example(model, image, &header),
+        );
         tree.add(format!("{dir}/locals.pkr.hcl"), hcl_files::locals(&header));
-        tree.add(format!("{dir}/sources.pkr.hcl"), sources::sources(model, &header));
+        tree.add(
+            format!("{dir}/sources.pkr.hcl"),
+            sources::sources(model, &header),
+        );
         tree.add(format!("{dir}/build.pkr.hcl"), build::build(&header));
         text_files::render(model, image, &dir, tree);
     }
 }
 
-/// Whether the pinned proxmox plugin has the `boot_iso` block (added in 1.2.0; the
-/// top-level `iso_*` options it replaces are deprecated from then on).
-pub fn proxmox_has_boot_iso(version: &str) -> bool {
-    let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+/// Whether the pinned proxmox plugin is 1.2.0 or later: it has the `boot_iso` block
+/// (the top-level `iso_*` options it replaces are deprecated from then on) and the
+/// `ssd` and `discard` options of a disk. Older plugins (1.1.1 is what the test
+/// toolchain can build offline) get the top-level ISO options and a disk without them.
+pub fn proxmox_plugin_1_2(version: &str) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse::<u64>().unwrap_or(0));
     let major = parts.next().unwrap_or(0);
     let minor = parts.next().unwrap_or(0);
     (major, minor) >= (1, 2)

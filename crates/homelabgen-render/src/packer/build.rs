@@ -16,11 +16,17 @@ fn script_path(name: &str) -> Expression {
 
 pub fn build(header: &str) -> String {
     let qemu = format!("qemu.{SOURCE_NAME}");
-    let sources: Vec<String> = vec![format!("source.{qemu}"), format!("source.proxmox-iso.{SOURCE_NAME}")];
+    let sources: Vec<String> = vec![
+        format!("source.{qemu}"),
+        format!("source.proxmox-iso.{SOURCE_NAME}"),
+    ];
     let provision = Block::builder("provisioner")
         .add_label("shell")
         .add_attribute(("environment_vars", hcl::expr("local.provision_env")))
-        .add_attribute(("scripts", Expression::from_iter(PROVISION_SCRIPTS.iter().map(|s| script_path(s)))))
+        .add_attribute((
+            "scripts",
+            Expression::from_iter(PROVISION_SCRIPTS.iter().map(|s| script_path(s))),
+        ))
         .build();
     let upload = Block::builder("post-processor")
         .add_label("shell-local")
@@ -55,7 +61,7 @@ pub fn build(header: &str) -> String {
   template_name = local.template_name
   k3s_version   = var.k3s_version
   os_version    = var.os_version
-  image_release = tostring(var.image_release)
+  image_release = "${var.image_release}"
   source        = source.type
 }"#,
             ),

@@ -9,7 +9,10 @@ use homelabgen_spec::model::Model;
 pub fn versions(model: &Model, header: &str) -> String {
     let plugin = |name: &str, version: &str| -> Expression {
         let spec: Object<ObjectKey, Expression> = [
-            (ident("source"), Expression::from(format!("github.com/hashicorp/{name}"))),
+            (
+                ident("source"),
+                Expression::from(format!("github.com/hashicorp/{name}")),
+            ),
             (ident("version"), Expression::from(format!("= {version}"))),
         ]
         .into_iter()
@@ -17,7 +20,10 @@ pub fn versions(model: &Model, header: &str) -> String {
         Expression::Object(spec)
     };
     let required_plugins = Block::builder("required_plugins")
-        .add_attribute(("proxmox", plugin("proxmox", &model.versions.packer_proxmox_plugin)))
+        .add_attribute((
+            "proxmox",
+            plugin("proxmox", &model.versions.packer_proxmox_plugin),
+        ))
         .add_attribute(("qemu", plugin("qemu", &model.versions.packer_qemu_plugin)))
         .build();
     let body = Body::builder()

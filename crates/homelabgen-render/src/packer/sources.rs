@@ -2,7 +2,7 @@
 //! the same ISO with the same kickstart and boot command; they differ only in where
 //! the VM runs and how it becomes a template.
 
-use super::{proxmox_has_boot_iso, BUILD_USER, SOURCE_NAME};
+use super::{proxmox_plugin_1_2, BUILD_USER, SOURCE_NAME};
 use crate::hcl;
 use ::hcl::{Block, BlockBuilder, Body};
 use homelabgen_spec::model::Model;
@@ -15,7 +15,10 @@ fn common(block: BlockBuilder) -> BlockBuilder {
         .add_attribute(("boot_wait", hcl::expr("var.boot_wait")))
         .add_attribute(("boot_command", hcl::expr("local.boot_command")))
         .add_attribute(("ssh_username", BUILD_USER))
-        .add_attribute(("ssh_private_key_file", hcl::expr("pathexpand(var.build_ssh_key)")))
+        .add_attribute((
+            "ssh_private_key_file",
+            hcl::expr("pathexpand(var.build_ssh_key)"),
+        ))
         .add_attribute(("ssh_timeout", "45m"))
 }
 
@@ -52,6 +55,7 @@ fn qemu() -> Block {
 }
 
 fn proxmox_iso(model: &Model) -> Block {
+    let modern = proxmox_plugin_1_2(&model.versions.packer_proxmox_plugin);
     let mut block = Block::builder("source")
         .add_label("proxmox-iso")
         .add_label(SOURCE_NAME)
@@ -67,7 +71,7 @@ fn proxmox_iso(model: &Model) -> Block {
             "template_description",
             hcl::expr(r#""AlmaLinux ${var.os_version} with k3s ${var.k3s_version} (homelabgen, proxmox-iso)""#),
         ));
-    if proxmox_has_boot_iso(&model.versions.packer_proxmox_plugin) {
+    if modern {
         block = block.add_block(
             Block::builder("boot_iso")
                 .add_attribute(("type", "ide"))
@@ -101,17 +105,7 @@ fn proxmox_iso(model: &Model) -> Block {
         .add_attribute(("memory", hcl::expr("var.memory")))
         .add_attribute(("cpu_type", "x86-64-v2-AES"))
         .add_attribute(("scsi_controller", "virtio-scsi-single"))
-        .add_block(
-            Block::builder("disks")
-                .add_attribute(("type", "scsi"))
-                .add_attribute(("disk_size", hcl::expr("var.disk_size")))
-                .add_attribute(("storage_pool", hcl::expr("var.vm_storage")))
-                .add_attribute(("format", "raw"))
-                .add_attribute(("ssd", true))
-                .add_attribute(("discard", true))
-                .add_attribute(("io_thread", true))
-                .build(),
-        )
+        .add_block(disk(modern))
         .add_block(
             Block::builder("network_adapters")
                 .add_attribute(("bridge", hcl::expr("var.bridge")))
@@ -123,7 +117,27 @@ fn proxmox_iso(model: &Model) -> Block {
     common(block).build()
 }
 
+/// The template's one disk: SCSI, an SSD to the guest, TRIM passed to the storage.
+fn disk(modern: bool) -> Block {
+    let disk = Block::builder("disks")
+        .add_attribute(("type", "scsi"))
+        .add_attribute(("disk_size", hcl::expr("var.disk_size")))
+        .add_attribute(("storage_pool", hcl::expr("var.vm_storage")))
+        .add_attribute(("format", "raw"));
+    let disk = if modern {
+        disk.add_attribute(("ssd", true))
+            .add_attribute(("discard", true))
+    } else {
+        // Before 1.2 the plugin needs the storage type and has no ssd/discard.
+        disk.add_attribute(("storage_pool_type", hcl::expr("var.vm_storage_type")))
+    };
+    disk.add_attribute(("io_thread", true)).build()
+}
+
 pub fn sources(model: &Model, header: &str) -> String {
-    let body = Body::builder().add_block(qemu()).add_block(proxmox_iso(model)).build();
+    let body = Body::builder()
+        .add_block(qemu())
+        .add_block(proxmox_iso(model))
+        .build();
     hcl::file(header, &body)
 }

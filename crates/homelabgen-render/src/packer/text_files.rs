@@ -2,8 +2,8 @@
 //! from `templates/packer/`, each template named after the file it renders.
 
 use super::{
-    appstream_url, proxmox_has_boot_iso, BUILD_USER, K3S_CLUSTER_CIDR, K3S_SERVICE_CIDR, PROVISION_SCRIPTS, SOURCE_NAME,
-    UPLOAD_SCRIPT,
+    appstream_url, proxmox_plugin_1_2, BUILD_USER, K3S_CLUSTER_CIDR, K3S_SERVICE_CIDR,
+    PROVISION_SCRIPTS, SOURCE_NAME, UPLOAD_SCRIPT,
 };
 use crate::{text, Tree};
 use homelabgen_spec::model::{Image, Model};
@@ -23,32 +23,85 @@ struct Context<'a> {
     cluster_cidr: &'static str,
     service_cidr: &'static str,
     metallb: bool,
-    boot_iso_block: bool,
+    proxmox_plugin_1_2: bool,
     /// VMs cloned from this image, `env/vm`, for the README.
     clones: Vec<String>,
 }
 
 /// Templates of the image directory: (path in the directory, template source, executable).
 const FILES: &[(&str, &str, bool)] = &[
-    ("README.md", include_str!("../../templates/packer/README.md.j2"), false),
-    (".gitignore", include_str!("../../templates/packer/gitignore.j2"), false),
-    ("http/ks.cfg", include_str!("../../templates/packer/http/ks.cfg.j2"), false),
-    ("scripts/updates.sh", include_str!("../../templates/packer/scripts/updates.sh.j2"), true),
-    ("scripts/guest-agent.sh", include_str!("../../templates/packer/scripts/guest-agent.sh.j2"), true),
-    ("scripts/k3s-install.sh", include_str!("../../templates/packer/scripts/k3s-install.sh.j2"), true),
-    ("scripts/airgap-images.sh", include_str!("../../templates/packer/scripts/airgap-images.sh.j2"), true),
-    ("scripts/firewalld.sh", include_str!("../../templates/packer/scripts/firewalld.sh.j2"), true),
-    ("scripts/openscap.sh", include_str!("../../templates/packer/scripts/openscap.sh.j2"), true),
-    ("scripts/seal.sh", include_str!("../../templates/packer/scripts/seal.sh.j2"), true),
-    ("scripts/verify.sh", include_str!("../../templates/packer/scripts/verify.sh.j2"), true),
-    ("scripts/upload-to-proxmox.sh", include_str!("../../templates/packer/scripts/upload-to-proxmox.sh.j2"), true),
+    (
+        "README.md",
+        include_str!("../../templates/packer/README.md.j2"),
+        false,
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/packer/gitignore.j2"),
+        false,
+    ),
+    (
+        "http/ks.cfg",
+        include_str!("../../templates/packer/http/ks.cfg.j2"),
+        false,
+    ),
+    (
+        "scripts/updates.sh",
+        include_str!("../../templates/packer/scripts/updates.sh.j2"),
+        true,
+    ),
+    (
+        "scripts/guest-agent.sh",
+        include_str!("../../templates/packer/scripts/guest-agent.sh.j2"),
+        true,
+    ),
+    (
+        "scripts/k3s-install.sh",
+        include_str!("../../templates/packer/scripts/k3s-install.sh.j2"),
+        true,
+    ),
+    (
+        "scripts/airgap-images.sh",
+        include_str!("../../templates/packer/scripts/airgap-images.sh.j2"),
+        true,
+    ),
+    (
+        "scripts/firewalld.sh",
+        include_str!("../../templates/packer/scripts/firewalld.sh.j2"),
+        true,
+    ),
+    (
+        "scripts/openscap.sh",
+        include_str!("../../templates/packer/scripts/openscap.sh.j2"),
+        true,
+    ),
+    (
+        "scripts/seal.sh",
+        include_str!("../../templates/packer/scripts/seal.sh.j2"),
+        true,
+    ),
+    (
+        "scripts/verify.sh",
+        include_str!("../../templates/packer/scripts/verify.sh.j2"),
+        true,
+    ),
+    (
+        "scripts/upload-to-proxmox.sh",
+        include_str!("../../templates/packer/scripts/upload-to-proxmox.sh.j2"),
+        true,
+    ),
 ];
 
 pub fn render(model: &Model, image: &Image, dir: &str, tree: &mut Tree) {
     let clones = model
         .environments
         .iter()
-        .flat_map(|env| env.vms.iter().filter(|vm| vm.image == image.name).map(move |vm| format!("{}/{}", env.name, vm.name)))
+        .flat_map(|env| {
+            env.vms
+                .iter()
+                .filter(|vm| vm.image == image.name)
+                .map(move |vm| format!("{}/{}", env.name, vm.name))
+        })
         .collect();
     let context = Context {
         header: model.header(),
@@ -62,8 +115,11 @@ pub fn render(model: &Model, image: &Image, dir: &str, tree: &mut Tree) {
         upload_script: UPLOAD_SCRIPT,
         cluster_cidr: K3S_CLUSTER_CIDR,
         service_cidr: K3S_SERVICE_CIDR,
-        metallb: model.kubernetes.as_ref().is_some_and(|k| k.metallb.is_some()),
-        boot_iso_block: proxmox_has_boot_iso(&model.versions.packer_proxmox_plugin),
+        metallb: model
+            .kubernetes
+            .as_ref()
+            .is_some_and(|k| k.metallb.is_some()),
+        proxmox_plugin_1_2: proxmox_plugin_1_2(&model.versions.packer_proxmox_plugin),
         clones,
     };
     for (path, source, executable) in FILES {

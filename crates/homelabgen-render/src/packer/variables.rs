@@ -16,7 +16,12 @@ struct Var {
 }
 
 impl Var {
-    fn new(name: &'static str, ty: &'static str, description: impl Into<String>, default: impl Into<Expression>) -> Var {
+    fn new(
+        name: &'static str,
+        ty: &'static str,
+        description: impl Into<String>,
+        default: impl Into<Expression>,
+    ) -> Var {
         Var {
             name,
             ty,
@@ -74,7 +79,8 @@ impl Var {
 
 fn all(model: &Model, image: &Image) -> Vec<Var> {
     let site = &model.site;
-    vec![
+    let legacy_proxmox = !super::proxmox_plugin_1_2(&model.versions.packer_proxmox_plugin);
+    let mut vars = vec![
         // What the image is; the template name is made of the first four.
         Var::new("os_version", "string", "AlmaLinux release installed (part of the template name). Change it in the spec: the ISO and repositories below follow it there.", image.os_version.as_str())
             .validate(r#"can(regex("^9\\.[0-9]+$", var.os_version))"#, "The os_version must be an AlmaLinux 9 release such as 9.8."),
@@ -117,11 +123,22 @@ fn all(model: &Model, image: &Image) -> Vec<Var> {
         Var::new("ovmf_code", "string", "OVMF firmware code for the qemu build (Debian/Ubuntu path; Fedora: /usr/share/edk2/ovmf/OVMF_CODE.fd).", "/usr/share/OVMF/OVMF_CODE_4M.fd"),
         Var::new("ovmf_vars", "string", "OVMF variables template for the qemu build (copied per build).", "/usr/share/OVMF/OVMF_VARS_4M.fd"),
         Var::new("headless", "bool", "Run the local qemu build without a window (watch it over VNC).", true),
-    ]
+    ];
+    if legacy_proxmox {
+        vars.push(Var::new(
+            "vm_storage_type",
+            "string",
+            "Type of vm_storage (lvm-thin, zfspool, dir, ...): proxmox plugins before 1.2 need it as storage_pool_type.",
+            "lvm-thin",
+        ));
+    }
+    vars
 }
 
 pub fn variables(model: &Model, image: &Image, header: &str) -> String {
-    let body = Body::builder().add_blocks(all(model, image).into_iter().map(Var::block)).build();
+    let body = Body::builder()
+        .add_blocks(all(model, image).into_iter().map(Var::block))
+        .build();
     hcl::file(header, &body)
 }
 
@@ -131,7 +148,9 @@ pub fn variables(model: &Model, image: &Image, header: &str) -> String {
 pub fn example(model: &Model, image: &Image, header: &str) -> String {
     let entry = |comments: &[&str], name: &str, value: Expression| {
         let mut text: String = comments.iter().map(|c| format!("# {c}\n")).collect();
-        text.push_str(&hcl::format(&Body::builder().add_attribute((name, value)).build()));
+        text.push_str(&hcl::format(
+            &Body::builder().add_attribute((name, value)).build(),
+        ));
         text
     };
     let entries = [

@@ -1,0 +1,56 @@
+# Packer: build and validate the golden image(s) in $(GENERATED)/packer/<image>/.
+# Included by the top-level Makefile; `make help` lists the targets.
+#
+#   make packer IMAGE_VERSION=2                      qemu build, upload, qm template
+#   make packer IMAGE_VERSION=2 SOURCE=proxmox-iso   build on Proxmox through the API
+#   make packer-validate                             fmt -check, init, validate
+# IMAGE picks the image directory when the spec has several (default: the only one).
+# VAR_FILE adds a -var-file (e.g. a git-ignored local.pkrvars.hcl next to the example).
+
+GENERATED ?= generated
+SOURCE ?= qemu
+IMAGE_VERSION ?=
+VAR_FILE ?=
+PACKER_IMAGES := $(notdir $(patsubst %/,%,$(dir $(wildcard $(GENERATED)/packer/*/build.pkr.hcl))))
+IMAGE ?= $(if $(filter 1,$(words $(PACKER_IMAGES))),$(PACKER_IMAGES))
+PACKER_DIR = $(GENERATED)/packer/$(IMAGE)
+
+.PHONY: packer packer-validate packer-check-inputs
+
+packer-check-inputs:
+	@command -v packer >/dev/null || { echo "make: packer is missing: install Packer 1.9+ (or source the tools env: make tools)" >&2; exit 2; }
+	@[ -n "$(PACKER_IMAGES)" ] || { echo "make: no image under $(GENERATED)/packer: run 'make render'" >&2; exit 2; }
+	@[ -n "$(IMAGE)" ] || { echo "make: several images ($(PACKER_IMAGES)): pick one with IMAGE=<name>" >&2; exit 2; }
+	@[ -f "$(PACKER_DIR)/build.pkr.hcl" ] || { echo "make: $(PACKER_DIR) is not an image directory (images: $(PACKER_IMAGES))" >&2; exit 2; }
+	@[ -z "$(VAR_FILE)" ] || [ -f "$(VAR_FILE)" ] || { echo "make: VAR_FILE=$(VAR_FILE) does not exist" >&2; exit 2; }
+
+packer: packer-check-inputs ## Build the golden image: IMAGE_VERSION=N (release), SOURCE=qemu|proxmox-iso
+	@case "$(SOURCE)" in qemu|proxmox-iso) ;; *) echo "make: SOURCE must be qemu or proxmox-iso, not '$(SOURCE)'" >&2; exit 2 ;; esac
+	@case "$(IMAGE_VERSION)" in '') ;; *[!0-9]*|0*) echo "make: IMAGE_VERSION must be a release number (1, 2, ...), not '$(IMAGE_VERSION)'" >&2; exit 2 ;; esac
+	@missing=""; \
+	 [ -n "$(VAR_FILE)" ] || [ -n "$${PKR_VAR_build_ssh_key:-}" ] || missing="$$missing PKR_VAR_build_ssh_key (the build key, see $(PACKER_DIR)/README.md)"; \
+	 if [ "$(SOURCE)" = proxmox-iso ] && [ -z "$(VAR_FILE)" ]; then \
+	   [ -n "$${PKR_VAR_proxmox_username:-}" ] || missing="$$missing PKR_VAR_proxmox_username (token id user@realm!name)"; \
+	   [ -n "$${PKR_VAR_proxmox_token:-}" ] || missing="$$missing PKR_VAR_proxmox_token (TODO: from your secret store)"; \
+	 fi; \
+	 [ -z "$$missing" ] || { echo "make: set$$missing" | sed 's/ PKR_/\n  PKR_/g' >&2; exit 2; }
+	@spec_release=$$(echo var.image_release | packer console "$(PACKER_DIR)"); \
+	 if [ -n "$(IMAGE_VERSION)" ] && [ "$(IMAGE_VERSION)" != "$$spec_release" ]; then \
+	   echo "note: building release $(IMAGE_VERSION); the spec says $$spec_release, so OpenTofu still clones v$$spec_release." >&2; \
+	   echo "      Set images[].release: $(IMAGE_VERSION) in the spec and run 'make render' to deploy this build." >&2; \
+	 fi
+	cd "$(PACKER_DIR)" && packer init .
+	@# The qemu source does not use the API token, but Packer asks for every variable.
+	cd "$(PACKER_DIR)" && \
+	  $(if $(filter qemu,$(SOURCE)),PKR_VAR_proxmox_username="$${PKR_VAR_proxmox_username:-unused-by-qemu}" PKR_VAR_proxmox_token="$${PKR_VAR_proxmox_token:-unused-by-qemu}") \
+	  packer build -only='$(SOURCE).alma' \
+	  $(if $(VAR_FILE),-var-file="$(abspath $(VAR_FILE))") \
+	  $(if $(IMAGE_VERSION),-var image_release=$(IMAGE_VERSION)) .
+
+packer-validate: packer-check-inputs ## packer fmt -check, init and validate the image with example.pkrvars.hcl
+	@# The example's build key is a placeholder: use PKR_VAR_build_ssh_key, else a throwaway key.
+	@key="$${PKR_VAR_build_ssh_key:-}"; tmp=""; \
+	 if [ -z "$$key" ]; then tmp=$$(mktemp -d) && key="$$tmp/build_key" && ssh-keygen -q -t ed25519 -N '' -f "$$key" || exit 2; fi; \
+	 cd "$(PACKER_DIR)" && packer fmt -check -recursive . && packer init . && \
+	   packer validate -var-file=example.pkrvars.hcl $(if $(VAR_FILE),-var-file="$(abspath $(VAR_FILE))") -var "build_ssh_key=$$key" .; \
+	 status=$$?; [ -z "$$tmp" ] || rm -rf "$$tmp"; exit $$status

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Behaviour of scripts/verify.sh against a fake root. The good root is made the way a
+# build makes it: k3s-install.sh (stubbed installer) writes k3s's files, the other
+# steps' results are laid down, build-time state is added, seal.sh removes it. verify
+# must pass on that root, and fail, naming the check, on each broken invariant.
+#
+#   tests/packer/verify.sh GENERATED/packer/IMAGE
+# Stub bodies and breakages are shell code run later: single quotes are meant.
+# shellcheck disable=SC2016
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/packer/lib.sh
+. "$here/lib.sh"
+image_dir=$1
+require_image_dir "$image_dir"
+sandbox_init
+good="$SANDBOX/good"
+root="$SANDBOX/root"
+
+mapfile -t build_env < <(provision_env "$image_dir")
+airgap=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^K3S_AIRGAP_IMAGES=//p')
+arch=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^K3S_ARCH=//p')
+# Verify the airgap images whatever the spec says: the case that breaks them needs them.
+build_env=("${build_env[@]/#K3S_AIRGAP_IMAGES=*/K3S_AIRGAP_IMAGES=true}")
+
+stub_k3s_installer
+for command in cloud-init dnf fstrim getenforce; do
+  stub "$command" 'exit 1'
+done
+
+put() { # put ROOT PATH [CONTENT]
+  mkdir -p "$(dirname "$1/$2")"
+  printf '%s\n' "${3:-x}" >"$1/$2"
+}
+link() { # link ROOT TARGET NAME
+  mkdir -p "$(dirname "$1/$3")"
+  ln -sfn "$2" "$1/$3"
+}
+
+# k3s as the k3s step leaves it.
+mkdir -p "$good"
+run_script "$SANDBOX/out" "$image_dir/scripts/k3s-install.sh" HOMELAB_ROOT="$good" INSTALLER_MODE=ok "${build_env[@]}" ||
+  fail "k3s-install.sh failed:$(printf '\n'; cat "$SANDBOX/out")"
+cp -p "$STUBS/k3s" "$SANDBOX/k3s.installed"
+# The other steps' results.
+put "$good" "var/lib/rancher/k3s/agent/images/k3s-airgap-images-$arch.tar.zst" images
+put "$good" etc/selinux/config "SELINUX=enforcing"
+put "$good" etc/shadow 'root:!!:19000:0:99999:7:::'
+put "$good" usr/bin/qemu-ga
+chmod +x "$good/usr/bin/qemu-ga"
+put "$good" usr/lib/udev/rules.d/99-qemu-guest-agent.rules 'SUBSYSTEM=="virtio-ports", ENV{SYSTEMD_WANTS}="qemu-guest-agent.service"'
+link "$good" /usr/lib/systemd/system/firewalld.service etc/systemd/system/multi-user.target.wants/firewalld.service
+ports=$(sed -n 's/^ports=(\(.*\))$/\1/p' "$image_dir/scripts/firewalld.sh")
+sources=$(sed -n 's/^trusted=(\(.*\))$/\1/p' "$image_dir/scripts/firewalld.sh")
+[ -n "$ports" ] && [ -n "$sources" ] || fail "cannot read the ports and trusted networks of scripts/firewalld.sh"
+{
+  echo '<?xml version="1.0" encoding="utf-8"?>'
+  echo '<zone>'
+  echo '  <short>Public</short>'
+  echo '  <service name="ssh"/>'
+  for spec in $ports; do
+    echo "  <port port=\"${spec%/*}\" protocol=\"${spec#*/}\"/>"
+  done
+  echo '</zone>'
+} >"$SANDBOX/public.xml"
+put "$good" etc/firewalld/zones/public.xml "$(cat "$SANDBOX/public.xml")"
+put "$good" etc/firewalld/zones/trusted.xml "$(printf '<zone target="ACCEPT">\n'; for cidr in $sources; do echo "  <source address=\"$cidr\"/>"; done; echo '</zone>')"
+mkdir -p "$good/var/cache/dnf" "$good/var/lib/cloud" "$good/root/.ssh" "$good/home/admin"
+# Build-time state seal.sh must remove.
+put "$good" etc/machine-id 0123456789abcdef0123456789abcdef
+put "$good" etc/ssh/ssh_host_ed25519_key
+put "$good" root/.ssh/authorized_keys "ssh-ed25519 AAAA build"
+put "$good" var/lib/cloud/instances/iid/obj.pkl
+put "$good" var/cache/dnf/packages.db
+put "$good" var/lib/systemd/random-seed
+run_script "$SANDBOX/out" "$image_dir/scripts/seal.sh" HOMELAB_ROOT="$good" || fail "seal.sh failed:$(printf '\n'; cat "$SANDBOX/out")"
+
+verify() { # verify [ENV=VALUE...]: run verify.sh on $root
+  run_script "$SANDBOX/out" "$image_dir/scripts/verify.sh" HOMELAB_ROOT="$root" "${build_env[@]}" "$@"
+}
+fresh() {
+  rm -rf "$root"
+  cp -a "$good" "$root"
+  cp -p "$SANDBOX/k3s.installed" "$STUBS/k3s"
+}
+
+fresh
+verify || fail "verify.sh fails on a sealed root:$(printf '\n'; cat "$SANDBOX/out")"
+assert_file_has "$SANDBOX/out" "verify: all checks passed"
+pass "passes on a root k3s-install.sh wrote and seal.sh sealed"
+
+# breaks "check name printed on FAIL" SHELL-CODE-THAT-BREAKS-IT [ENV=VALUE...]
+breaks() {
+  local check=$1 breakage=$2
+  shift 2
+  fresh
+  (cd "$root" && eval "$breakage")
+  if verify "$@"; then
+    fail "verify.sh passed although: $breakage"
+  fi
+  assert_file_has "$SANDBOX/out" "verify: FAIL  $check" "after: $breakage"
+  local failed
+  failed=$(grep -c '^verify: FAIL' "$SANDBOX/out")
+  assert_eq "$failed" 1 "failed checks after: $breakage"
+  pass "fails on: $breakage"
+}
+
+breaks "machine-id is empty" 'echo 0123 >etc/machine-id'
+breaks "machine-id is empty" 'rm etc/machine-id'
+breaks "no SSH host keys" 'touch etc/ssh/ssh_host_rsa_key'
+breaks "no random seed" 'touch var/lib/systemd/random-seed'
+breaks "no cloud-init state" 'ln -s instances/iid var/lib/cloud/instance'
+breaks "no cloud-init logs" 'mkdir -p var/log && touch var/log/cloud-init.log'
+breaks "no network profile or lease of the build VM" 'mkdir -p etc/NetworkManager/system-connections && touch etc/NetworkManager/system-connections/ens18.nmconnection'
+breaks "root password locked" 'echo "root:\$6\$salt\$hash:19000:0:99999:7:::" >etc/shadow'
+breaks "no authorized_keys (build key removed)" 'echo key >root/.ssh/authorized_keys'
+breaks "no authorized_keys (build key removed)" 'mkdir -p home/admin/.ssh && echo key >home/admin/.ssh/authorized_keys'
+breaks "no kickstart copies in /root" 'touch root/anaconda-ks.cfg'
+breaks "k3s binary present, executable, version" 'rm "$STUBS/k3s"'
+breaks "k3s binary present, executable, version" 'chmod -x "$STUBS/k3s"'
+breaks "k3s binary present, executable, version" 'sed -i "s/k3s version v[^ ]*/k3s version v1.30.0+k3s1/" "$STUBS/k3s"'
+breaks "config.yaml disables" 'sed -i "/^  - traefik\$/d" etc/rancher/k3s/config.yaml'
+breaks "config.yaml turns SELinux on" 'sed -i "/^selinux:/d" etc/rancher/k3s/config.yaml'
+breaks "k3s service enabled" 'rm etc/systemd/system/multi-user.target.wants/k3s.service'
+breaks "k3s ordered after cloud-init" 'rm etc/systemd/system/k3s.service.d/10-after-cloud-init.conf'
+breaks "no k3s server state" 'mkdir -p var/lib/rancher/k3s/server/tls'
+breaks "no k3s agent state but images" 'mkdir -p var/lib/rancher/k3s/agent/etc'
+breaks "no node password" 'mkdir -p etc/rancher/node && echo pw >etc/rancher/node/password'
+breaks "no kubeconfig" 'touch etc/rancher/k3s/k3s.yaml'
+breaks "no kubelet, CNI or runtime state" 'mkdir -p var/lib/kubelet'
+breaks "airgap images preloaded" 'rm var/lib/rancher/k3s/agent/images/*'
+breaks "SELinux enforcing at boot" 'echo SELINUX=permissive >etc/selinux/config'
+breaks "qemu-guest-agent installed and enabled" 'rm usr/lib/udev/rules.d/99-qemu-guest-agent.rules'
+breaks "qemu-guest-agent installed and enabled" 'rm usr/bin/qemu-ga'
+breaks "firewalld enabled with the k3s ports and trusted networks" 'rm etc/systemd/system/multi-user.target.wants/firewalld.service'
+breaks "firewalld enabled with the k3s ports and trusted networks" 'sed -i "/port=\"6443\"/d" etc/firewalld/zones/public.xml'
+breaks "firewalld enabled with the k3s ports and trusted networks" 'sed -i "/protocol=\"udp\"/d" etc/firewalld/zones/public.xml'
+breaks "firewalld enabled with the k3s ports and trusted networks" 'sed -i "/10.43.0.0/d" etc/firewalld/zones/trusted.xml'
+breaks "no package caches" 'touch var/cache/dnf/packages.db'
+
+# Without airgap images in the spec, their absence is fine.
+fresh
+rm "$root"/var/lib/rancher/k3s/agent/images/*
+verify K3S_AIRGAP_IMAGES=false || fail "verify.sh wants airgap images although K3S_AIRGAP_IMAGES=false"
+pass "does not ask for airgap images when K3S_AIRGAP_IMAGES=false (the spec says $airgap)"
+
+echo "verify: $TESTS cases passed"
