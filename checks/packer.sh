@@ -16,23 +16,23 @@ checks_packer() {
     image=$(basename "$dir")
     if need packer; then
       step "$image: packer fmt -check" packer fmt -check -recursive "$dir"
-      step "$image: packer init + validate, both sources, offline" bash tests/packer/validate.sh "$dir"
+      step "$image: init + validate both sources, offline" bash tests/packer/validate.sh "$dir"
       step "$image: template name = spec's (packer console)" bash tests/packer/names.sh "$dir"
     fi
     if need packer ksvalidator; then
-      step "$image: ksvalidator -v RHEL9 (file and served text)" bash tests/packer/kickstart.sh "$dir"
+      step "$image: ksvalidator -v RHEL9 (file + served)" bash tests/packer/kickstart.sh "$dir"
     fi
     if need shellcheck; then
       step "$image: shellcheck scripts/" shellcheck "$dir"/scripts/*.sh
     fi
-    step "$image: seal.sh removes exactly the clone identity" bash tests/packer/seal.sh "$dir"
+    step "$image: seal.sh removes exactly the identity" bash tests/packer/seal.sh "$dir"
     if need packer; then
-      step "$image: k3s-install.sh (stubbed installer)" bash tests/packer/k3s-install.sh "$dir"
-      step "$image: verify.sh fails on each broken invariant" bash tests/packer/verify.sh "$dir"
-      step "$image: airgap-images.sh and firewalld.sh (stubbed)" bash tests/packer/airgap-firewall.sh "$dir"
+      step "$image: k3s-install.sh (stubbed)" bash tests/packer/k3s-install.sh "$dir"
+      step "$image: verify.sh fails on each broken rule" bash tests/packer/verify.sh "$dir"
+      step "$image: airgap-images.sh, firewalld.sh" bash tests/packer/airgap-firewall.sh "$dir"
     fi
     if need ssh scp ssh-keygen && need_sshd; then
-      step "$image: upload-to-proxmox.sh against sshd on 127.0.0.1" bash tests/packer/upload.sh "$dir"
+      step "$image: upload-to-proxmox.sh vs sshd" bash tests/packer/upload.sh "$dir"
     fi
   done
 }

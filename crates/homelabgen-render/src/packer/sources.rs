@@ -39,8 +39,9 @@ fn qemu() -> Block {
         .add_attribute(("efi_firmware_vars", hcl::expr("var.ovmf_vars")))
         .add_attribute(("cpus", hcl::expr("var.cores")))
         .add_attribute(("memory", hcl::expr("var.memory")))
-        // AlmaLinux 9 needs x86-64-v2; qemu's default CPU model lacks it.
-        .add_attribute(("qemuargs", hcl::expr(r#"[["-cpu", "host"]]"#)))
+        // AlmaLinux 9 needs x86-64-v2, which qemu's default CPU model lacks; `max` is
+        // the host CPU under KVM and everything TCG emulates otherwise.
+        .add_attribute(("qemuargs", hcl::expr(r#"[["-cpu", "max"]]"#)))
         .add_attribute(("disk_size", hcl::expr("var.disk_size")))
         .add_attribute(("disk_interface", "virtio-scsi"))
         .add_attribute(("disk_discard", "unmap"))

@@ -24,24 +24,6 @@ fn file<'a>(tree: &'a Tree, path: &str) -> &'a str {
 }
 
 #[test]
-fn dump_for_development() {
-    // HOMELABGEN_PACKER_DUMP=dir cargo test -p homelabgen-render dump_for_development
-    let Ok(dir) = std::env::var("HOMELABGEN_PACKER_DUMP") else {
-        return;
-    };
-    let tree = tree(&model(DEFAULT_SPEC));
-    for (path, file) in tree.iter() {
-        let target = std::path::Path::new(&dir).join(path.as_str());
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(&target, &file.contents).unwrap();
-        if file.executable {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-    }
-}
-
-#[test]
 fn renders_every_file_of_the_image_directory() {
     let tree = tree(&model(DEFAULT_SPEC));
     let dir = "packer/alma9-k3s-optimized";
@@ -75,4 +57,275 @@ fn renders_every_file_of_the_image_directory() {
             "{path} lacks set -euo pipefail"
         );
     }
+}
+
+fn with_versions(proxmox: &str) -> Model {
+    model(&format!("{DEFAULT_SPEC}\nversions:\n  packer_proxmox_plugin: \"{proxmox}\"\n  packer_qemu_plugin: \"1.0.9\"\n"))
+}
+
+const DIR: &str = "packer/alma9-k3s-optimized";
+
+#[test]
+fn proxmox_plugin_version_picks_the_iso_and_disk_options() {
+    assert!(proxmox_plugin_1_2("1.2.4"));
+    assert!(proxmox_plugin_1_2("v1.2.0"));
+    assert!(proxmox_plugin_1_2("2.0.0"));
+    assert!(!proxmox_plugin_1_2("1.1.8"));
+    assert!(!proxmox_plugin_1_2("1.1.1"));
+
+    let modern = tree(&model(DEFAULT_SPEC));
+    let sources = file(&modern, &format!("{DIR}/sources.pkr.hcl"));
+    assert!(
+        sources.contains("  boot_iso {\n    type             = \"ide\"\n"),
+        "{sources}"
+    );
+    assert!(
+        sources.contains("    ssd          = true\n    discard      = true\n"),
+        "{sources}"
+    );
+    assert!(
+        !sources.contains("unmount_iso") && !sources.contains("storage_pool_type"),
+        "{sources}"
+    );
+    assert!(!file(&modern, &format!("{DIR}/variables.pkr.hcl")).contains("vm_storage_type"));
+
+    let legacy = tree(&with_versions("1.1.1"));
+    let sources = file(&legacy, &format!("{DIR}/sources.pkr.hcl"));
+    assert!(
+        !sources.contains("boot_iso") && !sources.contains("ssd"),
+        "{sources}"
+    );
+    assert!(
+        sources.contains("  unmount_iso              = true\n"),
+        "{sources}"
+    );
+    assert!(
+        sources.contains("storage_pool_type = var.vm_storage_type"),
+        "{sources}"
+    );
+    assert!(
+        file(&legacy, &format!("{DIR}/variables.pkr.hcl")).contains("variable \"vm_storage_type\"")
+    );
+    assert!(file(&legacy, &format!("{DIR}/versions.pkr.hcl")).contains("version = \"= 1.1.1\""));
+}
+
+#[test]
+fn plugins_are_pinned_from_the_model() {
+    let tree = tree(&model(DEFAULT_SPEC));
+    let versions = file(&tree, &format!("{DIR}/versions.pkr.hcl"));
+    assert!(
+        versions
+            .contains("source  = \"github.com/hashicorp/proxmox\"\n      version = \"= 1.2.4\""),
+        "{versions}"
+    );
+    assert!(
+        versions.contains("source  = \"github.com/hashicorp/qemu\"\n      version = \"= 1.1.4\""),
+        "{versions}"
+    );
+}
+
+/// Every `var.X` the HCL files use is declared, and every declared variable is used.
+#[test]
+fn variables_are_declared_and_used() {
+    for spec_model in [model(DEFAULT_SPEC), with_versions("1.1.1")] {
+        let tree = tree(&spec_model);
+        let variables = file(&tree, &format!("{DIR}/variables.pkr.hcl"));
+        let declared: std::collections::BTreeSet<String> = variables
+            .lines()
+            .filter_map(|line| {
+                line.strip_prefix("variable \"")?
+                    .split('"')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .collect();
+        let mut used = std::collections::BTreeSet::new();
+        for name in ["locals.pkr.hcl", "sources.pkr.hcl", "build.pkr.hcl"] {
+            let text = file(&tree, &format!("{DIR}/{name}"));
+            for (i, _) in text.match_indices("var.") {
+                let rest = &text[i + 4..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                used.insert(rest[..end].to_owned());
+            }
+        }
+        assert_eq!(declared, used, "declared vs used variables");
+    }
+}
+
+#[test]
+fn hcl_files_parse() {
+    let tree = tree(&model(DEFAULT_SPEC));
+    for name in [
+        "versions.pkr.hcl",
+        "variables.pkr.hcl",
+        "locals.pkr.hcl",
+        "sources.pkr.hcl",
+        "build.pkr.hcl",
+        "example.pkrvars.hcl",
+    ] {
+        let text = file(&tree, &format!("{DIR}/{name}"));
+        if let Err(err) = ::hcl::parse(text) {
+            panic!("{name} does not parse: {err}\n{text}");
+        }
+    }
+}
+
+#[test]
+fn secrets_have_no_default_and_never_a_value() {
+    let tree = tree(&model(DEFAULT_SPEC));
+    let variables = file(&tree, &format!("{DIR}/variables.pkr.hcl"));
+    let block = |name: &str| {
+        let start = variables
+            .find(&format!("variable \"{name}\" {{"))
+            .unwrap_or_else(|| panic!("no variable {name}"));
+        let end = variables[start..].find("\n}\n").unwrap() + start;
+        variables[start..end].to_owned()
+    };
+    let token = block("proxmox_token");
+    assert!(
+        token.contains("sensitive   = true") && !token.contains("default"),
+        "{token}"
+    );
+    for required in ["proxmox_username", "build_ssh_key"] {
+        assert!(
+            !block(required).contains("default"),
+            "{required} must have no default"
+        );
+    }
+    // The example names every variable without a default, with a CHANGEME value and
+    // the TODO for the secret.
+    let example = file(&tree, &format!("{DIR}/example.pkrvars.hcl"));
+    for line in [
+        "proxmox_username = \"CHANGEME",
+        "proxmox_token = \"CHANGEME",
+        "build_ssh_key = \"~/.ssh/CHANGEME",
+    ] {
+        assert!(example.contains(line), "example lacks {line}:\n{example}");
+    }
+    assert!(
+        example.contains("# TODO: never write the token secret into a file"),
+        "{example}"
+    );
+    assert!(
+        !example.contains("# \n"),
+        "trailing space in a comment:\n{example}"
+    );
+}
+
+/// The kickstart is served through templatefile(): exactly the placeholders locals.pkr.hcl fills.
+#[test]
+fn kickstart_placeholders_match_the_templatefile_call() {
+    let tree = tree(&model(DEFAULT_SPEC));
+    let ks = file(&tree, &format!("{DIR}/http/ks.cfg"));
+    let mut placeholders: Vec<&str> = ks
+        .match_indices("${")
+        .map(|(i, _)| &ks[i + 2..i + 2 + ks[i..].find('}').unwrap() - 2])
+        .collect();
+    placeholders.sort();
+    assert_eq!(
+        placeholders,
+        ["appstream_url", "baseos_url", "build_ssh_public_key"]
+    );
+    assert!(
+        !ks.contains("%{"),
+        "templatefile would read %{{ as a directive"
+    );
+    let locals = file(&tree, &format!("{DIR}/locals.pkr.hcl"));
+    for name in placeholders {
+        assert!(
+            locals.contains(&format!("{name} = ")),
+            "locals.pkr.hcl does not pass {name}"
+        );
+    }
+    for line in [
+        "text\n",
+        "reqpart --add-boot\n",
+        "selinux --enforcing\n",
+        "firewall --enabled --service=ssh\n",
+        "rootpw --lock\n",
+    ] {
+        assert!(ks.contains(line), "kickstart lacks {line}");
+    }
+    for package in [
+        "\ncloud-init\n",
+        "\nqemu-guest-agent\n",
+        "\ncloud-utils-growpart\n",
+    ] {
+        assert!(ks.contains(package), "kickstart does not install {package}");
+    }
+}
+
+#[test]
+fn the_template_name_is_computed_once_in_locals() {
+    let tree = tree(&model(DEFAULT_SPEC));
+    let locals = file(&tree, &format!("{DIR}/locals.pkr.hcl"));
+    assert!(locals.contains(
+        r#"template_name        = "alma${var.os_version}-k3-node-${var.arch}-${replace(var.k3s_version, "+", "-")}-v${var.image_release}""#
+    ));
+    let sources = file(&tree, &format!("{DIR}/sources.pkr.hcl"));
+    assert!(sources.contains("vm_name                  = local.template_name"));
+    assert!(sources.contains("template_name            = local.template_name"));
+    let build = file(&tree, &format!("{DIR}/build.pkr.hcl"));
+    assert!(build.contains("TEMPLATE_NAME=${local.template_name}"));
+    assert!(build.contains("template_name = local.template_name"));
+    // names.sh reads the spec's name from the README's indented line.
+    let readme = file(&tree, &format!("{DIR}/README.md"));
+    assert!(
+        readme.contains("\n    alma9.8-k3-node-amd64-v1.36.3-k3s1-v1\n"),
+        "{readme}"
+    );
+}
+
+#[test]
+fn one_provisioning_sequence_for_both_sources_and_upload_only_for_qemu() {
+    let tree = tree(&model(DEFAULT_SPEC));
+    let build = file(&tree, &format!("{DIR}/build.pkr.hcl"));
+    assert_eq!(build.matches("provisioner \"shell\"").count(), 1, "{build}");
+    assert!(build.contains("sources = [\"source.qemu.alma\", \"source.proxmox-iso.alma\"]"));
+    let order: Vec<usize> = PROVISION_SCRIPTS
+        .iter()
+        .map(|s| build.find(&format!("/scripts/{s}\"")).expect(s))
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "scripts out of order"
+    );
+    assert!(build.contains("only             = [\"qemu.alma\"]"));
+    assert!(build.contains("script           = \"${path.root}/scripts/upload-to-proxmox.sh\""));
+    assert!(build.contains("post-processor \"manifest\""));
+    assert!(build.contains("source        = source.type"));
+}
+
+#[test]
+fn metallb_opens_its_port_and_disables_servicelb() {
+    let with = tree(&model(DEFAULT_SPEC));
+    let firewalld = file(&with, &format!("{DIR}/scripts/firewalld.sh"));
+    assert!(
+        firewalld.contains("ports=(6443/tcp 10250/tcp 8472/udp 2379-2380/tcp 7946/tcp 7946/udp)"),
+        "{firewalld}"
+    );
+    assert!(file(&with, &format!("{DIR}/variables.pkr.hcl"))
+        .contains(r#"default     = ["servicelb", "traefik"]"#));
+
+    let without_spec = DEFAULT_SPEC.replace("  metallb:\n    version: 0.16.1\n    addresses: [192.168.1.240-192.168.1.250] # CHANGEME: free addresses outside your DHCP range\n", "");
+    assert_ne!(
+        without_spec, DEFAULT_SPEC,
+        "the default spec changed: update this test"
+    );
+    let without = tree(&model(&without_spec));
+    let firewalld = file(&without, &format!("{DIR}/scripts/firewalld.sh"));
+    assert!(
+        firewalld.contains("ports=(6443/tcp 10250/tcp 8472/udp 2379-2380/tcp)\n"),
+        "{firewalld}"
+    );
+    assert!(file(&without, &format!("{DIR}/variables.pkr.hcl"))
+        .contains(r#"default     = ["traefik"]"#));
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let spec = model(DEFAULT_SPEC);
+    assert_eq!(tree(&spec), tree(&spec));
 }

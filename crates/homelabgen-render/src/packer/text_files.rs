@@ -12,6 +12,7 @@ use serde::Serialize;
 #[derive(Serialize)]
 struct Context<'a> {
     header: String,
+    spec_name: &'a str,
     image: &'a Image,
     site: &'a homelabgen_spec::model::Site,
     versions: &'a homelabgen_spec::model::Versions,
@@ -105,6 +106,7 @@ pub fn render(model: &Model, image: &Image, dir: &str, tree: &mut Tree) {
         .collect();
     let context = Context {
         header: model.header(),
+        spec_name: &model.spec_name,
         image,
         site: &model.site,
         versions: &model.versions,

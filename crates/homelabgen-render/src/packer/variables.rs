@@ -147,7 +147,16 @@ pub fn variables(model: &Model, image: &Image, header: &str) -> String {
 /// file: the example says which environment variable carries them.
 pub fn example(model: &Model, image: &Image, header: &str) -> String {
     let entry = |comments: &[&str], name: &str, value: Expression| {
-        let mut text: String = comments.iter().map(|c| format!("# {c}\n")).collect();
+        let mut text: String = comments
+            .iter()
+            .map(|c| {
+                if c.is_empty() {
+                    "#\n".to_owned()
+                } else {
+                    format!("# {c}\n")
+                }
+            })
+            .collect();
         text.push_str(&hcl::format(
             &Body::builder().add_attribute((name, value)).build(),
         ));
