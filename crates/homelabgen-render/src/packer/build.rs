@@ -1,5 +1,7 @@
 //! `build.pkr.hcl`: one provisioning sequence for both sources, then the
 //! post-processors (upload for the qemu artifact, manifest, the name printed last).
+//! Each keeps its input artifact: Packer destroys a builder artifact no post-processor
+//! keeps, and for proxmox-iso that artifact is the template.
 
 use super::{PROVISION_SCRIPTS, SOURCE_NAME, UPLOAD_SCRIPT};
 use crate::hcl;
@@ -49,11 +51,13 @@ pub fn build(header: &str) -> String {
             ),
         ))
         .add_attribute(("script", script_path(UPLOAD_SCRIPT)))
+        .add_attribute(("keep_input_artifact", true))
         .build();
     let manifest = Block::builder("post-processor")
         .add_label("manifest")
         .add_attribute(("output", hcl::expr(r#""${path.root}/manifest.json""#)))
         .add_attribute(("strip_path", true))
+        .add_attribute(("keep_input_artifact", true))
         .add_attribute((
             "custom_data",
             hcl::expr(
@@ -73,6 +77,7 @@ pub fn build(header: &str) -> String {
             "inline",
             hcl::expr(r#"["echo 'Template ready: ${local.template_name} (k3s ${var.k3s_version}, built by ${source.type})'"]"#),
         ))
+        .add_attribute(("keep_input_artifact", true))
         .build();
     let body = Body::builder()
         .add_block(
