@@ -61,9 +61,9 @@ go_env() {
 go_mod_dir() {
     local modver="$1" toolchain="${2:-local}" json dir err
     json=$(GOTOOLCHAIN="$toolchain" go mod download -json "$modver" 2>&1) || true
-    dir=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -1)
+    dir=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | sed -n 1p)
     if [ -z "$dir" ] || [ ! -d "$dir" ]; then
-        err=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' | head -1)
+        err=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' | sed -n 1p)
         die "go mod download $modver failed: ${err:-$json}"
     fi
     printf '%s\n' "$dir"
@@ -97,7 +97,7 @@ go_install() {
     GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ldflags" "$pkg@$ver" \
         || { rm -rf "$tmp"; die "$name $ver: go install $pkg@$ver failed"; }
     local bin
-    bin=$(find "$tmp" -type f | head -1)
+    bin=$(find "$tmp" -type f | sed -n 1p)
     [ -n "$bin" ] || die "$name $ver: go install produced no binary"
     mkdir -p "$(dirname "$out")"
     mv -f "$bin" "$out.new" && mv -f "$out.new" "$out"
@@ -377,9 +377,9 @@ if [ "$QUIET" -eq 0 ]; then
     . "$DIR/env.sh"
     say "installed (source $DIR/env.sh):"
     {
-        printf 'tofu:         %s\n' "$(tofu version | head -1)"
+        printf 'tofu:         %s\n' "$(tofu version | sed -n 1p)"
         printf 'bpg/proxmox:  %s\n' "$(ls "$DIR"/tofu-mirror/registry.opentofu.org/bpg/proxmox/*/linux_amd64/)"
-        printf 'packer:       %s\n' "$(packer version | head -1)"
+        printf 'packer:       %s\n' "$(packer version | sed -n 1p)"
         printf 'plugins:      %s\n' "$(packer plugins installed 2>/dev/null | sed "s|$DIR/packer-plugins/||" | tr '\n' ' ')"
         printf 'kustomize:    %s\n' "$(kustomize version)"
         printf 'kubeconform:  %s\n' "$(kubeconform -v)"
@@ -389,8 +389,8 @@ if [ "$QUIET" -eq 0 ]; then
         printf 'yamllint:     %s\n' "$(yamllint --version)"
         printf 'ksvalidator:  pykickstart %s\n' "$("$DIR/venv/bin/python" -c 'import importlib.metadata as m;print(m.version("pykickstart"))')"
         printf 'shellcheck:   %s\n' "$(shellcheck --version | sed -n 's/^version: //p')"
-        printf 'sshd:         %s\n' "$( (/usr/sbin/sshd -V 2>&1 || true) | head -1)"
-        printf 'qemu-img:     %s\n' "$(qemu-img --version | head -1)"
+        printf 'sshd:         %s\n' "$( (/usr/sbin/sshd -V 2>&1 || true) | sed -n 1p)"
+        printf 'qemu-img:     %s\n' "$(qemu-img --version | sed -n 1p)"
     } | sed 's/^/    /'
 fi
 say "done in $(( $(date +%s) - START ))s; tools dir $DIR"
