@@ -8,8 +8,10 @@
 #   kubeconform -strict         every built object and root-app.yaml, against the Kubernetes
 #                               schemas of the cluster version and the Argo CD and MetalLB
 #                               CRD schemas ($HOMELABGEN_K8S_SCHEMAS, $HOMELABGEN_CRD_SCHEMAS)
-#   negative controls           a broken Application and a misplaced namespace must fail
+#   negative controls           an unknown field and an unknown kind must be rejected
 #   tests/k8s/make-targets.sh   mk/k8s.mk against a fake cluster
+# All of it for generated/k8s and again for a second spec (tests/k8s/variant-kubernetes.yaml)
+# that takes the paths the default spec does not.
 
 # The install manifest URL bootstrap/kustomization.yaml names (one line, `- URL`).
 K8S_ARGOCD_URL_RE='^- https://raw\.githubusercontent\.com/argoproj/argo-cd/[^/]*/manifests/install\.yaml$'
@@ -107,31 +109,59 @@ k8s_negative() {
   return "$ok"
 }
 
-checks_k8s() {
-  local tree="$GENERATED/k8s" out
-  if [ ! -d "$tree" ]; then
-    # No kubernetes: section in the spec renders no k8s tree; nothing to check.
-    printf '  skip  %-58s\n' "no k8s tree (the spec has no kubernetes: section)"
-    return 0
-  fi
-  step "k8s tree has bootstrap/, root-app.yaml, root/, infra/, apps/" \
+# k8s_render_variant OUT: spec/homelab.yaml with tests/k8s/variant-kubernetes.yaml as its
+# kubernetes: section, rendered to OUT/k8s by the k8s renderer alone.
+k8s_render_variant() {
+  local out=$1
+  awk '/^kubernetes:/{exit} {print}' "$ROOT/spec/homelab.yaml" >"$out/variant.yaml"
+  grep -v '^#' "$ROOT/tests/k8s/variant-kubernetes.yaml" >>"$out/variant.yaml"
+  (cd "$out" && cargo run -q --offline --manifest-path "$ROOT/Cargo.toml" -p homelabgen-render --example render_k8s -- variant.yaml .) || return 1
+  find "$out/k8s" -type f | sed "s|^$out/||" | sort
+}
+
+# k8s_validate_tree TREE LABEL [PHPIPAM_APP]: every real-tool check of one k8s tree.
+k8s_validate_tree() {
+  local tree=$1 label=$2 app=${3:-phpipam} out
+  step "$label: bootstrap/, root-app.yaml, root/, infra/, apps/ present" \
     test -f "$tree/bootstrap/kustomization.yaml" -a -f "$tree/root-app.yaml" -a -f "$tree/root/kustomization.yaml" \
     -a -f "$tree/infra/kustomization.yaml" -a -f "$tree/apps/kustomization.yaml"
   if need yamllint; then
-    step "yamllint --strict k8s (tests/k8s/yamllint.yaml)" yamllint --strict -c "$ROOT/tests/k8s/yamllint.yaml" "$tree"
+    step "$label: yamllint --strict (tests/k8s/yamllint.yaml)" yamllint --strict -c "$ROOT/tests/k8s/yamllint.yaml" "$tree"
   fi
   if need kustomize kubeconform; then
     out=$(mktemp -d)
-    step "kustomize build bootstrap/ with the pinned Argo CD install.yaml" k8s_build_bootstrap "$tree" "$out"
-    step "kustomize build root/, infra/, apps/ and each kustomization" k8s_build_all "$tree" "$out"
-    step "kubeconform -strict: built objects + root-app.yaml" k8s_kubeconform "$out" "$tree/root-app.yaml"
-    step "kubeconform -strict: negative controls fail" k8s_negative "$tree"
+    step "$label: kustomize build bootstrap/ + pinned Argo CD install" k8s_build_bootstrap "$tree" "$out"
+    step "$label: kustomize build every other kustomization" k8s_build_all "$tree" "$out"
+    step "$label: kubeconform -strict built objects + root-app.yaml" k8s_kubeconform "$out" "$tree/root-app.yaml"
     rm -rf "$out"
   fi
-  if [ -f "$tree/apps/phpipam/application.yaml" ] && need make; then
-    step "mk/k8s.mk targets against a fake cluster" bash "$ROOT/tests/k8s/make-targets.sh" "$GENERATED"
+  if [ -f "$tree/apps/$app/application.yaml" ] && need make; then
+    step "$label: mk/k8s.mk targets against a fake cluster" \
+      env PHPIPAM_APP="$app" bash "$ROOT/tests/k8s/make-targets.sh" "$(dirname "$tree")"
+  fi
+}
+
+checks_k8s() {
+  local variant
+  if [ -d "$GENERATED/k8s" ]; then
+    k8s_validate_tree "$GENERATED/k8s" "k8s"
+    if need kubeconform; then
+      step "k8s: kubeconform -strict rejects broken Applications" k8s_negative "$GENERATED/k8s"
+    fi
+  else
+    # A spec without a kubernetes: section renders no k8s tree.
+    printf '  skip  %-58s\n' "no generated k8s tree (spec without kubernetes:)"
+  fi
+  if need cargo; then
+    variant=$(mktemp -d)
+    step "k8s variant: render tests/k8s/variant-kubernetes.yaml" k8s_render_variant "$variant"
+    if [ -d "$variant/k8s" ]; then
+      k8s_validate_tree "$variant/k8s" "k8s variant" ipam
+    fi
+    rm -rf "$variant"
   fi
   if need shellcheck; then
-    step "shellcheck checks/k8s.sh tests/k8s/*" shellcheck -x "$ROOT/checks/k8s.sh" "$ROOT/tests/k8s/make-targets.sh" "$ROOT/tests/k8s/fake-kubectl"
+    step "k8s: shellcheck checks/k8s.sh tests/k8s" \
+      shellcheck -x "$ROOT/checks/k8s.sh" "$ROOT/tests/k8s/make-targets.sh" "$ROOT/tests/k8s/fake-kubectl"
   fi
 }

@@ -10,7 +10,7 @@ KUBECTL ?= kubectl
 KUBE_CONTEXT ?=
 # How long to wait for Argo CD to become available.
 ARGOCD_TIMEOUT ?= 300s
-# The directory of the phpIPAM application under $(GENERATED)/k8s/apps/.
+# The name of the phpIPAM entry (its directory under $(GENERATED)/k8s/apps/ or infra/).
 PHPIPAM_APP ?= phpipam
 # FORCE=1 replaces an existing phpIPAM Secret.
 FORCE ?= 0
@@ -70,7 +70,8 @@ argo: ## Apply the app-of-apps root Application; Argo CD then syncs infra/ and a
 
 phpipam-secret: ## Create phpIPAM's database Secret (mysql-password) with a random password; keeps an existing one unless FORCE=1
 	@app="$(K8S_TREE)/apps/$(PHPIPAM_APP)/application.yaml"; \
-	test -f "$$app" || { echo "$@: $$app is missing: render the tree, or set PHPIPAM_APP=<directory under $(K8S_TREE)/apps>" >&2; exit 1; }; \
+	test -f "$$app" || app="$(K8S_TREE)/infra/$(PHPIPAM_APP)/application.yaml"; \
+	test -f "$$app" || { echo "$@: no $(K8S_TREE)/apps/$(PHPIPAM_APP)/application.yaml: render the tree, or set PHPIPAM_APP=<the phpIPAM entry's name>" >&2; exit 1; }; \
 	command -v openssl >/dev/null 2>&1 || test -r /dev/urandom || { echo "$@: need openssl or /dev/urandom to make a password" >&2; exit 1; }; \
 	$(call k8s_kubectl,$@); \
 	ns=$$($(call k8s_destination_of,"$$app")); \

@@ -6,7 +6,7 @@
 # Client-side rendering (`create --dry-run=client -o yaml`) uses the real kubectl when
 # one is installed.
 #
-#   tests/k8s/make-targets.sh GENERATED_DIR     (a rendered tree containing k8s/)
+#   [PHPIPAM_APP=name] tests/k8s/make-targets.sh GENERATED_DIR   (a rendered tree with k8s/)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,8 +40,10 @@ run() {
 expect_out() { grep -qF -- "$2" "$work/out" || { fail "$1: output lacks '$2'"; sed 's/^/    /' "$work/out" >&2; }; }
 expect_log() { grep -qF -- "$2" "$FAKE_KUBE_STATE/log" || { fail "$1: kubectl was not called with '$2'"; sed 's/^/    /' "$FAKE_KUBE_STATE/log" >&2; }; }
 
-ns=$(awk '/^  destination:/{d=1;next} d && /^    namespace: /{print $2; exit}' "$generated/k8s/apps/phpipam/application.yaml")
+export PHPIPAM_APP=${PHPIPAM_APP:-phpipam}
+ns=$(awk '/^  destination:/{d=1;next} d && /^    namespace: /{print $2; exit}' "$generated/k8s/apps/$PHPIPAM_APP/application.yaml")
 [ -n "$ns" ] || fail "no phpIPAM namespace in the rendered tree"
+argocd=$(awk '/^metadata:/{m=1;next} m && /^  name: /{print $2; exit}' "$generated/k8s/bootstrap/namespace.yaml")
 secret="$FAKE_KUBE_STATE/secrets/$ns.mysql-password"
 
 # --- inputs and context are checked first
@@ -70,8 +72,8 @@ expect_out "argo before bootstrap" "run 'make k8s-bootstrap' first"
 run "bootstrap" 0 k8s-bootstrap KUBE_CONTEXT=homelab-test
 expect_log "bootstrap" "--context homelab-test apply --server-side --force-conflicts -k $generated/k8s/bootstrap"
 expect_log "bootstrap" "wait --for=condition=Established --timeout=60s crd/applications.argoproj.io"
-expect_log "bootstrap" "-n argocd rollout status statefulset/argocd-application-controller"
-expect_log "bootstrap" "-n argocd wait --for=condition=Available deployment --all"
+expect_log "bootstrap" "-n $argocd rollout status statefulset/argocd-application-controller"
+expect_log "bootstrap" "-n $argocd wait --for=condition=Available deployment --all"
 
 # --- argo warns about the missing Secret, then applies the root
 run "argo" 0 argo

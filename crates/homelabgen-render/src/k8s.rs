@@ -160,15 +160,29 @@ pub fn repo_path(k8s: &Kubernetes, rel: &str) -> String {
     format!("{}/{rel}", k8s.git.path)
 }
 
+/// The namespace upstream's install.yaml is written for.
+pub const ARGOCD_UPSTREAM_NAMESPACE: &str = "argocd";
+
 fn bootstrap(out: &mut Out, k8s: &Kubernetes) {
     let namespace = &k8s.argocd.namespace;
-    out.add(
-        "k8s/bootstrap/kustomization.yaml",
-        &Kustomization::new(
-            Some(namespace.clone()),
-            vec!["namespace.yaml".into(), k8s.argocd.install_url.clone()],
-        ),
+    let mut kustomization = Kustomization::new(
+        Some(namespace.clone()),
+        vec!["namespace.yaml".into(), k8s.argocd.install_url.clone()],
     );
+    if namespace != ARGOCD_UPSTREAM_NAMESPACE {
+        // kustomize moves every namespaced object, but leaves the ServiceAccount subjects
+        // of upstream's ClusterRoleBindings (one each) in `argocd`: Argo CD would run
+        // without its cluster permissions.
+        let op = serde_json::json!([{"op": "replace", "path": "/subjects/0/namespace", "value": namespace}]);
+        kustomization.patches.push(Patch {
+            target: PatchTarget {
+                group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRoleBinding".into(),
+            },
+            patch: op.to_string(),
+        });
+    }
+    out.add("k8s/bootstrap/kustomization.yaml", &kustomization);
     out.add(
         "k8s/bootstrap/namespace.yaml",
         &Namespace::new(ObjectMeta {

@@ -158,6 +158,11 @@ fn bootstrap_installs_the_pinned_argocd_into_its_namespace() {
         ])
     );
     assert_eq!(k.argocd.install_url, kustomization["resources"][1]);
+    assert_eq!(
+        kustomization.get("patches"),
+        None,
+        "upstream's namespace needs no patch"
+    );
     let namespace = yaml(&tree, "k8s/bootstrap/namespace.yaml");
     assert_eq!(namespace["kind"], "Namespace");
     assert_eq!(namespace["metadata"]["name"], "argocd");

@@ -23,6 +23,8 @@ pub struct Kustomization {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     pub resources: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<Patch>,
 }
 
 impl Kustomization {
@@ -32,8 +34,25 @@ impl Kustomization {
             kind: "Kustomization",
             namespace,
             resources,
+            patches: Vec::new(),
         }
     }
+}
+
+/// A kustomize patch: `patch` is a JSON 6902 patch (JSON text) applied to every object
+/// `target` selects.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Patch {
+    pub target: PatchTarget,
+    pub patch: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchTarget {
+    pub group: String,
+    pub kind: String,
 }
 
 #[derive(Debug, Default, Serialize)]

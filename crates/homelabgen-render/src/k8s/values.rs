@@ -236,10 +236,14 @@ fn phpipam_notes(model: &Model, k8s: &Kubernetes, app: &HelmApp) -> (Vec<String>
     let service_type =
         lookup(&app.values, &["phpipamWeb", "service", "type"]).and_then(Value::as_str);
 
+    let make = match app.name.as_str() {
+        "phpipam" => "make phpipam-secret".to_owned(),
+        name => format!("make phpipam-secret PHPIPAM_APP={name}"),
+    };
     let top = vec![
         "TODO: passwords: phpIPAM and its MariaDB read the database password from the Secret".to_owned(),
         format!("  `mysql-password` (key `password`) in namespace `{ns}`; it must exist before the first"),
-        "  sync and is never in git: `make phpipam-secret` creates it with a random password.".to_owned(),
+        format!("  sync and is never in git: `{make}` creates it with a random password."),
         "  MariaDB keeps the password it first started with (FORCE=1 replaces the Secret only).".to_owned(),
         String::new(),
     ];
