@@ -57,13 +57,18 @@ pub fn parse(file: &str, text: &str) -> Result<RawSpec, Diagnostics> {
 /// serde_path_to_error writes `?` for a step it could not follow and `.` for the root;
 /// `Spanned` values add a `.value` step the user never wrote.
 fn clean_path(path: &str) -> String {
-    let path = path.replace(".value", "");
-    let path = path.trim_end_matches(".?");
-    match path {
-        "." | "?" => String::new(),
-        other => other.to_owned(),
+    let mut segments: Vec<&str> = path.split('.').filter(|segment| *segment != "value").collect();
+    if segments.last() == Some(&"?") {
+        segments.pop();
+    }
+    let path = segments.join(".");
+    match path.as_str() {
+        "" | "?" => String::new(),
+        _ => path,
     }
 }
+
+const NESTING_HELP: &str = "the spec is nested too deeply or expands too many aliases; write it out plainly";
 
 fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnostic {
     use serde_saphyr::Error as E;
@@ -90,13 +95,13 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
                 Some("a key may appear once per mapping: remove or merge the duplicate".to_owned()),
             )
         }
-        E::Budget { .. }
-        | E::AliasReplayLimitExceeded { .. }
-        | E::AliasExpansionLimitExceeded { .. }
-        | E::AliasReplayStackDepthExceeded { .. } => (
-            strip_location(&err.to_string()),
-            Some("the spec is nested too deeply or expands too many aliases; write it out plainly".to_owned()),
+        E::Budget { breach, .. } => (
+            format!("the YAML exceeds a safety limit ({breach:?})"),
+            Some(NESTING_HELP.to_owned()),
         ),
+        E::AliasReplayLimitExceeded { .. } | E::AliasExpansionLimitExceeded { .. } | E::AliasReplayStackDepthExceeded { .. } => {
+            (strip_location(&err.to_string()), Some(NESTING_HELP.to_owned()))
+        }
         E::InvalidScalar { ty, .. } => (
             format!("expected {}", type_name(ty)),
             Some("check the value's type against the spec reference (`homelabgen schema`)".to_owned()),
@@ -106,19 +111,24 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
             Some("check the value's type against the spec reference (`homelabgen schema`)".to_owned()),
         ),
         E::SerdeUnknownVariant { expected, .. } => (strip_location(&err.to_string()), Some(format!("use one of: {}", expected.join(", ")))),
-        _ => (strip_location(&err.to_string()), None),
+        other => {
+            let message = strip_location(&other.to_string());
+            let limit = message.contains("recursion limit") || message.contains("budget breached");
+            let help = limit.then(|| NESTING_HELP.to_owned());
+            (message, help)
+        }
     };
     let mut diagnostic = Diagnostic::new(file, at, clean_path(&path), message);
     diagnostic.help = help;
     diagnostic
 }
 
-/// serde-saphyr appends "at line L, column C"; the diagnostic shows the location itself.
+/// serde-saphyr appends "at line L, column C" (and sometimes more lines); the
+/// diagnostic shows the location itself, so keep only the message.
 fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) if message[i..].contains(", column ") => message[..i].to_owned(),
-        _ => message.to_owned(),
-    }
+    let first_line = message.lines().next().unwrap_or_default();
+    let cut = first_line.find(" at line ").unwrap_or(first_line.len());
+    first_line[..cut].to_owned()
 }
 
 fn type_name(ty: &str) -> &str {

@@ -1,1 +1,177 @@
-fn main() {}
+//! `homelabgen`: one typed spec in, a complete Proxmox homelab repository out.
+//!
+//! Exit codes: 0 ok, 1 drift (`diff` found changes), 2 user or I/O error.
+
+mod sync;
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "homelabgen", version, about = "Render a Proxmox homelab (Packer, OpenTofu, Argo CD) from one typed spec")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct SpecArg {
+    /// The homelab spec.
+    #[arg(long, default_value = "spec/homelab.yaml")]
+    spec: Utf8PathBuf,
+}
+
+#[derive(clap::Args)]
+struct OutArg {
+    /// The generated tree's directory.
+    #[arg(long, default_value = "generated")]
+    out: Utf8PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render the spec into the output directory (only changed files are written).
+    Render {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(flatten)]
+        out: OutArg,
+    },
+    /// Show what `render` would change, as a unified diff; exit 1 if anything would.
+    Diff {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(flatten)]
+        out: OutArg,
+    },
+    /// Validate the spec only.
+    Check {
+        #[command(flatten)]
+        spec: SpecArg,
+    },
+    /// Print the JSON Schema of the spec.
+    Schema,
+}
+
+/// An error already printed as spec diagnostics.
+#[derive(Debug)]
+struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the spec has errors")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// How generated files name the spec: the path as given, without `./`, and only the
+/// file name for an absolute path, so output never depends on the machine.
+fn spec_display_name(path: &Utf8Path) -> String {
+    if path.is_absolute() {
+        return path.file_name().unwrap_or("homelab.yaml").to_owned();
+    }
+    let text = path.as_str();
+    text.strip_prefix("./").unwrap_or(text).to_owned()
+}
+
+fn load(spec: &Utf8Path) -> Result<homelabgen_spec::Model> {
+    let name = spec_display_name(spec);
+    let text = match std::fs::read(spec) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            eprintln!("error: {name}: the file is not UTF-8 text\n  help: save the spec as UTF-8");
+            Reported
+        })?,
+        Err(err) => {
+            eprintln!("error: {name}: cannot read the spec: {err}\n  help: pass the spec with --spec PATH (default spec/homelab.yaml)");
+            return Err(Reported.into());
+        }
+    };
+    homelabgen_spec::from_str(&name, &text).map_err(|diagnostics| {
+        eprintln!("{diagnostics}");
+        let n = diagnostics.0.len();
+        eprintln!("{n} error{} in {name}", if n == 1 { "" } else { "s" });
+        Reported.into()
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check { spec } => {
+            let model = load(&spec.spec)?;
+            let vms: usize = model.environments.iter().map(|e| e.vms.len()).sum();
+            println!(
+                "{}: ok ({} image{}, {} environment{}, {} VM{})",
+                spec_display_name(&spec.spec),
+                model.images.len(),
+                plural(model.images.len()),
+                model.environments.len(),
+                plural(model.environments.len()),
+                vms,
+                plural(vms)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            print!("{}", homelabgen_spec::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Render { spec, out } => {
+            let model = load(&spec.spec)?;
+            let tree = homelabgen_render::render(&model);
+            let plan = sync::plan(&tree, &out.out)?;
+            sync::apply(&tree, &out.out, &plan)?;
+            let created = plan.count(|c| matches!(c, sync::Change::Create));
+            let removed = plan.count(|c| matches!(c, sync::Change::Remove { .. }));
+            let updated = plan.changes.len() - created - removed;
+            println!(
+                "rendered {} files into {}: {created} created, {updated} updated, {removed} removed, {} unchanged",
+                tree.len(),
+                out.out,
+                plan.unchanged
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff { spec, out } => {
+            let model = load(&spec.spec)?;
+            let tree = homelabgen_render::render(&model);
+            let plan = sync::plan(&tree, &out.out)?;
+            if plan.is_clean() {
+                eprintln!("{} is up to date with {}", out.out, spec_display_name(&spec.spec));
+                return Ok(ExitCode::SUCCESS);
+            }
+            print!("{}", sync::unified_diff(&plan, &tree, &out.out));
+            eprintln!(
+                "{} differs from {}: {} file{} would change; run `homelabgen render`",
+                out.out,
+                spec_display_name(&spec.spec),
+                plan.changes.len() + plan.unowned.len(),
+                plural(plan.changes.len() + plan.unowned.len())
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if err.downcast_ref::<Reported>().is_none() {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
