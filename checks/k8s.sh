@@ -110,13 +110,14 @@ k8s_negative() {
 }
 
 # k8s_render_variant OUT: spec/homelab.yaml with tests/k8s/variant-kubernetes.yaml as its
-# kubernetes: section, rendered to OUT/k8s by the k8s renderer alone.
+# kubernetes: section, rendered by `homelabgen render` into OUT/generated.
 k8s_render_variant() {
   local out=$1
   awk '/^kubernetes:/{exit} {print}' "$ROOT/spec/homelab.yaml" >"$out/variant.yaml"
   grep -v '^#' "$ROOT/tests/k8s/variant-kubernetes.yaml" >>"$out/variant.yaml"
-  (cd "$out" && cargo run -q --offline --manifest-path "$ROOT/Cargo.toml" -p homelabgen-render --example render_k8s -- variant.yaml .) || return 1
-  find "$out/k8s" -type f | sed "s|^$out/||" | sort
+  (cd "$out" && cargo run -q --offline --manifest-path "$ROOT/Cargo.toml" -p homelabgen -- \
+    render --spec variant.yaml --out generated) || return 1
+  find "$out/generated/k8s" -type f | sed "s|^$out/||" | sort
 }
 
 # k8s_validate_tree TREE LABEL [PHPIPAM_APP]: every real-tool check of one k8s tree.
@@ -155,8 +156,8 @@ checks_k8s() {
   if need cargo; then
     variant=$(mktemp -d)
     step "k8s variant: render tests/k8s/variant-kubernetes.yaml" k8s_render_variant "$variant"
-    if [ -d "$variant/k8s" ]; then
-      k8s_validate_tree "$variant/k8s" "k8s variant" ipam
+    if [ -d "$variant/generated/k8s" ]; then
+      k8s_validate_tree "$variant/generated/k8s" "k8s variant" ipam
     fi
     rm -rf "$variant"
   fi

@@ -17,7 +17,8 @@ FORCE ?= 0
 
 K8S_TREE = $(GENERATED)/k8s
 
-# Shell prologue of every target (one recipe line, so the variables carry on): stop on
+# Shell prologue of every target (one recipe line, so the variables carry on; no `grep -q`
+# in pipes: under the top Makefile's pipefail its early exit fails the pipe): stop on
 # errors, find kubectl, pick and check the context, prove the cluster answers. Leaves
 # $$ctx and $$kc ("kubectl --context <ctx>") set. $(1): the target name.
 define k8s_kubectl
@@ -27,7 +28,7 @@ ctx='$(KUBE_CONTEXT)'; \
 if [ -z "$$ctx" ]; then \
   ctx=$$($(KUBECTL) config current-context 2>/dev/null) || { echo "$(1): kubectl has no current context: set KUBE_CONTEXT=<context> (tofu output names it)" >&2; exit 1; }; \
 fi; \
-$(KUBECTL) config get-contexts -o name 2>/dev/null | grep -qxF -- "$$ctx" || { echo "$(1): kube context '$$ctx' is not in your kubeconfig ($${KUBECONFIG:-~/.kube/config}): fetch the cluster's kubeconfig first (docs/k8s.md)" >&2; exit 1; }; \
+$(KUBECTL) config get-contexts -o name 2>/dev/null | grep -xF -- "$$ctx" >/dev/null || { echo "$(1): kube context '$$ctx' is not in your kubeconfig ($${KUBECONFIG:-~/.kube/config}): fetch the cluster's kubeconfig first (docs/k8s.md)" >&2; exit 1; }; \
 kc="$(KUBECTL) --context $$ctx"; \
 $$kc get --raw=/readyz --request-timeout=15s >/dev/null 2>&1 || { echo "$(1): the cluster of context '$$ctx' does not answer (kubectl --context $$ctx get --raw=/readyz)" >&2; exit 1; }; \
 echo "$(1): kube context $$ctx"

@@ -48,6 +48,10 @@ fn with_kubernetes(section: &str) -> String {
     format!("{}\n{}", &DEFAULT_SPEC[..start], section)
 }
 
+fn text_of<'a>(tree: &'a Tree, path: &str) -> &'a str {
+    text(tree, path)
+}
+
 fn text<'a>(tree: &'a Tree, path: &str) -> &'a str {
     match tree.get(path) {
         Some(file) => &file.contents,
@@ -535,6 +539,9 @@ fn values_notes_follow_the_values_the_spec_sets() {
     ] {
         assert_eq!(text.matches(todo).count(), 1, "{todo} in\n{text}");
     }
+    // The Secret target is told which entry to read.
+    assert!(text.contains("`make phpipam-secret PHPIPAM_APP=ipam`"), "{text}");
+    assert!(text_of(&tree, "k8s/README.md").contains("make phpipam-secret PHPIPAM_APP=ipam KUBE_CONTEXT=homelab-k3s-single"));
     // Paths and revisions come from the spec.
     let application = yaml(&tree, "k8s/apps/ipam/application.yaml");
     assert_eq!(
