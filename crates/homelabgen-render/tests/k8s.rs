@@ -540,8 +540,12 @@ fn values_notes_follow_the_values_the_spec_sets() {
         assert_eq!(text.matches(todo).count(), 1, "{todo} in\n{text}");
     }
     // The Secret target is told which entry to read.
-    assert!(text.contains("`make phpipam-secret PHPIPAM_APP=ipam`"), "{text}");
-    assert!(text_of(&tree, "k8s/README.md").contains("make phpipam-secret PHPIPAM_APP=ipam KUBE_CONTEXT=homelab-k3s-single"));
+    assert!(
+        text.contains("`make phpipam-secret PHPIPAM_APP=ipam`"),
+        "{text}"
+    );
+    assert!(text_of(&tree, "k8s/README.md")
+        .contains("make phpipam-secret PHPIPAM_APP=ipam KUBE_CONTEXT=homelab-k3s-single"));
     // Paths and revisions come from the spec.
     let application = yaml(&tree, "k8s/apps/ipam/application.yaml");
     assert_eq!(

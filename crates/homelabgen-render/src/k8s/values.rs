@@ -302,3 +302,50 @@ fn phpipam_notes(model: &Model, k8s: &Kubernetes, app: &HelmApp) -> (Vec<String>
     ];
     (top, notes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(paths: &[&str], text: &str, top: bool) -> Note {
+        Note::new(paths, vec![text.to_owned()], top)
+    }
+
+    #[test]
+    fn key_paths_follow_maps_and_skip_lists_and_block_text() {
+        let body = "a:\n  b: 1\n  list:\n  - x: 1\n    y: 2\n  - plain\n  text: |-\n    c: not a key\n    d:\n  after: 2\n'q.k': 3\ne: {}\n";
+        let lines: Vec<&str> = body.lines().collect();
+        let paths = key_paths(&lines);
+        let expected = [
+            Some("a"),
+            Some("a.b"),
+            Some("a.list"),
+            None,
+            None,
+            None,
+            Some("a.text"),
+            None,
+            None,
+            Some("a.after"),
+            Some("'q.k'"),
+            Some("e"),
+        ];
+        assert_eq!(paths, expected.map(|p| p.map(str::to_owned)));
+    }
+
+    #[test]
+    fn notes_go_above_their_key_or_to_the_top() {
+        let body = "a:\n  b: 1\nc: 2\n";
+        let notes = [
+            note(&["a.b"], "on b", false),
+            note(&["x.y", "c"], "falls back to c", false),
+            note(&["missing"], "at the top", true),
+            note(&["gone"], "dropped", false),
+        ];
+        let out = commented("HEADER", &["intro".to_owned(), String::new()], body, &notes);
+        assert_eq!(
+            out,
+            "# HEADER\n# intro\n#\n# at the top\na:\n  # on b\n  b: 1\n# falls back to c\nc: 2\n"
+        );
+    }
+}
