@@ -16,6 +16,9 @@ checks_packer() {
     image=$(basename "$dir")
     if need packer; then
       step "$image: packer fmt -check" packer fmt -check -recursive "$dir"
+    fi
+    # These render test specs with homelabgen: $HOMELABGEN, or cargo run.
+    if need packer && { [ -n "${HOMELABGEN:-}" ] || need cargo; }; then
       step "$image: init + validate both sources, offline" bash tests/packer/validate.sh "$dir"
       step "$image: template name = spec's (packer console)" bash tests/packer/names.sh "$dir"
     fi
@@ -30,6 +33,9 @@ checks_packer() {
       step "$image: k3s-install.sh (stubbed)" bash tests/packer/k3s-install.sh "$dir"
       step "$image: verify.sh fails on each broken rule" bash tests/packer/verify.sh "$dir"
       step "$image: airgap-images.sh, firewalld.sh" bash tests/packer/airgap-firewall.sh "$dir"
+    fi
+    if need make; then
+      step "$image: mk/packer.mk targets (stub packer)" bash tests/packer/make-targets.sh "$dir"
     fi
     if need ssh scp ssh-keygen && need_sshd; then
       step "$image: upload-to-proxmox.sh vs sshd" bash tests/packer/upload.sh "$dir"

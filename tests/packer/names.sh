@@ -26,7 +26,7 @@ homelabgen() {
   if [ -n "${HOMELABGEN:-}" ]; then
     "$HOMELABGEN" "$@"
   else
-    (cd "$here/../.." && cargo run --quiet --locked -p homelabgen -- "$@")
+    (cd "$here/../.." && cargo run --quiet --offline --locked -p homelabgen -- "$@")
   fi
 }
 

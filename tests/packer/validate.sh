@@ -29,7 +29,7 @@ homelabgen() {
   if [ -n "${HOMELABGEN:-}" ]; then
     "$HOMELABGEN" "$@"
   else
-    (cd "$repo" && cargo run --quiet --locked -p homelabgen -- "$@")
+    (cd "$repo" && cargo run --quiet --offline --locked -p homelabgen -- "$@")
   fi
 }
 
