@@ -15,9 +15,7 @@ pub fn file(header: &str, body: &Body) -> String {
 
 /// Format a body like `tofu fmt` / `packer fmt`.
 pub fn format(body: &Body) -> String {
-    let mut formatter = hcl::format::Formatter::builder()
-        .compact_arrays(true)
-        .build_vec();
+    let mut formatter = hcl::format::Formatter::builder().compact_arrays(true).build_vec();
     // Formatting into memory only fails on a value hcl-rs cannot print, which the
     // builders never produce; the render tests would show an empty file.
     let text = hcl::format::Format::format_string(body, &mut formatter).unwrap_or_default();
@@ -51,9 +49,7 @@ fn is_block_open(line: &str) -> bool {
         !in_string && c == '='
     });
     // `}, {` (between objects of a list) is not a block either.
-    trimmed.ends_with('{')
-        && !has_assign
-        && trimmed.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    trimmed.ends_with('{') && !has_assign && trimmed.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
 }
 
 /// A blank line between top-level blocks, and before a nested block that follows
@@ -63,9 +59,7 @@ fn space_blocks(text: &str) -> String {
     let mut previous: Option<&str> = None;
     for line in text.lines() {
         if let Some(prev) = previous {
-            let prev_opens = prev.trim_end().ends_with('{')
-                || prev.trim_end().ends_with('[')
-                || prev.trim_end().ends_with('(');
+            let prev_opens = prev.trim_end().ends_with('{') || prev.trim_end().ends_with('[') || prev.trim_end().ends_with('(');
             if is_block_open(line) && !prev_opens && !prev.trim().is_empty() {
                 out.push('\n');
             }
@@ -78,8 +72,9 @@ fn space_blocks(text: &str) -> String {
 }
 
 /// hcl-rs prints a list of objects compactly as `[{ ... }, { ... }]`, with the
-/// `}, {` separator one level shallower than hclwrite indents it. hclwrite indents a line by the brackets open before it and dedents
-/// only a line whose brackets close on balance: `}, {` keeps the contents' level.
+/// `}, {` separator one level shallower than hclwrite indents it. hclwrite indents a
+/// line by the brackets open before it and dedents only a line whose brackets close
+/// on balance: `}, {` keeps the contents' level.
 fn indent_object_separators(text: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     for line in text.lines() {
@@ -250,19 +245,12 @@ fn align(text: &str) -> String {
         while i < lines.len() && assign_key_len(lines[i]).is_some() {
             i += 1;
         }
-        let width = lines[start..i]
-            .iter()
-            .filter_map(|l| assign_key_len(l))
-            .max()
-            .unwrap_or(0);
+        let width = lines[start..i].iter().filter_map(|l| assign_key_len(l)).max().unwrap_or(0);
         for line in &lines[start..i] {
             let lead = assign_key_len(line).unwrap_or(0);
             let byte_lead = line.char_indices().nth(lead).map_or(line.len(), |(b, _)| b);
             let (key, rest) = line.split_at(byte_lead);
-            let value = rest
-                .trim_start_matches(' ')
-                .trim_start_matches('=')
-                .trim_start_matches(' ');
+            let value = rest.trim_start_matches(' ').trim_start_matches('=').trim_start_matches(' ');
             out.push_str(key);
             out.push_str(&" ".repeat(width - lead + 1));
             out.push_str("= ");

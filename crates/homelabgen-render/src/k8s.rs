@@ -21,8 +21,5 @@ pub fn render(model: &Model, tree: &mut Tree) {
         namespace: &k8s.argocd.namespace,
         resources: vec![k8s.argocd.install_url.clone()],
     };
-    tree.add(
-        "k8s/bootstrap/kustomization.yaml",
-        yaml::document(&model.header(), &kustomization),
-    );
+    tree.add("k8s/bootstrap/kustomization.yaml", yaml::document(&model.header(), &kustomization));
 }

@@ -8,10 +8,7 @@ use homelabgen_spec::model::{Image, Model};
 pub fn render(model: &Model, tree: &mut Tree) {
     for image in &model.images {
         let dir = format!("packer/{}", image.name);
-        tree.add(
-            format!("{dir}/variables.pkr.hcl"),
-            hcl::file(&model.header(), &variables(image)),
-        );
+        tree.add(format!("{dir}/variables.pkr.hcl"), hcl::file(&model.header(), &variables(image)));
     }
 }
 
@@ -26,15 +23,7 @@ fn variable(name: &str, description: &str, default: impl Into<::hcl::Expression>
 
 fn variables(image: &Image) -> Body {
     Body::builder()
-        .add_block(variable(
-            "os_version",
-            "AlmaLinux release installed in the image.",
-            image.os_version.as_str(),
-        ))
-        .add_block(variable(
-            "k3s_version",
-            "k3s release baked into the image.",
-            image.k3s_version.as_str(),
-        ))
+        .add_block(variable("os_version", "AlmaLinux release installed in the image.", image.os_version.as_str()))
+        .add_block(variable("k3s_version", "k3s release baked into the image.", image.k3s_version.as_str()))
         .build()
 }
