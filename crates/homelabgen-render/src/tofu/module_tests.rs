@@ -71,11 +71,11 @@ fn vm() -> Body {
         Run::apply("clones_the_template_found_by_name")
             .check("length(data.proxmox_virtual_environment_vms.template) == 1", "the template must be looked up when template_vm_id is null")
             .check(
-                r#"anytrue([for f in data.proxmox_virtual_environment_vms.template[0].filter : f.name == "name" && f.values == [var.template_name]])"#,
+                r#"anytrue([for f in data.proxmox_virtual_environment_vms.template[0].filter : f.name == "name" && f.values == tolist([var.template_name])])"#,
                 "the lookup must filter on the template's name",
             )
             .check(
-                r#"anytrue([for f in data.proxmox_virtual_environment_vms.template[0].filter : f.name == "template" && f.values == ["true"]])"#,
+                r#"anytrue([for f in data.proxmox_virtual_environment_vms.template[0].filter : f.name == "template" && f.values == tolist(["true"])])"#,
                 "the lookup must filter on template = true",
             )
             .check("proxmox_virtual_environment_vm.this.clone[0].vm_id == 9000", "the template on the VM's own node (9000) must be cloned")
@@ -97,7 +97,7 @@ fn vm() -> Body {
             .check("proxmox_virtual_environment_vm.this.cpu[0].cores == 4", "cores must come from var.cores")
             .check("proxmox_virtual_environment_vm.this.memory[0].dedicated == 24576", "memory must come from var.memory, in MiB")
             .check("proxmox_virtual_environment_vm.this.vm_id == 9101", "vm_id must come from var.vm_id")
-            .check(r#"proxmox_virtual_environment_vm.this.tags == ["homelabgen", "k3s"]"#, "tags must be sorted and unique, as Proxmox stores them")
+            .check(r#"proxmox_virtual_environment_vm.this.tags == tolist(["homelabgen", "k3s"])"#, "tags must be sorted and unique, as Proxmox stores them")
             .block(),
         Run::apply("one_scsi_disk_with_ssd_and_discard")
             .check("length(proxmox_virtual_environment_vm.this.disk) == 1", "the VM must have exactly one disk")
@@ -122,13 +122,13 @@ fn vm() -> Body {
             )
             .check(r#"proxmox_virtual_environment_vm.this.initialization[0].ip_config[0].ipv4[0].gateway == "192.168.1.1""#, "cloud-init must set the gateway")
             .check(
-                r#"proxmox_virtual_environment_vm.this.initialization[0].dns[0].servers == ["192.168.1.1", "9.9.9.9"]"#,
+                r#"proxmox_virtual_environment_vm.this.initialization[0].dns[0].servers == tolist(["192.168.1.1", "9.9.9.9"])"#,
                 "cloud-init must set the nameservers in order",
             )
             .check(r#"proxmox_virtual_environment_vm.this.initialization[0].dns[0].domain == "home.arpa""#, "cloud-init must set the search domain")
             .check("length(proxmox_virtual_environment_vm.this.initialization[0].user_account) == 1", "without user_data cloud-init must create the user account")
             .check(r#"proxmox_virtual_environment_vm.this.initialization[0].user_account[0].username == "admin""#, "the account must be var.user")
-            .check("proxmox_virtual_environment_vm.this.initialization[0].user_account[0].keys == var.ssh_keys", "the account must get var.ssh_keys")
+            .check("proxmox_virtual_environment_vm.this.initialization[0].user_account[0].keys == tolist(var.ssh_keys)", "the account must get var.ssh_keys")
             .check("length(proxmox_virtual_environment_file.user_data) == 0", "without user_data no snippet is uploaded")
             .block(),
         Run::apply("outputs")
@@ -187,7 +187,7 @@ fn user_data() -> Body {
         Run::apply("back_to_the_generated_account")
             .check("length(proxmox_virtual_environment_file.user_data) == 0", "without user_data the snippet must be gone")
             .check("length(proxmox_virtual_environment_vm.this.initialization[0].user_account) == 1", "without user_data the account must be back")
-            .check("proxmox_virtual_environment_vm.this.initialization[0].user_account[0].keys == var.ssh_keys", "the account must get var.ssh_keys")
+            .check("proxmox_virtual_environment_vm.this.initialization[0].user_account[0].keys == tolist(var.ssh_keys)", "the account must get var.ssh_keys")
             .check("output.user_data_file_id == null", "output user_data_file_id must be null without user_data")
             .block(),
         Run::plan("user_data_without_ssh_keys_is_fine")

@@ -140,6 +140,9 @@ pub(crate) fn template_vm(name: &str, node: &str, vm_id: u32) -> Expression {
     ])
 }
 
+/// The id the mock gives an uploaded snippet.
+pub(crate) const MOCK_SNIPPET_ID: &str = "local:snippets/mock-user-data.yaml";
+
 /// `mock_provider "proxmox"` whose template lookup returns `templates` and whose
 /// VMs report `agent_addresses` through the guest agent.
 pub(crate) fn mock_provider(
@@ -155,6 +158,14 @@ pub(crate) fn mock_provider(
         Block::builder("mock_data")
             .add_label("proxmox_virtual_environment_vms")
             .add_attribute(("defaults", object([("vms", Expression::Array(templates))])))
+            .build(),
+    );
+    // The provider validates the VM's user_data_file_id even under a mock: the
+    // snippet's mocked id must look like a real file id.
+    block = block.add_block(
+        Block::builder("mock_resource")
+            .add_label("proxmox_virtual_environment_file")
+            .add_attribute(("defaults", object([("id", Expression::from(MOCK_SNIPPET_ID))])))
             .build(),
     );
     if let Some(addresses) = agent_addresses {
