@@ -322,9 +322,11 @@ fn validation() -> Body {
             "var.user",
         ),
         rejects(
-            "rejects_a_private_key",
+            "rejects_a_key_without_its_type",
             "ssh_keys",
-            strings(["-----BEGIN OPENSSH PRIVATE KEY-----"]),
+            strings([
+                "AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA me@host",
+            ]),
             "var.ssh_keys",
         ),
         rejects(

@@ -165,7 +165,10 @@ pub(crate) fn mock_provider(
     block = block.add_block(
         Block::builder("mock_resource")
             .add_label("proxmox_virtual_environment_file")
-            .add_attribute(("defaults", object([("id", Expression::from(MOCK_SNIPPET_ID))])))
+            .add_attribute((
+                "defaults",
+                object([("id", Expression::from(MOCK_SNIPPET_ID))]),
+            ))
             .build(),
     );
     if let Some(addresses) = agent_addresses {
