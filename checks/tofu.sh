@@ -129,6 +129,9 @@ checks_tofu() {
     test -f "$tree/modules/proxmox-vm/main.tf" -a -n "$(find "$tree/envs" -mindepth 1 -maxdepth 1 -type d 2>/dev/null)"
   step "create_before_destroy on the VM resource" tofu_check_cbd "$tree/modules/proxmox-vm/main.tf"
   step "the create_before_destroy check fails without it" tofu_check_cbd_can_fail "$tree/modules/proxmox-vm/main.tf"
+  if need make; then
+    step "make tf-*/kubeconfig: ENV checks, plan, kubeconfig rewrite and merge (stand-ins)" bash "$ROOT/tests/tofu/make-targets.sh"
+  fi
   need tofu || return 0
 
   step "tofu fmt -check -recursive" tofu fmt -check -recursive -diff -no-color "$tree"
