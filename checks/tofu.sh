@@ -102,10 +102,11 @@ tofu_tree_checks() {
   done
 }
 
-# A mutation must make the module's tests fail: proof that they test something.
-# $1: file under the module; $2: sed expression; $3: test file the break shows in.
+# A mutation must make the module's tests fail, with the assertion meant to catch
+# it: proof that they test something. Arguments: the module directory, a file in it,
+# a sed expression breaking it, the test file, and the expected failure message.
 tofu_tests_catch() {
-  local module=$1 file=$2 edit=$3 test_file=$4 copy
+  local module=$1 file=$2 edit=$3 test_file=$4 message=$5 copy
   copy=$(mktemp -d)
   cp -R "$module"/. "$copy"/
   sed -i -e "$edit" "$copy/$file"
@@ -117,6 +118,12 @@ tofu_tests_catch() {
   if tofu_offline -chdir="$copy" test -no-color -filter="tests/$test_file" >"$copy/.test.log" 2>&1; then
     echo "tofu test passed although $file was broken with '$edit':"
     diff "$module/$file" "$copy/$file"
+    rm -rf "$copy"
+    return 1
+  fi
+  if ! grep -qF -- "$message" "$copy/.test.log"; then
+    echo "tofu test failed, but not with '$message':"
+    cat "$copy/.test.log"
     rm -rf "$copy"
     return 1
   fi
@@ -152,10 +159,14 @@ checks_tofu() {
   # The module's tests must fail when a requirement breaks.
   local module="$work/default/modules/proxmox-vm"
   if [ -d "$module/.terraform" ]; then
-    step "module tests catch a disk without SSD emulation" tofu_tests_catch "$module" main.tf 's/ssd          = true/ssd          = false/' vm.tftest.hcl
-    step "module tests catch a NIC that is not virtio" tofu_tests_catch "$module" main.tf 's/model  = "virtio"/model  = "e1000"/' vm.tftest.hcl
-    step "module tests catch user_account kept with user_data" tofu_tests_catch "$module" main.tf 's/var.user_data == null ? \[var.user\] : \[\]/[var.user]/' user_data.tftest.hcl
-    step "module tests catch a validation that accepts anything" tofu_tests_catch "$module" variables.tf 's/var.cores >= 1 \&\& var.cores <= 512/true/' validation.tftest.hcl
+    step "module tests catch a disk without SSD emulation" tofu_tests_catch "$module" main.tf \
+      's/ssd          = true/ssd          = false/' vm.tftest.hcl "the disk must have SSD emulation on"
+    step "module tests catch a NIC that is not virtio" tofu_tests_catch "$module" main.tf \
+      's/model  = "virtio"/model  = "e1000"/' vm.tftest.hcl "the network interface must be virtio"
+    step "module tests catch user_account kept with user_data" tofu_tests_catch "$module" main.tf \
+      's/var.user_data == null ? \[var.user\] : \[\]/[var.user]/' user_data.tftest.hcl "with user_data there must be no user_account"
+    step "module tests catch a validation that accepts anything" tofu_tests_catch "$module" variables.tf \
+      's/var.cores >= 1 \&\& var.cores <= 512/true/' validation.tftest.hcl 'run "rejects_zero_cores"... fail'
   fi
   rm -rf "$work"
 }
