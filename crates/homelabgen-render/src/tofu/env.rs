@@ -200,14 +200,42 @@ fn variables(model: &Model) -> Vec<Variable> {
             ),
         Variable::new("proxmox_insecure", "bool", "Skip TLS verification of the API (Proxmox ships a self-signed certificate).")
             .default(site.insecure_tls),
-        Variable::new("proxmox_node", "string", "Proxmox node the VMs are created on.").default(site.node.as_str()),
-        Variable::new("proxmox_ssh_host", "string", "Address of the Proxmox node for SSH (snippet uploads).").default(site.ssh_host.as_str()),
+        Variable::new("proxmox_node", "string", "Proxmox node the VMs are created on.")
+            .default(site.node.as_str())
+            .validation(
+                r#"can(regex("^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$", var.proxmox_node))"#,
+                r#""proxmox_node must be a Proxmox node name (letters, digits and '-'), got '${var.proxmox_node}'.""#,
+            ),
+        Variable::new("proxmox_ssh_host", "string", "Address of the Proxmox node for SSH (snippet uploads).")
+            .default(site.ssh_host.as_str())
+            .validation(
+                r#"can(regex("^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$", var.proxmox_ssh_host))"#,
+                r#""proxmox_ssh_host must be a host name or IP address (no scheme, user or port), got '${var.proxmox_ssh_host}'.""#,
+            ),
         Variable::new("proxmox_ssh_user", "string", "SSH user on the Proxmox node (root, or a user with sudo for pvesm, qm and the snippets directory).")
-            .default(site.ssh_user.as_str()),
-        Variable::new("vm_storage", "string", "Datastore for VM disks, EFI disks and cloud-init drives.").default(site.storage.vm.as_str()),
+            .default(site.ssh_user.as_str())
+            .validation(
+                r#"can(regex("^[a-z_][a-z0-9_.-]{0,31}$", var.proxmox_ssh_user))"#,
+                r#""proxmox_ssh_user must be a Linux user name, got '${var.proxmox_ssh_user}'.""#,
+            ),
+        Variable::new("vm_storage", "string", "Datastore for VM disks, EFI disks and cloud-init drives.")
+            .default(site.storage.vm.as_str())
+            .validation(
+                r#"can(regex("^[A-Za-z][A-Za-z0-9._-]*$", var.vm_storage))"#,
+                r#""vm_storage must be a Proxmox storage id, got '${var.vm_storage}'.""#,
+            ),
         Variable::new("snippets_storage", "string", "Datastore for cloud-init snippets (needs the 'snippets' content type).")
-            .default(site.storage.snippets.as_str()),
-        Variable::new("bridge", "string", "Bridge the VMs' network interfaces are attached to.").default(site.bridge.as_str()),
+            .default(site.storage.snippets.as_str())
+            .validation(
+                r#"can(regex("^[A-Za-z][A-Za-z0-9._-]*$", var.snippets_storage))"#,
+                r#""snippets_storage must be a Proxmox storage id, got '${var.snippets_storage}'.""#,
+            ),
+        Variable::new("bridge", "string", "Bridge the VMs' network interfaces are attached to.")
+            .default(site.bridge.as_str())
+            .validation(
+                r#"can(regex("^[A-Za-z0-9_.-]{1,15}$", var.bridge))"#,
+                r#""bridge must be a Linux interface name (1 to 15 letters, digits, '.', '_', '-'), got '${var.bridge}'.""#,
+            ),
     ]
 }
 
@@ -511,6 +539,10 @@ fn tests(model: &Model, env: &Environment) -> Body {
                 format!("{}/api2/json", model.site.endpoint),
             )
             .expect_failure("var.proxmox_endpoint")
+            .block(),
+        Run::plan("rejects_an_ssh_host_with_a_user")
+            .var("proxmox_ssh_host", format!("root@{}", model.site.ssh_host))
+            .expect_failure("var.proxmox_ssh_host")
             .block(),
     ])
 }

@@ -161,7 +161,7 @@ pub(crate) fn variables() -> Vec<Variable> {
                 r#"var.search_domain == null ? true : can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?[.])*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", var.search_domain))"#,
                 r#""search_domain must be a lower-case DNS name such as home.arpa.""#,
             ),
-        Variable::new("user", "string", "User cloud-init creates, with sudo and the ssh_keys. Ignored when user_data is set.")
+        Variable::new("user", "string", "User cloud-init creates as the image's default user (passwordless sudo on AlmaLinux), with ssh_keys. Ignored when user_data is set.")
             .default("admin")
             .validation(
                 r#"can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.user))"#,
