@@ -76,6 +76,24 @@ tofu_test_dir() {
   tofu_offline -chdir="$1" test -no-color
 }
 
+# An environment's tests run with its terraform.tfvars.example as the variable file:
+# every value there must have the variable's type (and, being the defaults, pass).
+tofu_test_env() {
+  tofu_offline -chdir="$1" test -no-color -var-file=terraform.tfvars.example
+}
+
+# terraform.tfvars.example is HCL that `tofu fmt` skips (by its name): check a copy.
+tofu_fmt_examples() {
+  local tree=$1 example copy rc=0
+  copy=$(mktemp -d)
+  for example in "$tree"/envs/*/terraform.tfvars.example; do
+    cp "$example" "$copy/example.tfvars"
+    tofu fmt -check -diff -no-color "$copy/example.tfvars" || { echo "not formatted: $example"; rc=1; }
+  done
+  rm -rf "$copy"
+  return "$rc"
+}
+
 # Copy a rendered tofu tree (module and environments keep their relative paths).
 tofu_work_copy() {
   local from=$1 to=$2
@@ -98,7 +116,7 @@ tofu_tree_checks() {
   for env in "$tree"/envs/*/; do
     name=$(basename "$env")
     step "$label: env $name: init (offline mirror) + validate" tofu_init_validate "$env"
-    step "$label: env $name: tofu test (mock provider)" tofu_test_dir "$env"
+    step "$label: env $name: tofu test (mock provider, tfvars example)" tofu_test_env "$env"
   done
 }
 
@@ -142,6 +160,7 @@ checks_tofu() {
   need tofu || return 0
 
   step "tofu fmt -check -recursive" tofu fmt -check -recursive -diff -no-color "$tree"
+  step "tofu fmt -check terraform.tfvars.example" tofu_fmt_examples "$tree"
 
   work=$(mktemp -d "${TMPDIR:-/tmp}/homelabgen-tofu.XXXXXX")
   tofu_work_copy "$tree" "$work/default"
@@ -152,6 +171,7 @@ checks_tofu() {
     step "multi-VM test spec renders" tofu_homelabgen render --spec tests/specs/multi-vm.yaml --out "$work/multi"
     if [ -d "$work/multi/tofu" ]; then
       step "multi-VM: tofu fmt -check -recursive" tofu fmt -check -recursive -diff -no-color "$work/multi/tofu"
+      step "multi-VM: tofu fmt -check terraform.tfvars.example" tofu_fmt_examples "$work/multi/tofu"
       tofu_tree_checks "multi-VM" "$work/multi/tofu" no
     fi
   fi

@@ -216,7 +216,7 @@ fn validation() -> Body {
         mock_provider(None, templates(), None),
         mock_provider(Some("no_template"), Vec::new(), None),
         inputs(),
-        Run::plan("accepts_the_defaults")
+        Run::plan("accepts_valid_inputs")
             .check(
                 "length(proxmox_virtual_environment_vm.this.disk) == 1",
                 "valid inputs must plan",

@@ -378,6 +378,14 @@ fn tfvars_example_documents_every_variable_with_its_default() {
                 );
                 assert_eq!(attr(&assigned, name), attr(variable.body(), "default"));
             }
+            for assignment in assigned.attributes() {
+                assert_eq!(
+                    blocks(&variables, "variable", &[assignment.key()]).len(),
+                    1,
+                    "{dir}: the example sets undeclared {}",
+                    assignment.key()
+                );
+            }
         }
     }
 }
