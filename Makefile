@@ -64,4 +64,9 @@ preflight: ## Format, validate and lint the generated tree with the real tools
 clean: ## Remove build output (not the toolchain cache)
 	@cargo clean
 
+
+.PHONY: bench
+bench: ## Speed and memory benchmark of homelabgen (release build; not part of test)
+	@bash bench/run.sh
+
 -include mk/*.mk

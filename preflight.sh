@@ -15,7 +15,7 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GENERATED=$(cd "${1:-$root/generated}" && pwd) || { echo "preflight: no generated tree at ${1:-generated}; run 'make render'" >&2; exit 2; }
 export GENERATED ROOT="$root"
-cd "$root"
+cd "$root" || exit 2
 
 tools_env="${HOMELABGEN_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/homelabgen/tools}/env.sh"
 # shellcheck source=/dev/null

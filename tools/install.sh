@@ -19,7 +19,7 @@ for arg in "$@"; do
     esac
 done
 
-# shellcheck source=tools/versions.env
+# shellcheck source=versions.env disable=SC1091  # plain KEY=value pins
 . "$TOOLS_SRC/versions.env"
 
 DIR="${HOMELABGEN_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/homelabgen/tools}"
@@ -61,9 +61,9 @@ go_env() {
 go_mod_dir() {
     local modver="$1" toolchain="${2:-local}" json dir err
     json=$(GOTOOLCHAIN="$toolchain" go mod download -json "$modver" 2>&1) || true
-    dir=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -1)
+    dir=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | sed -n 1p)
     if [ -z "$dir" ] || [ ! -d "$dir" ]; then
-        err=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' | head -1)
+        err=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' | sed -n 1p)
         die "go mod download $modver failed: ${err:-$json}"
     fi
     printf '%s\n' "$dir"
@@ -88,16 +88,16 @@ build_in_module() {
     say "$name $ver: built in $(( $(date +%s) - t0 ))s -> $out"
 }
 
-# go_install NAME MODULE/PATH VERSION OUT
+# go_install NAME MODULE/PATH VERSION OUT [LDFLAGS]
 go_install() {
-    local name="$1" pkg="$2" ver="$3" out="$4" tmp t0
+    local name="$1" pkg="$2" ver="$3" out="$4" ldflags="${5:-}" tmp t0
     t0=$(date +%s)
     say "$name $ver: go install $pkg@$ver"
     tmp=$(mktemp -d "$DIR/build/$name.XXXXXX")
-    GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "$pkg@$ver" \
+    GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ldflags" "$pkg@$ver" \
         || { rm -rf "$tmp"; die "$name $ver: go install $pkg@$ver failed"; }
     local bin
-    bin=$(find "$tmp" -type f | head -1)
+    bin=$(find "$tmp" -type f | sed -n 1p)
     [ -n "$bin" ] || die "$name $ver: go install produced no binary"
     mkdir -p "$(dirname "$out")"
     mv -f "$bin" "$out.new" && mv -f "$out.new" "$out"
@@ -162,7 +162,8 @@ step_python() {
 # ---------------------------------------------------------------------------
 step_tofu() {
     local out="$DIR/bin/tofu"
-    local want="opentofu=$OPENTOFU_VERSION go=$(go_version) ldflags=version.dev=no"
+    local want
+    want="opentofu=$OPENTOFU_VERSION go=$(go_version) ldflags=version.dev=no"
     if stamp_ok tofu "$want" && [ -x "$out" ]; then say "tofu: up to date ($OPENTOFU_VERSION)"; return; fi
     build_in_module tofu github.com/opentofu/opentofu "$OPENTOFU_VERSION" ./cmd/tofu "$out" \
         "-X github.com/opentofu/opentofu/version.dev=no"
@@ -171,7 +172,8 @@ step_tofu() {
 
 step_packer() {
     local out="$DIR/bin/packer"
-    local want="packer=$PACKER_VERSION go=$(go_version) ldflags=VersionPrerelease="
+    local want
+    want="packer=$PACKER_VERSION go=$(go_version) ldflags=VersionPrerelease="
     if stamp_ok packer "$want" && [ -x "$out" ]; then say "packer: up to date ($PACKER_VERSION)"; return; fi
     build_in_module packer github.com/hashicorp/packer "$PACKER_VERSION" . "$out" \
         "-X github.com/hashicorp/packer/version.VersionPrerelease="
@@ -183,7 +185,8 @@ step_packer_plugin() {
     local name="$1" ver="$2"
     local mod="github.com/hashicorp/packer-plugin-$name"
     local pdir="$DIR/packer-plugins/github.com/hashicorp/$name"
-    local want="packer-plugin-$name=$ver go=$(go_version) ldflags=VersionPrerelease="
+    local want
+    want="packer-plugin-$name=$ver go=$(go_version) ldflags=VersionPrerelease="
     if stamp_ok "packer-plugin-$name" "$want" && \
             ls "$pdir/packer-plugin-${name}_${ver}_x"*"_linux_amd64" >/dev/null 2>&1; then
         say "packer-plugin-$name: up to date ($ver)"; return
@@ -210,7 +213,8 @@ step_packer_plugin() {
 step_bpg() {
     local v="${BPG_PROXMOX_VERSION#v}"
     local out="$DIR/tofu-mirror/registry.opentofu.org/bpg/proxmox/$v/linux_amd64/terraform-provider-proxmox_v$v"
-    local want="bpg=$BPG_PROXMOX_VERSION go=$(go_version)"
+    local want
+    want="bpg=$BPG_PROXMOX_VERSION go=$(go_version)"
     if stamp_ok bpg "$want" && [ -x "$out" ]; then say "bpg/proxmox provider: up to date ($BPG_PROXMOX_VERSION)"; return; fi
     # A changed pin leaves no stale version in the mirror (init would see both).
     rm -rf "$DIR/tofu-mirror/registry.opentofu.org/bpg/proxmox"
@@ -222,16 +226,19 @@ step_bpg() {
 }
 
 step_kustomize() {
-    local want="kustomize=$KUSTOMIZE_VERSION go=$(go_version)"
+    local want
+    want="kustomize=$KUSTOMIZE_VERSION go=$(go_version)"
     if stamp_ok kustomize "$want" && [ -x "$DIR/bin/kustomize" ]; then say "kustomize: up to date ($KUSTOMIZE_VERSION)"; return; fi
     go_install kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" "$DIR/bin/kustomize"
     stamp_write kustomize "$want"
 }
 
 step_kubeconform() {
-    local want="kubeconform=$KUBECONFORM_VERSION go=$(go_version)"
+    local want
+    want="kubeconform=$KUBECONFORM_VERSION go=$(go_version) ldflags=main.version"
     if stamp_ok kubeconform "$want" && [ -x "$DIR/bin/kubeconform" ]; then say "kubeconform: up to date ($KUBECONFORM_VERSION)"; return; fi
-    go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" "$DIR/bin/kubeconform"
+    go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" "$DIR/bin/kubeconform" \
+        "-X main.version=$KUBECONFORM_VERSION"
     stamp_write kubeconform "$want"
 }
 
@@ -244,25 +251,27 @@ CRD_SCHEMA_DIR="$DIR/schemas/crds"
 ARGOCD_INSTALL="$DIR/argocd/$ARGOCD_VERSION/install.yaml"
 K8S_SWAGGER=""
 
+# Sets K8S_SWAGGER (called directly, not in $(...), so the value is kept).
 k8s_swagger() {
     if [ -z "$K8S_SWAGGER" ]; then
         say "kubernetes v$KUBERNETES_VERSION: downloading k8s.io/kubernetes (OpenAPI document; ~115 MB once)"
-        K8S_SWAGGER="$(go_mod_dir "k8s.io/kubernetes@v$KUBERNETES_VERSION")/api/openapi-spec/swagger.json"
+        local dir
+        dir=$(go_mod_dir "k8s.io/kubernetes@v$KUBERNETES_VERSION")
+        K8S_SWAGGER="$dir/api/openapi-spec/swagger.json"
         [ -f "$K8S_SWAGGER" ] || die "no api/openapi-spec/swagger.json in k8s.io/kubernetes@v$KUBERNETES_VERSION"
     fi
-    printf '%s' "$K8S_SWAGGER"
 }
 
 step_k8s_schemas() {
-    local want="kubernetes=$KUBERNETES_VERSION converter=$(sha_of "$CONVERTER")"
+    local want
+    want="kubernetes=$KUBERNETES_VERSION converter=$(sha_of "$CONVERTER")"
     if stamp_ok k8s-schemas "$want" && [ -f "$K8S_SCHEMA_DIR/deployment-apps-v1.json" ]; then
         say "kubernetes schemas: up to date (v$KUBERNETES_VERSION)"; return
     fi
-    local swagger
-    swagger=$(k8s_swagger)
+    k8s_swagger
     say "kubernetes schemas: converting swagger.json -> $K8S_SCHEMA_DIR"
     rm -rf "$K8S_SCHEMA_DIR.new"
-    "$DIR/venv/bin/python" "$CONVERTER" k8s "$swagger" "$K8S_SCHEMA_DIR.new" | sed 's/^/    /'
+    "$DIR/venv/bin/python" "$CONVERTER" k8s "$K8S_SWAGGER" "$K8S_SCHEMA_DIR.new" | sed 's/^/    /'
     rm -rf "$K8S_SCHEMA_DIR"
     mv "$K8S_SCHEMA_DIR.new" "$K8S_SCHEMA_DIR"
     # kubeconform names the version "master" when -kubernetes-version is not given.
@@ -271,17 +280,18 @@ step_k8s_schemas() {
 }
 
 step_crds() {
-    local want="argocd=$ARGOCD_VERSION metallb=$METALLB_VERSION kubernetes=$KUBERNETES_VERSION converter=$(sha_of "$CONVERTER")"
+    local want
+    want="argocd=$ARGOCD_VERSION metallb=$METALLB_VERSION kubernetes=$KUBERNETES_VERSION converter=$(sha_of "$CONVERTER")"
     if stamp_ok crds "$want" && [ -f "$ARGOCD_INSTALL" ] && \
             [ -f "$CRD_SCHEMA_DIR/argoproj.io/application_v1alpha1.json" ]; then
         say "CRD schemas + Argo CD install.yaml: up to date (argo-cd $ARGOCD_VERSION, metallb $METALLB_VERSION)"; return
     fi
-    local argo metallb swagger
+    local argo metallb
     say "argo-cd $ARGOCD_VERSION: downloading github.com/argoproj/argo-cd/v3 (GOTOOLCHAIN=$ARGOCD_GOTOOLCHAIN: its go.mod needs it; nothing is built)"
     argo=$(go_mod_dir "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" "$ARGOCD_GOTOOLCHAIN")
     say "metallb $METALLB_VERSION: downloading go.universe.tf/metallb"
     metallb=$(go_mod_dir "go.universe.tf/metallb@$METALLB_VERSION")
-    swagger=$(k8s_swagger)
+    k8s_swagger
     [ -f "$argo/manifests/install.yaml" ] || die "no manifests/install.yaml in $argo"
     mkdir -p "$(dirname "$ARGOCD_INSTALL")"
     install -m 0644 "$argo/manifests/install.yaml" "$ARGOCD_INSTALL"
@@ -292,7 +302,7 @@ step_crds() {
         "$argo"/manifests/crds/*-crd.yaml \
         "$metallb/config/crd/bases/metallb.io_ipaddresspools.yaml" \
         "$metallb/config/crd/bases/metallb.io_l2advertisements.yaml" \
-        --objectmeta-from "$swagger" | sed 's/^/    /'
+        --objectmeta-from "$K8S_SWAGGER" | sed 's/^/    /'
     rm -rf "$CRD_SCHEMA_DIR"
     mv "$CRD_SCHEMA_DIR.new" "$CRD_SCHEMA_DIR"
     stamp_write crds "$want"
@@ -367,9 +377,9 @@ if [ "$QUIET" -eq 0 ]; then
     . "$DIR/env.sh"
     say "installed (source $DIR/env.sh):"
     {
-        printf 'tofu:         %s\n' "$(tofu version | head -1)"
+        printf 'tofu:         %s\n' "$(tofu version | sed -n 1p)"
         printf 'bpg/proxmox:  %s\n' "$(ls "$DIR"/tofu-mirror/registry.opentofu.org/bpg/proxmox/*/linux_amd64/)"
-        printf 'packer:       %s\n' "$(packer version | head -1)"
+        printf 'packer:       %s\n' "$(packer version | sed -n 1p)"
         printf 'plugins:      %s\n' "$(packer plugins installed 2>/dev/null | sed "s|$DIR/packer-plugins/||" | tr '\n' ' ')"
         printf 'kustomize:    %s\n' "$(kustomize version)"
         printf 'kubeconform:  %s\n' "$(kubeconform -v)"
@@ -379,8 +389,8 @@ if [ "$QUIET" -eq 0 ]; then
         printf 'yamllint:     %s\n' "$(yamllint --version)"
         printf 'ksvalidator:  pykickstart %s\n' "$("$DIR/venv/bin/python" -c 'import importlib.metadata as m;print(m.version("pykickstart"))')"
         printf 'shellcheck:   %s\n' "$(shellcheck --version | sed -n 's/^version: //p')"
-        printf 'sshd:         %s\n' "$( (/usr/sbin/sshd -V 2>&1 || true) | head -1)"
-        printf 'qemu-img:     %s\n' "$(qemu-img --version | head -1)"
+        printf 'sshd:         %s\n' "$( (/usr/sbin/sshd -V 2>&1 || true) | sed -n 1p)"
+        printf 'qemu-img:     %s\n' "$(qemu-img --version | sed -n 1p)"
     } | sed 's/^/    /'
 fi
 say "done in $(( $(date +%s) - START ))s; tools dir $DIR"

@@ -19,7 +19,11 @@ bad()  { FAIL=$((FAIL + 1)); printf 'FAIL  %s\n' "$1"; [ -z "${2:-}" ] || sed 's
 # check NAME CMD...: CMD must succeed
 check() { local n="$1"; shift; if "$@" >"$WORK/out" 2>&1; then ok "$n"; else bad "$n" "$WORK/out"; fi; }
 # refuse NAME CMD...: CMD must fail
-refuse() { local n="$1"; shift; if "$@" >"$WORK/out" 2>&1; then bad "$n (was accepted)" "$WORK/out"; else ok "$n"; fi; }
+refuse() {
+    local n="$1"; shift
+    if "$@" >"$WORK/out" 2>&1; then bad "$n (was accepted)" "$WORK/out"; else
+        ok "$n"; [ -z "${SELFTEST_VERBOSE:-}" ] || sed 's/^/      /' "$WORK/out"; fi
+}
 
 OFFLINE=()
 if unshare -n true 2>/dev/null; then OFFLINE=(unshare -n); fi
@@ -28,6 +32,7 @@ echo "selftest: tools dir $DIR; offline runner: $offline_note"
 
 # --- versions -------------------------------------------------------------------
 check "tofu version is a release (no -dev)" sh -c 'tofu version | head -1 | grep -Eq "^OpenTofu v[0-9]+\.[0-9]+\.[0-9]+$"'
+# shellcheck disable=SC2016  # expanded by the inner sh, from the environment
 check "packer version" sh -c 'packer version | head -1 | grep -q "^Packer v${HOMELABGEN_PACKER_VERSION#v}$"'
 check "kustomize version" kustomize version
 check "kubeconform -v" kubeconform -v
@@ -38,6 +43,7 @@ check "sshd -V (openssh-server)" sh -c '/usr/sbin/sshd -V 2>&1 | grep -q OpenSSH
 check "qemu-img --version" qemu-img --version
 
 # --- packer: plugins, offline init + validate ---------------------------------
+# shellcheck disable=SC2016
 check "packer plugins installed lists proxmox + qemu" sh -c \
     'packer plugins installed | grep -q "proxmox_${HOMELABGEN_PACKER_PLUGIN_PROXMOX_VERSION}_" &&
      packer plugins installed | grep -q "qemu_${HOMELABGEN_PACKER_PLUGIN_QEMU_VERSION}_"'
@@ -209,12 +215,14 @@ refuse "kubeconform rejects replicas: \"two\"" "${KC[@]}" "$WORK/bad-deploy3.yam
 mkdir -p "$WORK/kust"
 cp "$WORK/deploy.yaml" "$WORK/kust/deploy.yaml"
 printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deploy.yaml]\n' > "$WORK/kust/kustomization.yaml"
-check "kustomize build | kubeconform" sh -c 'kustomize build "$1" > "$1/out.yaml" && shift && "$@" "$0/out.yaml"' "$WORK/kust" "${KC[@]}"
+kustomize_kubeconform() { kustomize build "$WORK/kust" > "$WORK/kust.out.yaml" && "${KC[@]}" "$WORK/kust.out.yaml"; }
+check "kustomize build | kubeconform" kustomize_kubeconform
 check "yamllint a clean file" yamllint -d relaxed "$WORK/app.yaml"
 printf 'lang en_US.UTF-8\nkeyboard us\ntimezone UTC\nrootpw --lock\nreboot\n' > "$WORK/ks.cfg"
 check "ksvalidator -v RHEL9 accepts a kickstart" ksvalidator -v RHEL9 "$WORK/ks.cfg"
 printf 'bogus_command --x\n' >> "$WORK/ks.cfg"
 refuse "ksvalidator -v RHEL9 rejects an unknown command" ksvalidator -v RHEL9 "$WORK/ks.cfg"
+# shellcheck disable=SC2016  # the unquoted $1 is the point
 printf '#!/bin/sh\necho $1\n' > "$WORK/t.sh"
 refuse "shellcheck flags an unquoted variable" shellcheck "$WORK/t.sh"
 

@@ -445,10 +445,20 @@ fn resolve_kubernetes(r: &mut Resolver, k: &RawKubernetes, environments: &[Envir
                         "Argo CD Application names are unique: rename one",
                     );
                 }
+                // The generated k8s tree names two Applications (and `infra/` directories) itself.
+                if name == "root" || (name == "metallb" && k.metallb.is_some()) {
+                    r.error(
+                        app.name.referenced,
+                        format!("{path}.name"),
+                        format!("the name `{name}` is taken by the generated Argo CD Application of the same name"),
+                        "rename this application",
+                    );
+                }
                 let namespace = match &app.namespace {
                     Some(ns) => r.label(ns, &format!("{path}.namespace")),
                     None => name.clone(),
                 };
+                check_phpipam_namespace(r, app, &path, &namespace);
                 r.check(&app.chart.repo_url, &format!("{path}.chart.repo_url"), values::http_url);
                 r.label(&app.chart.name, &format!("{path}.chart.name"));
                 r.check(&app.chart.version, &format!("{path}.chart.version"), values::semver);
@@ -490,4 +500,26 @@ fn resolve_kubernetes(r: &mut Resolver, k: &RawKubernetes, environments: &[Envir
         infra,
         apps,
     })
+}
+
+/// The phpIPAM chart (nullconfig, 1.0.1) puts its PersistentVolumeClaim in
+/// `.Values.namespace` (default `phpipam`), not in the release namespace: a different
+/// value leaves the Deployment without its volume.
+fn check_phpipam_namespace(r: &mut Resolver, app: &RawHelmApp, path: &str, namespace: &str) {
+    const CHART_DEFAULT: &str = "phpipam";
+    if app.chart.name.value != "phpipam" {
+        return;
+    }
+    let (value, help) = match app.values.get("namespace") {
+        None if namespace == CHART_DEFAULT => return,
+        None => (format!("the chart's default `{CHART_DEFAULT}`"), format!("add `namespace: {namespace}` to `{path}.values`")),
+        Some(serde_json::Value::String(v)) if v == namespace => return,
+        Some(other) => (format!("`{}`", other.to_string().trim_matches('"')), format!("set `{path}.values.namespace` to `{namespace}`")),
+    };
+    r.error(
+        app.name.referenced,
+        format!("{path}.values.namespace"),
+        format!("the phpIPAM chart creates its volume claim in values.namespace ({value}), but the application is installed into `{namespace}`"),
+        help,
+    );
 }

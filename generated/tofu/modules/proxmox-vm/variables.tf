@@ -4,4 +4,3 @@ variable "name" {
   type        = string
   description = "VM name and host name."
 }
-x
