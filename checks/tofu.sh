@@ -154,6 +154,9 @@ checks_tofu() {
     test -f "$tree/modules/proxmox-vm/main.tf" -a -n "$(find "$tree/envs" -mindepth 1 -maxdepth 1 -type d 2>/dev/null)"
   step "create_before_destroy on the VM resource" tofu_check_cbd "$tree/modules/proxmox-vm/main.tf"
   step "the create_before_destroy check fails without it" tofu_check_cbd_can_fail "$tree/modules/proxmox-vm/main.tf"
+  if need shellcheck; then
+    step "shellcheck checks/tofu.sh tests/tofu" shellcheck -x "$ROOT/checks/tofu.sh" "$ROOT"/tests/tofu/*.sh
+  fi
   if need make; then
     step "make tf-*/kubeconfig: ENV checks, plan, kubeconfig rewrite and merge (stand-ins)" bash "$ROOT/tests/tofu/make-targets.sh"
   fi
