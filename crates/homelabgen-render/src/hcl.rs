@@ -49,7 +49,9 @@ fn is_block_open(line: &str) -> bool {
         !in_string && c == '='
     });
     // `}, {` (between objects of a list) is not a block either.
-    trimmed.ends_with('{') && !has_assign && trimmed.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    trimmed.ends_with('{')
+        && !has_assign
+        && trimmed.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
 }
 
 /// A blank line between top-level blocks, and before a nested block that follows
