@@ -87,10 +87,6 @@ fn cluster<'a>(model: &Model, env: &'a Environment) -> Option<Cluster<'a>> {
     Some(Cluster { context, server })
 }
 
-fn object_of(pairs: Vec<(&str, Expression)>) -> Expression {
-    object(pairs)
-}
-
 fn versions(model: &Model) -> Body {
     Body::builder()
         .add_block(
@@ -103,7 +99,7 @@ fn versions(model: &Model) -> Body {
                     Block::builder("required_providers")
                         .add_attribute((
                             "proxmox",
-                            object_of(vec![
+                            object(vec![
                                 ("source", "bpg/proxmox".into()),
                                 ("version", model.versions.proxmox_provider.as_str().into()),
                             ]),

@@ -32,7 +32,7 @@ pub(crate) fn render(model: &Model, tree: &mut Tree) {
     tree.add(format!("{dir}/main.tf"), main_tf(&header));
     tree.add(format!("{dir}/outputs.tf"), hcl::file(&header, &outputs()));
     tree.add(format!("{dir}/README.md"), readme(model, &variables));
-    for (name, body) in tests() {
+    for (name, body) in super::module_tests::all() {
         tree.add(
             format!("{dir}/tests/{name}.tftest.hcl"),
             hcl::file(&header, &body),
@@ -489,8 +489,4 @@ fn readme(model: &Model, variables: &[Variable]) -> String {
             "opentofu_version": model.versions.opentofu,
         }),
     )
-}
-
-fn tests() -> Vec<(&'static str, Body)> {
-    super::module_tests::all()
 }
