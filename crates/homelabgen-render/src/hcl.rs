@@ -19,7 +19,7 @@ pub fn format(body: &Body) -> String {
     // Formatting into memory only fails on a value hcl-rs cannot print, which the
     // builders never produce; the render tests would show an empty file.
     let text = hcl::format::Format::format_string(body, &mut formatter).unwrap_or_default();
-    let spaced = space_blocks(&text);
+    let spaced = space_blocks(&space_for_braces(&indent_object_separators(&text)));
     let mut out = align(&spaced);
     if !out.ends_with('\n') {
         out.push('\n');
@@ -48,7 +48,10 @@ fn is_block_open(line: &str) -> bool {
         }
         !in_string && c == '='
     });
-    trimmed.ends_with('{') && !has_assign && !trimmed.starts_with('{')
+    // `}, {` (between objects of a list) is not a block either.
+    trimmed.ends_with('{')
+        && !has_assign
+        && trimmed.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
 }
 
 /// A blank line between top-level blocks, and before a nested block that follows
@@ -70,22 +73,99 @@ fn space_blocks(text: &str) -> String {
     out
 }
 
+/// hcl-rs prints a list of objects compactly as `[{ ... }, { ... }]`, with the
+/// `}, {` separator one level shallower than hclwrite indents it. hclwrite indents a
+/// line by the brackets open before it and dedents only a line whose brackets close
+/// on balance: `}, {` keeps the contents' level.
+fn indent_object_separators(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('}') && net_brackets(trimmed) >= 0 {
+            out.push(format!("  {line}"));
+        } else {
+            out.push(line.to_owned());
+        }
+    }
+    let mut joined = out.join("\n");
+    joined.push('\n');
+    joined
+}
+
+/// hclwrite puts a space inside the braces of an object `for` expression,
+/// `{ for k, v in m : k => v }`; hcl-rs prints `{for k, v in m : k => v}`.
+fn space_for_braces(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 16);
+    // Brace nesting outside strings; the depths whose closing brace ends a `{for`.
+    let mut depth = 0usize;
+    let mut for_depths: Vec<usize> = Vec::new();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => {
+                    if let Some(next) = chars.get(i + 1) {
+                        out.push(*next);
+                        i += 1;
+                    }
+                }
+                '"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' => {
+                depth += 1;
+                out.push(c);
+                let rest: String = chars[i + 1..chars.len().min(i + 5)].iter().collect();
+                if rest == "for " {
+                    out.push(' ');
+                    for_depths.push(depth);
+                }
+            }
+            '}' => {
+                if for_depths.last() == Some(&depth) {
+                    for_depths.pop();
+                    if !out.ends_with(' ') && !out.ends_with('\n') {
+                        out.push(' ');
+                    }
+                }
+                depth = depth.saturating_sub(1);
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
 /// Net count of opening minus closing brackets outside string literals, with
-/// `${`/`%{` counted as openers, as hclwrite counts them. Quotes inside an
-/// interpolation open a nested string; `$${`/`%%{` are escapes, not openers; a `}`
-/// inside a string is text unless it closes an interpolation.
+/// `${`/`%{` counted as openers, as hclwrite counts them. Inside an interpolation the
+/// text is an expression again (it may hold strings and brackets of its own); a `{`
+/// or `}` inside a string literal (a regex `{0,61}`) is text, not a bracket.
 fn net_brackets(rhs: &str) -> i32 {
     #[derive(PartialEq)]
-    enum Open {
-        Bracket,
+    enum Ctx {
         Str,
-        Interpolation,
+        Interp,
+        Brace,
     }
-    let mut stack: Vec<Open> = Vec::new();
     let mut net = 0;
+    let mut stack: Vec<Ctx> = Vec::new();
     let mut chars = rhs.chars().peekable();
     while let Some(c) = chars.next() {
-        if stack.last() == Some(&Open::Str) {
+        if stack.last() == Some(&Ctx::Str) {
             match c {
                 '\\' => {
                     chars.next();
@@ -93,29 +173,32 @@ fn net_brackets(rhs: &str) -> i32 {
                 '"' => {
                     stack.pop();
                 }
+                // `$${` and `%%{` are escaped markers: literal text.
                 '$' | '%' if chars.peek() == Some(&c) => {
                     chars.next();
                 }
                 '$' | '%' if chars.peek() == Some(&'{') => {
                     chars.next();
-                    stack.push(Open::Interpolation);
                     net += 1;
+                    stack.push(Ctx::Interp);
                 }
                 _ => {}
             }
-        } else {
-            match c {
-                '"' => stack.push(Open::Str),
-                '{' | '[' | '(' => {
-                    stack.push(Open::Bracket);
-                    net += 1;
-                }
-                '}' | ']' | ')' => {
-                    stack.pop();
-                    net -= 1;
-                }
-                _ => {}
+            continue;
+        }
+        match c {
+            '"' => stack.push(Ctx::Str),
+            '{' => {
+                net += 1;
+                stack.push(Ctx::Brace);
             }
+            '}' => {
+                net -= 1;
+                stack.pop();
+            }
+            '[' | '(' => net += 1,
+            ']' | ')' => net -= 1,
+            _ => {}
         }
     }
     net
@@ -237,10 +320,40 @@ resource "x" "y" {
         assert_eq!(assign_key_len("  \"a=b\" = 1"), Some(7));
         assert_eq!(assign_key_len("  x == 1"), None);
         assert_eq!(assign_key_len("}"), None);
-        // Braces inside a string are text; quotes inside an interpolation nest.
+        // Packer's boot command: Go template braces inside strings are text.
         assert_eq!(assign_key_len(r#"  boot = ["{{ .HTTPIP }}:{{ .HTTPPort }}", "x"]"#), Some(6));
         assert_eq!(assign_key_len(r#"  name = "a-${replace(var.v, "+", "-")}-b""#), Some(6));
         assert_eq!(assign_key_len(r#"  lit = "$${not} }""#), Some(5));
-        assert_eq!(assign_key_len(r#"  obj = { a = "}" "#), None);
+    }
+
+    #[test]
+    fn braces_inside_strings_are_text() {
+        // A regex quantifier in a string must not end the alignment group.
+        assert_eq!(
+            assign_key_len(r#"    condition = can(regex("^[a-z]{0,61}$", var.name))"#),
+            Some(13)
+        );
+        assert_eq!(net_brackets(r#" "${var.a}-${jsonencode({ a = "}" })}""#), 0);
+        assert_eq!(net_brackets(r#" "$${not} %%{this}""#), 0);
+    }
+
+    #[test]
+    fn object_for_expressions_and_object_lists_like_tofu_fmt() {
+        let body: Body = r#"
+x = { for k, v in var.m : k => v.id }
+y = [{ a = 1, b = "x" }, { a = 2, b = "}" }]
+"#
+        .parse()
+        .unwrap();
+        let expected = r#"x = { for k, v in var.m : k => v.id }
+y = [{
+  a = 1
+  b = "x"
+  }, {
+  a = 2
+  b = "}"
+}]
+"#;
+        assert_eq!(format(&body), expected);
     }
 }

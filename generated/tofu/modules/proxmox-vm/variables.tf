@@ -2,5 +2,214 @@
 
 variable "name" {
   type        = string
-  description = "VM name and host name."
+  description = "VM name and host name (cloud-init sets the host name from it): a lower-case DNS label."
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", var.name))
+    error_message = "name must be a lower-case DNS label (a-z, 0-9, '-', at most 63 characters, no leading or trailing '-'), got '${var.name}'."
+  }
+}
+
+variable "template_name" {
+  type        = string
+  description = "Name of the Proxmox VM template to clone (the golden image Packer built). It is looked up by name among templates; see template_vm_id."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9.-]*$", var.template_name))
+    error_message = "template_name must be a Proxmox VM name (letters, digits, '.', '-'; no '+', which k3s versions contain: use '-'), got '${var.template_name}'."
+  }
+}
+
+variable "template_vm_id" {
+  type        = number
+  description = "VM id of the template to clone. Overrides the lookup by template_name when set; null looks the template up by name."
+  default     = null
+
+  validation {
+    condition     = var.template_vm_id == null ? true : (floor(var.template_vm_id) == var.template_vm_id && var.template_vm_id >= 100 && var.template_vm_id <= 999999999)
+    error_message = "template_vm_id must be null or a whole number from 100 to 999999999."
+  }
+}
+
+variable "node" {
+  type        = string
+  description = "Proxmox node the VM runs on."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$", var.node))
+    error_message = "node must be a Proxmox node name (letters, digits and '-'), got '${var.node}'."
+  }
+}
+
+variable "vm_id" {
+  type        = number
+  description = "Proxmox VM id of the new VM; null lets Proxmox choose the next free id."
+  default     = null
+
+  validation {
+    condition     = var.vm_id == null ? true : (floor(var.vm_id) == var.vm_id && var.vm_id >= 100 && var.vm_id <= 999999999)
+    error_message = "vm_id must be null or a whole number from 100 to 999999999."
+  }
+}
+
+variable "storage" {
+  type        = string
+  description = "Datastore for the VM disk, the EFI disk and the cloud-init drive (e.g. local-lvm)."
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._-]*$", var.storage))
+    error_message = "storage must be a Proxmox storage id (a letter, then letters, digits, '.', '_', '-'), got '${var.storage}'."
+  }
+}
+
+variable "snippets_storage" {
+  type        = string
+  description = "Datastore the custom user-data snippet is uploaded to; it must have the 'snippets' content type enabled. Used only when user_data is set."
+  default     = "local"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._-]*$", var.snippets_storage))
+    error_message = "snippets_storage must be a Proxmox storage id (a letter, then letters, digits, '.', '_', '-'), got '${var.snippets_storage}'."
+  }
+}
+
+variable "bridge" {
+  type        = string
+  description = "Linux bridge (or SDN vnet) the VM's one network interface is attached to, e.g. vmbr0."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,15}$", var.bridge))
+    error_message = "bridge must be a Linux interface name (1 to 15 letters, digits, '.', '_', '-'), got '${var.bridge}'."
+  }
+}
+
+variable "cores" {
+  type        = number
+  description = "CPU cores."
+
+  validation {
+    condition     = floor(var.cores) == var.cores && var.cores >= 1 && var.cores <= 512
+    error_message = "cores must be a whole number from 1 to 512."
+  }
+}
+
+variable "cpu_type" {
+  type        = string
+  description = "Emulated CPU type; x86-64-v2-AES is the least AlmaLinux 9 runs on. Use host for the host's CPU."
+  default     = "x86-64-v2-AES"
+
+  validation {
+    condition     = length(trimspace(var.cpu_type)) > 0
+    error_message = "cpu_type must not be empty."
+  }
+}
+
+variable "memory" {
+  type        = number
+  description = "Memory in MiB (24 GiB = 24576)."
+
+  validation {
+    condition     = floor(var.memory) == var.memory && var.memory >= 512
+    error_message = "memory is in MiB and must be a whole number of at least 512 (did you give GiB? 24 GiB = 24576)."
+  }
+}
+
+variable "disk_size" {
+  type        = number
+  description = "Size of the boot disk (scsi0) in GiB. It cannot be smaller than the template's disk: a clone can grow a disk, never shrink it."
+
+  validation {
+    condition     = floor(var.disk_size) == var.disk_size && var.disk_size >= 1
+    error_message = "disk_size is in GiB and must be a whole number of at least 1."
+  }
+}
+
+variable "ipv4_address" {
+  type        = string
+  description = "Static IPv4 address with prefix length, e.g. 192.168.1.50/24."
+
+  validation {
+    condition     = can(regex("^([0-9]{1,3}[.]){3}[0-9]{1,3}/([1-9]|[12][0-9]|3[0-2])$", var.ipv4_address)) && can(cidrhost(var.ipv4_address, 0))
+    error_message = "ipv4_address must be an IPv4 address with a prefix length, e.g. 192.168.1.50/24 (DHCP is not supported), got '${var.ipv4_address}'."
+  }
+
+  validation {
+    condition     = try(tonumber(split("/", var.ipv4_address)[1]) >= 31 || (split("/", var.ipv4_address)[0] != cidrhost(var.ipv4_address, 0) && split("/", var.ipv4_address)[0] != cidrhost(var.ipv4_address, -1)), false)
+    error_message = "ipv4_address must be a host address, not the network or broadcast address of its subnet, got '${var.ipv4_address}'."
+  }
+}
+
+variable "ipv4_gateway" {
+  type        = string
+  description = "IPv4 default gateway, inside the subnet of ipv4_address."
+
+  validation {
+    condition     = can(regex("^([0-9]{1,3}[.]){3}[0-9]{1,3}$", var.ipv4_gateway)) && can(cidrhost("${var.ipv4_gateway}/32", 0))
+    error_message = "ipv4_gateway must be an IPv4 address without prefix, e.g. 192.168.1.1, got '${var.ipv4_gateway}'."
+  }
+}
+
+variable "nameservers" {
+  type        = list(string)
+  description = "DNS servers (IPv4), in order of preference."
+
+  validation {
+    condition     = length(var.nameservers) > 0 && alltrue([for ns in var.nameservers : can(regex("^([0-9]{1,3}[.]){3}[0-9]{1,3}$", ns)) && can(cidrhost("${ns}/32", 0))])
+    error_message = "nameservers must be a non-empty list of IPv4 addresses."
+  }
+}
+
+variable "search_domain" {
+  type        = string
+  description = "DNS search domain; null for none."
+  default     = null
+
+  validation {
+    condition     = var.search_domain == null ? true : can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?[.])*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", var.search_domain))
+    error_message = "search_domain must be a lower-case DNS name such as home.arpa."
+  }
+}
+
+variable "user" {
+  type        = string
+  description = "User cloud-init creates as the image's default user (passwordless sudo on AlmaLinux), with ssh_keys. Ignored when user_data is set."
+  default     = "admin"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.user))
+    error_message = "user must be a Linux user name (lower-case letters, digits, '_', '-', at most 32 characters), got '${var.user}'."
+  }
+}
+
+variable "ssh_keys" {
+  type        = list(string)
+  description = "OpenSSH public keys (one line of a .pub file each) allowed to log in as user. Ignored when user_data is set: a custom user-data must carry its own keys."
+  default     = []
+
+  validation {
+    condition     = alltrue([for key in var.ssh_keys : can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh[.]com|sk-ecdsa-sha2-nistp256@openssh[.]com) [A-Za-z0-9+/]+={0,3}( .*)?$", key))])
+    error_message = "ssh_keys must hold OpenSSH public keys (e.g. 'ssh-ed25519 AAAA... you@host'), never private keys."
+  }
+}
+
+variable "user_data" {
+  type        = string
+  description = "A complete cloud-init user-data document (starting with #cloud-config) to use instead of the generated user account. It is uploaded as a snippet to snippets_storage and must create its own users, SSH keys and host name. null uses user and ssh_keys."
+  default     = null
+
+  validation {
+    condition     = var.user_data == null ? true : startswith(var.user_data, "#cloud-config\n")
+    error_message = "user_data must be a cloud-config document: its first line must be #cloud-config."
+  }
+}
+
+variable "tags" {
+  type        = list(string)
+  description = "Proxmox tags of the VM (sorted and de-duplicated, as Proxmox stores them)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for tag in var.tags : can(regex("^[a-z0-9_][a-z0-9_.+-]*$", tag))])
+    error_message = "tags must be lower-case letters, digits, '_', '.', '+', '-' and not start with a punctuation mark."
+  }
 }

@@ -1,0 +1,98 @@
+# mk/tofu.mk — OpenTofu operator targets for one environment of the generated tree.
+#
+#   make tf-init    ENV=k3s-single      install the provider, set up the state backend
+#   make tf-plan    ENV=k3s-single      show what would change (writes tfplan)
+#   make tf-apply   ENV=k3s-single      create or change the VMs
+#   make tf-destroy ENV=k3s-single      destroy the VMs
+#   make kubeconfig ENV=k3s-single      merge the cluster's kubeconfig into ~/.kube/config
+#
+# The API token comes from the environment only: export PROXMOX_VE_API_TOKEN (see
+# docs/tofu.md). TF_ARGS passes extra arguments to tofu, e.g.
+# TF_ARGS='-target=module.vm["k3s-1"]'.
+
+GENERATED ?= generated
+TOFU      ?= tofu
+KUBECTL   ?= kubectl
+SSH       ?= ssh
+TF_ARGS   ?=
+KUBECONFIG_FILE ?= $(HOME)/.kube/config
+
+TOFU_ENVS    = $(sort $(notdir $(patsubst %/,%,$(wildcard $(GENERATED)/tofu/envs/*/))))
+TOFU_ENV_DIR = $(GENERATED)/tofu/envs/$(ENV)
+
+# Refuse a missing or unknown ENV (listing the environments there are), and a
+# missing tofu. Shell text shared by every target below.
+tofu_env_check = \
+  envs='$(TOFU_ENVS)'; \
+  if [ -z "$(ENV)" ]; then \
+    echo "make: ENV is not set: say which environment, e.g. make $@ ENV=$(firstword $(TOFU_ENVS))" >&2; \
+    echo "      environments under $(GENERATED)/tofu/envs: $${envs:-none (run make render)}" >&2; exit 2; \
+  fi; \
+  case "$(ENV)" in *[!a-z0-9-]*) echo "make: ENV='$(ENV)' is not an environment name (a-z, 0-9, -)" >&2; exit 2;; esac; \
+  if [ ! -f "$(TOFU_ENV_DIR)/main.tf" ]; then \
+    echo "make: no environment '$(ENV)' under $(GENERATED)/tofu/envs" >&2; \
+    echo "      environments there: $${envs:-none (run make render)}" >&2; exit 2; \
+  fi; \
+  command -v $(TOFU) >/dev/null 2>&1 || { echo "make: $(TOFU) is missing: install OpenTofu (https://opentofu.org/docs/intro/install/), or run make tools and source its env.sh" >&2; exit 2; }
+
+# The provider needs credentials for anything that talks to Proxmox.
+tofu_credentials_check = \
+  if [ -z "$${PROXMOX_VE_API_TOKEN:-}" ] && [ -z "$${PROXMOX_VE_PASSWORD:-}" ]; then \
+    echo "make: no Proxmox credentials: export PROXMOX_VE_API_TOKEN='user@realm!tokenid=secret' (docs/tofu.md says how to create one)" >&2; exit 2; \
+  fi
+
+# init once per working directory (state and providers live next to the config).
+tofu_init_if_needed = \
+  if [ ! -d "$(TOFU_ENV_DIR)/.terraform" ]; then $(TOFU) -chdir="$(TOFU_ENV_DIR)" init -input=false; fi
+
+.PHONY: tf-init tf-plan tf-apply tf-destroy kubeconfig
+
+tf-init: ## Initialise OpenTofu for ENV (provider, local state)
+	@$(tofu_env_check)
+	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" init -input=false $(TF_ARGS)
+
+tf-plan: ## Plan the VMs of ENV (writes ENV's tfplan)
+	@$(tofu_env_check); $(tofu_credentials_check)
+	@$(tofu_init_if_needed)
+	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" plan -input=false -out=tfplan $(TF_ARGS)
+
+tf-apply: ## Create or update the VMs of ENV (asks before changing anything)
+	@$(tofu_env_check); $(tofu_credentials_check)
+	@$(tofu_init_if_needed)
+	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" apply -input=false $(TF_ARGS)
+	@rm -f "$(TOFU_ENV_DIR)/tfplan"
+
+tf-destroy: ## Destroy the VMs of ENV (asks first)
+	@$(tofu_env_check); $(tofu_credentials_check)
+	@$(tofu_init_if_needed)
+	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" destroy -input=false $(TF_ARGS)
+
+# Reads the server's address, the login user and the context name from the state
+# (tofu output -raw), fetches /etc/rancher/k3s/k3s.yaml over SSH, points it at the
+# server instead of 127.0.0.1, renames cluster, user and context from `default` to
+# the context name, and merges it into KUBECONFIG_FILE (entries of the new file win;
+# the old file is kept as KUBECONFIG_FILE.bak).
+kubeconfig: ## Fetch ENV's k3s kubeconfig from the server VM and merge it into ~/.kube/config
+	@$(tofu_env_check)
+	@command -v $(SSH) >/dev/null 2>&1 || { echo "make: $(SSH) is missing (the kubeconfig is fetched over SSH)" >&2; exit 2; }
+	@ip=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw server_ip 2>/dev/null) && \
+	context=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw kubectl_context 2>/dev/null) && \
+	user=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw ssh_user 2>/dev/null) || { \
+	  echo "make: no outputs in the state of $(ENV): run make tf-apply ENV=$(ENV) first" >&2; exit 2; }; \
+	case "$$ip" in *[!0-9.]*|'') echo "make: server_ip '$$ip' is not an IPv4 address" >&2; exit 2;; esac; \
+	new=$$(mktemp); trap 'rm -f "$$new"' EXIT; \
+	echo "fetching /etc/rancher/k3s/k3s.yaml from $$user@$$ip"; \
+	$(SSH) -o BatchMode=yes "$$user@$$ip" sudo cat /etc/rancher/k3s/k3s.yaml \
+	  | sed -e "s/127\.0\.0\.1/$$ip/" -e "s/: default$$/: $$context/" >"$$new"; \
+	grep -q "server: https://$$ip:6443" "$$new" || { echo "make: $$user@$$ip did not return a k3s kubeconfig (is k3s running? sudo allowed?)" >&2; exit 1; }; \
+	mkdir -p "$$(dirname "$(KUBECONFIG_FILE)")"; \
+	if [ -s "$(KUBECONFIG_FILE)" ]; then \
+	  command -v $(KUBECTL) >/dev/null 2>&1 || { echo "make: $(KUBECTL) is missing: needed to merge into $(KUBECONFIG_FILE) (or use KUBECONFIG=$$new)" >&2; exit 2; }; \
+	  merged=$$(mktemp); trap 'rm -f "$$new" "$$merged"' EXIT; \
+	  KUBECONFIG="$$new:$(KUBECONFIG_FILE)" $(KUBECTL) config view --flatten >"$$merged"; \
+	  cp "$(KUBECONFIG_FILE)" "$(KUBECONFIG_FILE).bak"; \
+	  install -m 600 "$$merged" "$(KUBECONFIG_FILE)"; \
+	else \
+	  install -m 600 "$$new" "$(KUBECONFIG_FILE)"; \
+	fi; \
+	echo "context $$context -> https://$$ip:6443 in $(KUBECONFIG_FILE); try: $(KUBECTL) --context $$context get nodes"
