@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The template name Packer computes (locals.pkr.hcl, evaluated by the real
 # `packer console`) equals the name homelabgen derives from the spec:
-#   - the generated image directory: its README states the spec's name;
+#   - the generated image directory: its README states the spec's name, and the
+#     OpenTofu environments next to it clone that name;
 #   - the same directory with -var overrides, including a k3s version with "+";
 #   - every test spec in tests/packer/specs/, rendered by homelabgen, against its
 #     "# expect-template-name:" lines (the Rust test tests/packer.rs checks the same
@@ -31,10 +32,20 @@ homelabgen() {
 }
 
 # 1. The generated directory, with the spec's values.
-spec_name=$(sed -n 's/^    \(alma[^ ]*\)$/\1/p' "$image_dir/README.md" | head -n 1)
+spec_name=$(awk '/^    alma[^ ]*$/ { sub(/^ +/, ""); print; exit }' "$image_dir/README.md")
 [ -n "$spec_name" ] || fail "$image_dir/README.md states no template name"
 assert_eq "$(console "$image_dir" local.template_name)" "$spec_name" "$image_dir"
 pass "$(basename "$image_dir"): packer computes $spec_name, the spec's name"
+
+# 1b. OpenTofu clones that name: the environments whose VMs use this image name it.
+tofu_envs="$(dirname "$(dirname "$image_dir")")/tofu/envs"
+if grep -q "the name the OpenTofu environments clone (" "$image_dir/README.md"; then
+  [ -d "$tofu_envs" ] || fail "the README lists clones of this image, but $tofu_envs does not exist"
+  find "$tofu_envs" -maxdepth 2 -name '*.tf' -exec cat {} + | sed 's/  */ /g' |
+    grep -F "template_name = \"$spec_name\"" >/dev/null ||
+    fail "no OpenTofu environment in $tofu_envs clones $spec_name"
+  pass "an OpenTofu environment clones $spec_name"
+fi
 
 # 2. Overrides, as `make packer IMAGE_VERSION=N` and a k3s bump would pass them.
 os=$(console "$image_dir" var.os_version)
