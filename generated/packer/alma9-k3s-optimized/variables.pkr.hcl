@@ -2,12 +2,215 @@
 
 variable "os_version" {
   type        = string
-  description = "AlmaLinux release installed in the image."
+  description = "AlmaLinux release installed (part of the template name). Change it in the spec: the ISO and repositories below follow it there."
   default     = "9.8"
+
+  validation {
+    condition     = can(regex("^9\\.[0-9]+$", var.os_version))
+    error_message = "The os_version must be an AlmaLinux 9 release such as 9.8."
+  }
+}
+
+variable "arch" {
+  type        = string
+  description = "Architecture as Kubernetes spells it (part of the template name)."
+  default     = "amd64"
+
+  validation {
+    condition     = contains(["amd64"], var.arch)
+    error_message = "Only amd64 images are supported."
+  }
 }
 
 variable "k3s_version" {
   type        = string
-  description = "k3s release baked into the image."
+  description = "k3s release baked into the image, as the k3s installer wants it (vX.Y.Z+k3sN). The template name spells the + as -."
   default     = "v1.36.3+k3s1"
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+\\+k3s[0-9]+$", var.k3s_version))
+    error_message = "The k3s_version must look like v1.36.3+k3s1."
+  }
+}
+
+variable "image_release" {
+  type        = number
+  description = "Release number of this build, the -vN suffix of the template name. `make packer IMAGE_VERSION=N` sets it; OpenTofu clones the release the spec names."
+  default     = 1
+
+  validation {
+    condition     = var.image_release >= 1 && floor(var.image_release) == var.image_release
+    error_message = "The image_release must be a whole number, 1 or more."
+  }
+}
+
+variable "k3s_disable" {
+  type        = list(string)
+  description = "Packaged k3s components disabled in /etc/rancher/k3s/config.yaml."
+  default     = ["servicelb", "traefik"]
+}
+
+variable "airgap_images" {
+  type        = bool
+  description = "Preload the k3s airgap images for k3s_version so a clone's first boot pulls nothing."
+  default     = true
+}
+
+variable "openscap" {
+  type        = bool
+  description = "Run the OpenSCAP step (a stub: see scripts/openscap.sh)."
+  default     = false
+}
+
+variable "iso_url" {
+  type        = string
+  description = "AlmaLinux boot ISO."
+  default     = "https://repo.almalinux.org/almalinux/9.8/isos/x86_64/AlmaLinux-9.8-x86_64-boot.iso"
+}
+
+variable "iso_checksum" {
+  type        = string
+  description = "Checksum of the ISO, in Packer's form (file:URL of the CHECKSUM file)."
+  default     = "file:https://repo.almalinux.org/almalinux/9.8/isos/x86_64/CHECKSUM"
+}
+
+variable "baseos_url" {
+  type        = string
+  description = "BaseOS repository the kickstart installs from."
+  default     = "https://repo.almalinux.org/almalinux/9.8/BaseOS/x86_64/os"
+}
+
+variable "appstream_url" {
+  type        = string
+  description = "AppStream repository (cloud-init, qemu-guest-agent)."
+  default     = "https://repo.almalinux.org/almalinux/9.8/AppStream/x86_64/os"
+}
+
+variable "cores" {
+  type        = number
+  description = "CPU cores of the build VM (and of the template the qemu build uploads)."
+  default     = 2
+}
+
+variable "memory" {
+  type        = number
+  description = "Memory of the build VM in MiB."
+  default     = 4096
+}
+
+variable "disk_size" {
+  type        = string
+  description = "Disk of the image; clones may grow it, cloud-init grows the root file system."
+  default     = "20G"
+}
+
+variable "proxmox_url" {
+  type        = string
+  description = "Proxmox VE API for the proxmox-iso source."
+  default     = "https://pve.home.arpa:8006/api2/json"
+}
+
+variable "proxmox_node" {
+  type        = string
+  description = "Proxmox node the template is built on."
+  default     = "pve"
+}
+
+variable "proxmox_insecure_tls" {
+  type        = bool
+  description = "Skip TLS verification of the API (Proxmox ships a self-signed certificate)."
+  default     = true
+}
+
+variable "proxmox_username" {
+  type        = string
+  description = "API token id for the proxmox-iso source, user@realm!tokenname (see README.md for the permissions it needs). Set PKR_VAR_proxmox_username."
+}
+
+variable "proxmox_token" {
+  type        = string
+  description = "Secret of that API token (a UUID). Never commit it: set PKR_VAR_proxmox_token in the environment."
+  sensitive   = true
+}
+
+variable "vm_storage" {
+  type        = string
+  description = "Datastore for the template's disk, EFI disk and cloud-init drive."
+  default     = "local-lvm"
+}
+
+variable "iso_storage" {
+  type        = string
+  description = "Datastore the proxmox-iso source uploads the ISO to."
+  default     = "local"
+}
+
+variable "bridge" {
+  type        = string
+  description = "Bridge of the template's network interface (needs DHCP during a proxmox-iso build)."
+  default     = "vmbr0"
+}
+
+variable "template_vm_id" {
+  type        = number
+  description = "VM id of the template; 0 lets Proxmox pick the next free id."
+  default     = 0
+
+  validation {
+    condition     = var.template_vm_id == 0 || (var.template_vm_id >= 100 && var.template_vm_id <= 999999999)
+    error_message = "The template_vm_id must be 0 (next free id) or 100 to 999999999."
+  }
+}
+
+variable "proxmox_ssh_host" {
+  type        = string
+  description = "Host the qemu build uploads its disk to over SSH (scripts/upload-to-proxmox.sh)."
+  default     = "pve.home.arpa"
+}
+
+variable "proxmox_ssh_user" {
+  type        = string
+  description = "SSH user on that host; it runs qm, so root or a user allowed to."
+  default     = "root"
+}
+
+variable "build_ssh_key" {
+  type        = string
+  description = "Private key Packer logs in with during the build; its public half (the same path + .pub) is put into the kickstart and removed by scripts/seal.sh. Set PKR_VAR_build_ssh_key."
+}
+
+variable "http_bind_address" {
+  type        = string
+  description = "Address Packer's HTTP server (the kickstart) listens on; the build VM must reach it (see README.md)."
+  default     = "0.0.0.0"
+}
+
+variable "boot_wait" {
+  type        = string
+  description = "How long to wait for the ISO's boot menu before typing the boot command; raise it on slow hosts."
+  default     = "15s"
+}
+
+variable "qemu_accelerator" {
+  type        = string
+  description = "Accelerator of the local qemu build: kvm, or tcg where /dev/kvm is missing (slow)."
+  default     = "kvm"
+}
+
+variable "ovmf_code" {
+  type        = string
+  description = "OVMF firmware code for the qemu build (Debian/Ubuntu path; Fedora: /usr/share/edk2/ovmf/OVMF_CODE.fd)."
+  default     = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+}
+
+variable "ovmf_vars" {
+  type        = string
+  description = "OVMF variables template for the qemu build (copied per build)."
+  default     = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+}
+
+variable "headless" {
+  type        = bool
+  description = "Run the local qemu build without a window (watch it over VNC)."
+  default     = true
 }
