@@ -15,7 +15,9 @@ pub fn file(header: &str, body: &Body) -> String {
 
 /// Format a body like `tofu fmt` / `packer fmt`.
 pub fn format(body: &Body) -> String {
-    let mut formatter = hcl::format::Formatter::builder().compact_arrays(true).build_vec();
+    let mut formatter = hcl::format::Formatter::builder()
+        .compact_arrays(true)
+        .build_vec();
     // Formatting into memory only fails on a value hcl-rs cannot print, which the
     // builders never produce; the render tests would show an empty file.
     let text = hcl::format::Format::format_string(body, &mut formatter).unwrap_or_default();
@@ -61,7 +63,9 @@ fn space_blocks(text: &str) -> String {
     let mut previous: Option<&str> = None;
     for line in text.lines() {
         if let Some(prev) = previous {
-            let prev_opens = prev.trim_end().ends_with('{') || prev.trim_end().ends_with('[') || prev.trim_end().ends_with('(');
+            let prev_opens = prev.trim_end().ends_with('{')
+                || prev.trim_end().ends_with('[')
+                || prev.trim_end().ends_with('(');
             if is_block_open(line) && !prev_opens && !prev.trim().is_empty() {
                 out.push('\n');
             }
@@ -247,12 +251,19 @@ fn align(text: &str) -> String {
         while i < lines.len() && assign_key_len(lines[i]).is_some() {
             i += 1;
         }
-        let width = lines[start..i].iter().filter_map(|l| assign_key_len(l)).max().unwrap_or(0);
+        let width = lines[start..i]
+            .iter()
+            .filter_map(|l| assign_key_len(l))
+            .max()
+            .unwrap_or(0);
         for line in &lines[start..i] {
             let lead = assign_key_len(line).unwrap_or(0);
             let byte_lead = line.char_indices().nth(lead).map_or(line.len(), |(b, _)| b);
             let (key, rest) = line.split_at(byte_lead);
-            let value = rest.trim_start_matches(' ').trim_start_matches('=').trim_start_matches(' ');
+            let value = rest
+                .trim_start_matches(' ')
+                .trim_start_matches('=')
+                .trim_start_matches(' ');
             out.push_str(key);
             out.push_str(&" ".repeat(width - lead + 1));
             out.push_str("= ");
@@ -321,8 +332,14 @@ resource "x" "y" {
         assert_eq!(assign_key_len("  x == 1"), None);
         assert_eq!(assign_key_len("}"), None);
         // Packer's boot command: Go template braces inside strings are text.
-        assert_eq!(assign_key_len(r#"  boot = ["{{ .HTTPIP }}:{{ .HTTPPort }}", "x"]"#), Some(6));
-        assert_eq!(assign_key_len(r#"  name = "a-${replace(var.v, "+", "-")}-b""#), Some(6));
+        assert_eq!(
+            assign_key_len(r#"  boot = ["{{ .HTTPIP }}:{{ .HTTPPort }}", "x"]"#),
+            Some(6)
+        );
+        assert_eq!(
+            assign_key_len(r#"  name = "a-${replace(var.v, "+", "-")}-b""#),
+            Some(6)
+        );
         assert_eq!(assign_key_len(r#"  lit = "$${not} }""#), Some(5));
     }
 

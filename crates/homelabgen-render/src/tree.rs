@@ -27,7 +27,10 @@ impl Tree {
     }
 
     fn insert(&mut self, path: Utf8PathBuf, mut contents: String, executable: bool) {
-        debug_assert!(path.is_relative() && !path.as_str().contains(".."), "bad path {path}");
+        debug_assert!(
+            path.is_relative() && !path.as_str().contains(".."),
+            "bad path {path}"
+        );
         // One trailing newline, LF only: the same bytes on every machine.
         if contents.contains('\r') {
             contents = contents.replace("\r\n", "\n");
@@ -38,7 +41,13 @@ impl Tree {
         if !contents.ends_with('\n') {
             contents.push('\n');
         }
-        let previous = self.files.insert(path.clone(), File { contents, executable });
+        let previous = self.files.insert(
+            path.clone(),
+            File {
+                contents,
+                executable,
+            },
+        );
         debug_assert!(previous.is_none(), "{path} rendered twice");
     }
 

@@ -19,7 +19,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(file: &str, at: Location, path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        file: &str,
+        at: Location,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         let line_col = (at != Location::UNKNOWN && at.line() > 0).then(|| (at.line(), at.column()));
         Self {
             file: file.to_owned(),

@@ -37,7 +37,10 @@ pub fn parse(file: &str, text: &str) -> Result<RawSpec, Diagnostics> {
             file,
             Location::UNKNOWN,
             "",
-            format!("the spec is {} bytes; the limit is {MAX_SPEC_BYTES}", text.len()),
+            format!(
+                "the spec is {} bytes; the limit is {MAX_SPEC_BYTES}",
+                text.len()
+            ),
         )
         .help("a homelab spec is a few hundred lines: check that this is the right file")
         .into());
@@ -57,7 +60,10 @@ pub fn parse(file: &str, text: &str) -> Result<RawSpec, Diagnostics> {
 /// serde_path_to_error writes `?` for a step it could not follow and `.` for the root;
 /// `Spanned` values add a `.value` step the user never wrote.
 fn clean_path(path: &str) -> String {
-    let mut segments: Vec<&str> = path.split('.').filter(|segment| *segment != "value").collect();
+    let mut segments: Vec<&str> = path
+        .split('.')
+        .filter(|segment| *segment != "value")
+        .collect();
     if segments.last() == Some(&"?") {
         segments.pop();
     }
@@ -68,7 +74,8 @@ fn clean_path(path: &str) -> String {
     }
 }
 
-const NESTING_HELP: &str = "the spec is nested too deeply or expands too many aliases; write it out plainly";
+const NESTING_HELP: &str =
+    "the spec is nested too deeply or expands too many aliases; write it out plainly";
 
 fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnostic {
     use serde_saphyr::Error as E;
@@ -76,7 +83,9 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
     let err = err.without_snippet();
     let mut path = path.to_owned();
     let (message, help) = match err {
-        E::SerdeUnknownField { field, expected, .. } => (
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => (
             format!("unknown field `{field}`"),
             Some(if expected.is_empty() {
                 "this mapping takes no fields; remove it".to_owned()
@@ -84,7 +93,10 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
                 format!("remove it, or use one of: {}", expected.join(", "))
             }),
         ),
-        E::SerdeMissingField { field, .. } => (format!("missing field `{field}`"), Some(format!("add `{field}:` here"))),
+        E::SerdeMissingField { field, .. } => (
+            format!("missing field `{field}`"),
+            Some(format!("add `{field}:` here")),
+        ),
         E::DuplicateMappingKey { key, .. } => {
             let key = key.clone().unwrap_or_default();
             if let Some(parent) = path.strip_suffix('?') {
@@ -99,18 +111,30 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
             format!("the YAML exceeds a safety limit ({breach:?})"),
             Some(NESTING_HELP.to_owned()),
         ),
-        E::AliasReplayLimitExceeded { .. } | E::AliasExpansionLimitExceeded { .. } | E::AliasReplayStackDepthExceeded { .. } => {
-            (strip_location(&err.to_string()), Some(NESTING_HELP.to_owned()))
-        }
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => (
+            strip_location(&err.to_string()),
+            Some(NESTING_HELP.to_owned()),
+        ),
         E::InvalidScalar { ty, .. } => (
             format!("expected {}", type_name(ty)),
-            Some("check the value's type against the spec reference (`homelabgen schema`)".to_owned()),
+            Some(
+                "check the value's type against the spec reference (`homelabgen schema`)"
+                    .to_owned(),
+            ),
         ),
         E::SerdeInvalidType { .. } | E::SerdeInvalidValue { .. } => (
             strip_location(&err.to_string()),
-            Some("check the value's type against the spec reference (`homelabgen schema`)".to_owned()),
+            Some(
+                "check the value's type against the spec reference (`homelabgen schema`)"
+                    .to_owned(),
+            ),
         ),
-        E::SerdeUnknownVariant { expected, .. } => (strip_location(&err.to_string()), Some(format!("use one of: {}", expected.join(", ")))),
+        E::SerdeUnknownVariant { expected, .. } => (
+            strip_location(&err.to_string()),
+            Some(format!("use one of: {}", expected.join(", "))),
+        ),
         other => {
             let message = strip_location(&other.to_string());
             let limit = message.contains("recursion limit") || message.contains("budget breached");

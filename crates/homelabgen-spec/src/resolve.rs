@@ -25,13 +25,24 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    fn error(&mut self, at: Location, path: impl Into<String>, message: impl Into<String>, help: impl Into<String>) {
+    fn error(
+        &mut self,
+        at: Location,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         self.errors
             .push(Diagnostic::new(self.file, at, path, message).help(help));
     }
 
     /// Run a value parser; on failure record the error and return `None`.
-    fn check<T>(&mut self, value: &At<String>, path: &str, parse: impl FnOnce(&str) -> Result<T, values::Invalid>) -> Option<T> {
+    fn check<T>(
+        &mut self,
+        value: &At<String>,
+        path: &str,
+        parse: impl FnOnce(&str) -> Result<T, values::Invalid>,
+    ) -> Option<T> {
         match parse(&value.value) {
             Ok(parsed) => Some(parsed),
             Err(invalid) => {
@@ -62,14 +73,29 @@ impl Resolver<'_> {
 
 /// Resolve a parsed spec. `spec_name` is how generated files name their source.
 pub fn resolve(file: &str, spec_name: &str, raw: &RawSpec) -> Result<Model, Diagnostics> {
-    let mut r = Resolver { file, errors: Vec::new() };
+    let mut r = Resolver {
+        file,
+        errors: Vec::new(),
+    };
 
     let site = resolve_site(&mut r, &raw.site);
     let versions = Versions {
-        proxmox_provider: semver(&mut r, &raw.versions.proxmox_provider, "versions.proxmox_provider"),
+        proxmox_provider: semver(
+            &mut r,
+            &raw.versions.proxmox_provider,
+            "versions.proxmox_provider",
+        ),
         opentofu: semver(&mut r, &raw.versions.opentofu, "versions.opentofu"),
-        packer_proxmox_plugin: semver(&mut r, &raw.versions.packer_proxmox_plugin, "versions.packer_proxmox_plugin"),
-        packer_qemu_plugin: semver(&mut r, &raw.versions.packer_qemu_plugin, "versions.packer_qemu_plugin"),
+        packer_proxmox_plugin: semver(
+            &mut r,
+            &raw.versions.packer_proxmox_plugin,
+            "versions.packer_proxmox_plugin",
+        ),
+        packer_qemu_plugin: semver(
+            &mut r,
+            &raw.versions.packer_qemu_plugin,
+            "versions.packer_qemu_plugin",
+        ),
     };
 
     // MetalLB replaces k3s' own load balancer: the cross-tool rule lives here.
@@ -93,7 +119,8 @@ pub fn resolve(file: &str, spec_name: &str, raw: &RawSpec) -> Result<Model, Diag
         })
     } else {
         // Report in file order; defaults (no location) last.
-        r.errors.sort_by_key(|d| d.line_col.unwrap_or((u64::MAX, u64::MAX)));
+        r.errors
+            .sort_by_key(|d| d.line_col.unwrap_or((u64::MAX, u64::MAX)));
         Err(Diagnostics(r.errors))
     }
 }
@@ -121,13 +148,23 @@ fn resolve_site(r: &mut Resolver, site: &RawSite) -> Site {
         },
         insecure_tls: site.insecure_tls,
         storage: Storage {
-            vm: r.check(&site.storage.vm, "site.storage.vm", values::storage_id).unwrap_or_default(),
-            iso: r.check(&site.storage.iso, "site.storage.iso", values::storage_id).unwrap_or_default(),
+            vm: r
+                .check(&site.storage.vm, "site.storage.vm", values::storage_id)
+                .unwrap_or_default(),
+            iso: r
+                .check(&site.storage.iso, "site.storage.iso", values::storage_id)
+                .unwrap_or_default(),
             snippets: r
-                .check(&site.storage.snippets, "site.storage.snippets", values::storage_id)
+                .check(
+                    &site.storage.snippets,
+                    "site.storage.snippets",
+                    values::storage_id,
+                )
                 .unwrap_or_default(),
         },
-        bridge: r.check(&site.bridge, "site.bridge", values::bridge).unwrap_or_default(),
+        bridge: r
+            .check(&site.bridge, "site.bridge", values::bridge)
+            .unwrap_or_default(),
     }
 }
 
@@ -135,7 +172,12 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
     let mut seen = BTreeMap::new();
     let mut images = Vec::new();
     if raw.is_empty() {
-        r.error(Location::UNKNOWN, "images", "no image is defined", "add one entry under `images:`");
+        r.error(
+            Location::UNKNOWN,
+            "images",
+            "no image is defined",
+            "add one entry under `images:`",
+        );
     }
     for (i, image) in raw.iter().enumerate() {
         let path = format!("images[{i}]");
@@ -144,26 +186,58 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
             r.error(
                 image.name.referenced,
                 format!("{path}.name"),
-                format!("image `{name}` is defined twice (first at line {})", first.line()),
+                format!(
+                    "image `{name}` is defined twice (first at line {})",
+                    first.line()
+                ),
                 "give each image its own name",
             );
         }
         let os = r
-            .check(&image.os_version, &format!("{path}.os_version"), values::almalinux_version)
+            .check(
+                &image.os_version,
+                &format!("{path}.os_version"),
+                values::almalinux_version,
+            )
             .unwrap_or((9, 0));
-        let k3s = r.check(&image.k3s_version, &format!("{path}.k3s_version"), values::k3s_version);
-        let release = r.int(&image.release, &format!("{path}.release"), 1, 99_999, "release number");
-        let template_vm_id = image
-            .template_vm_id
-            .as_ref()
-            .map(|id| r.int(id, &format!("{path}.template_vm_id"), *VM_ID_RANGE.start(), *VM_ID_RANGE.end(), "Proxmox VM id"));
+        let k3s = r.check(
+            &image.k3s_version,
+            &format!("{path}.k3s_version"),
+            values::k3s_version,
+        );
+        let release = r.int(
+            &image.release,
+            &format!("{path}.release"),
+            1,
+            99_999,
+            "release number",
+        );
+        let template_vm_id = image.template_vm_id.as_ref().map(|id| {
+            r.int(
+                id,
+                &format!("{path}.template_vm_id"),
+                *VM_ID_RANGE.start(),
+                *VM_ID_RANGE.end(),
+                "Proxmox VM id",
+            )
+        });
         let build = BuildVm {
-            cores: r.int(&image.build.cores, &format!("{path}.build.cores"), 1, 128, "core count"),
+            cores: r.int(
+                &image.build.cores,
+                &format!("{path}.build.cores"),
+                1,
+                128,
+                "core count",
+            ),
             memory_mib: r
-                .check(&image.build.memory, &format!("{path}.build.memory"), |s| values::memory_mib(s, MIN_SERVER_MEMORY_MIB))
+                .check(&image.build.memory, &format!("{path}.build.memory"), |s| {
+                    values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
+                })
                 .unwrap_or(0),
             disk_gib: r
-                .check(&image.build.disk, &format!("{path}.build.disk"), |s| values::disk_gib(s, MIN_DISK_GIB))
+                .check(&image.build.disk, &format!("{path}.build.disk"), |s| {
+                    values::disk_gib(s, MIN_DISK_GIB)
+                })
                 .unwrap_or(0),
         };
         let mut disable: BTreeSet<String> = BTreeSet::from(["traefik".to_owned()]);
@@ -171,7 +245,11 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
             disable.insert("servicelb".to_owned());
         }
         for (j, component) in image.k3s_disable.iter().enumerate() {
-            if let Some(c) = r.check(component, &format!("{path}.k3s_disable[{j}]"), values::k3s_component) {
+            if let Some(c) = r.check(
+                component,
+                &format!("{path}.k3s_disable[{j}]"),
+                values::k3s_component,
+            ) {
                 disable.insert(c);
             }
         }
@@ -189,7 +267,10 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
                 r.error(
                     image.name.referenced,
                     format!("{path}.name"),
-                    format!("the template name `{template_name}` is not valid in Proxmox: {}", invalid.message),
+                    format!(
+                        "the template name `{template_name}` is not valid in Proxmox: {}",
+                        invalid.message
+                    ),
                     invalid.help,
                 );
             }
@@ -208,7 +289,9 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
             template_vm_id,
             iso_url: format!("{iso_base}/AlmaLinux-{os_version}-{rpm_arch}-boot.iso"),
             iso_checksum: format!("file:{iso_base}/CHECKSUM"),
-            baseos_url: format!("https://repo.almalinux.org/almalinux/{os_version}/BaseOS/{rpm_arch}/os"),
+            baseos_url: format!(
+                "https://repo.almalinux.org/almalinux/{os_version}/BaseOS/{rpm_arch}/os"
+            ),
             os_version,
             build,
             k3s_disable: disable.into_iter().collect(),
@@ -219,7 +302,11 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
     images
 }
 
-fn resolve_environments(r: &mut Resolver, raw: &[RawEnvironment], images: &[Image]) -> Vec<Environment> {
+fn resolve_environments(
+    r: &mut Resolver,
+    raw: &[RawEnvironment],
+    images: &[Image],
+) -> Vec<Environment> {
     let mut env_names = BTreeMap::new();
     let mut vm_names: BTreeMap<String, Location> = BTreeMap::new();
     let mut ips: BTreeMap<Ipv4Addr, Location> = BTreeMap::new();
@@ -231,28 +318,57 @@ fn resolve_environments(r: &mut Resolver, raw: &[RawEnvironment], images: &[Imag
             r.error(
                 env.name.referenced,
                 format!("{path}.name"),
-                format!("environment `{name}` is defined twice (first at line {})", first.line()),
+                format!(
+                    "environment `{name}` is defined twice (first at line {})",
+                    first.line()
+                ),
                 "give each environment its own name",
             );
         }
-        let net = r.check(&env.network.cidr, &format!("{path}.network.cidr"), values::ipv4_cidr);
-        let gateway = r.check(&env.network.gateway, &format!("{path}.network.gateway"), values::ipv4);
+        let net = r.check(
+            &env.network.cidr,
+            &format!("{path}.network.cidr"),
+            values::ipv4_cidr,
+        );
+        let gateway = r.check(
+            &env.network.gateway,
+            &format!("{path}.network.gateway"),
+            values::ipv4,
+        );
         if let (Some(net), Some(gw)) = (net, gateway) {
             if let Err(invalid) = net.host_address(gw) {
-                r.error(env.network.gateway.referenced, format!("{path}.network.gateway"), format!("gateway {gw} {}", invalid.message), invalid.help);
+                r.error(
+                    env.network.gateway.referenced,
+                    format!("{path}.network.gateway"),
+                    format!("gateway {gw} {}", invalid.message),
+                    invalid.help,
+                );
             }
         }
         let mut nameservers = Vec::new();
         if env.network.nameservers.is_empty() {
-            r.error(Location::UNKNOWN, format!("{path}.network.nameservers"), "no nameserver is given", "list at least one DNS server address");
+            r.error(
+                Location::UNKNOWN,
+                format!("{path}.network.nameservers"),
+                "no nameserver is given",
+                "list at least one DNS server address",
+            );
         }
         for (i, ns) in env.network.nameservers.iter().enumerate() {
-            if let Some(ip) = r.check(ns, &format!("{path}.network.nameservers[{i}]"), values::ipv4) {
+            if let Some(ip) = r.check(
+                ns,
+                &format!("{path}.network.nameservers[{i}]"),
+                values::ipv4,
+            ) {
                 nameservers.push(ip);
             }
         }
         let search_domain = env.network.search_domain.as_ref().map(|d| {
-            r.check(d, &format!("{path}.network.search_domain"), values::dns_name);
+            r.check(
+                d,
+                &format!("{path}.network.search_domain"),
+                values::dns_name,
+            );
             d.value.clone()
         });
         if env.ssh_keys.is_empty() {
@@ -265,7 +381,11 @@ fn resolve_environments(r: &mut Resolver, raw: &[RawEnvironment], images: &[Imag
         }
         let mut ssh_keys = Vec::new();
         for (i, key) in env.ssh_keys.iter().enumerate() {
-            if let Some(key) = r.check(key, &format!("{path}.ssh_keys[{i}]"), values::ssh_public_key) {
+            if let Some(key) = r.check(
+                key,
+                &format!("{path}.ssh_keys[{i}]"),
+                values::ssh_public_key,
+            ) {
                 ssh_keys.push(key);
             }
         }
@@ -274,7 +394,12 @@ fn resolve_environments(r: &mut Resolver, raw: &[RawEnvironment], images: &[Imag
             env.user.value.clone()
         };
         if env.vms.is_empty() {
-            r.error(env.name.referenced, format!("{path}.vms"), "the environment has no VM", "add at least one entry under `vms:`");
+            r.error(
+                env.name.referenced,
+                format!("{path}.vms"),
+                "the environment has no VM",
+                "add at least one entry under `vms:`",
+            );
         }
         let mut vms = Vec::new();
         for (v, vm) in env.vms.iter().enumerate() {
@@ -284,7 +409,10 @@ fn resolve_environments(r: &mut Resolver, raw: &[RawEnvironment], images: &[Imag
                 r.error(
                     vm.name.referenced,
                     format!("{vpath}.name"),
-                    format!("VM name `{vm_name}` is already used at line {}", first.line()),
+                    format!(
+                        "VM name `{vm_name}` is already used at line {}",
+                        first.line()
+                    ),
                     "VM names are host names and Proxmox names: make each one unique",
                 );
             }
@@ -301,19 +429,39 @@ fn resolve_environments(r: &mut Resolver, raw: &[RawEnvironment], images: &[Imag
                     String::new()
                 }
             };
-            let cores = r.int(&vm.cores, &format!("{vpath}.cores"), MIN_SERVER_CORES as i64, 512, "core count for a k3s server (at least 2)");
+            let cores = r.int(
+                &vm.cores,
+                &format!("{vpath}.cores"),
+                MIN_SERVER_CORES as i64,
+                512,
+                "core count for a k3s server (at least 2)",
+            );
             let memory_mib = r
-                .check(&vm.memory, &format!("{vpath}.memory"), |s| values::memory_mib(s, MIN_SERVER_MEMORY_MIB))
+                .check(&vm.memory, &format!("{vpath}.memory"), |s| {
+                    values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
+                })
                 .unwrap_or(0);
             let disk_gib = r
-                .check(&vm.disk, &format!("{vpath}.disk"), |s| values::disk_gib(s, MIN_DISK_GIB))
+                .check(&vm.disk, &format!("{vpath}.disk"), |s| {
+                    values::disk_gib(s, MIN_DISK_GIB)
+                })
                 .unwrap_or(0);
             let ip = r.check(&vm.ip, &format!("{vpath}.ip"), values::ipv4);
             if let (Some(ip), Some(net)) = (ip, net) {
                 if let Err(invalid) = net.host_address(ip) {
-                    r.error(vm.ip.referenced, format!("{vpath}.ip"), format!("{ip} {}", invalid.message), invalid.help);
+                    r.error(
+                        vm.ip.referenced,
+                        format!("{vpath}.ip"),
+                        format!("{ip} {}", invalid.message),
+                        invalid.help,
+                    );
                 } else if Some(ip) == gateway {
-                    r.error(vm.ip.referenced, format!("{vpath}.ip"), format!("{ip} is the gateway's address"), "give the VM an address of its own");
+                    r.error(
+                        vm.ip.referenced,
+                        format!("{vpath}.ip"),
+                        format!("{ip} is the gateway's address"),
+                        "give the VM an address of its own",
+                    );
                 }
                 if let Some(first) = ips.insert(ip, vm.ip.referenced) {
                     r.error(
@@ -324,10 +472,15 @@ fn resolve_environments(r: &mut Resolver, raw: &[RawEnvironment], images: &[Imag
                     );
                 }
             }
-            let vm_id = vm
-                .vm_id
-                .as_ref()
-                .map(|id| r.int(id, &format!("{vpath}.vm_id"), *VM_ID_RANGE.start(), *VM_ID_RANGE.end(), "Proxmox VM id"));
+            let vm_id = vm.vm_id.as_ref().map(|id| {
+                r.int(
+                    id,
+                    &format!("{vpath}.vm_id"),
+                    *VM_ID_RANGE.start(),
+                    *VM_ID_RANGE.end(),
+                    "Proxmox VM id",
+                )
+            });
             let user_data = vm.user_data.as_ref().map(|u| {
                 r.check(u, &format!("{vpath}.user_data"), values::cloud_config);
                 u.value.clone()
@@ -366,37 +519,52 @@ fn resolve_environments(r: &mut Resolver, raw: &[RawEnvironment], images: &[Imag
 /// VM ids are global on a Proxmox cluster: templates and VMs share one space.
 fn check_unique_vm_ids(r: &mut Resolver, raw: &RawSpec) {
     let mut seen: BTreeMap<i64, Location> = BTreeMap::new();
-    let image_ids = raw
-        .images
-        .iter()
-        .enumerate()
-        .filter_map(|(i, image)| Some((format!("images[{i}].template_vm_id"), image.template_vm_id.as_ref()?)));
+    let image_ids = raw.images.iter().enumerate().filter_map(|(i, image)| {
+        Some((
+            format!("images[{i}].template_vm_id"),
+            image.template_vm_id.as_ref()?,
+        ))
+    });
     let vm_ids = raw.environments.iter().enumerate().flat_map(|(e, env)| {
-        env.vms
-            .iter()
-            .enumerate()
-            .filter_map(move |(v, vm)| Some((format!("environments[{e}].vms[{v}].vm_id"), vm.vm_id.as_ref()?)))
+        env.vms.iter().enumerate().filter_map(move |(v, vm)| {
+            Some((
+                format!("environments[{e}].vms[{v}].vm_id"),
+                vm.vm_id.as_ref()?,
+            ))
+        })
     });
     for (path, id) in image_ids.chain(vm_ids) {
         if let Some(first) = seen.insert(id.value, id.referenced) {
             r.error(
                 id.referenced,
                 path,
-                format!("VM id {} is already used at line {}", id.value, first.line()),
+                format!(
+                    "VM id {} is already used at line {}",
+                    id.value,
+                    first.line()
+                ),
                 "Proxmox VM ids are unique across the cluster: pick another, or leave it out",
             );
         }
     }
 }
 
-fn resolve_kubernetes(r: &mut Resolver, k: &RawKubernetes, environments: &[Environment], images: &[Image]) -> Option<Kubernetes> {
+fn resolve_kubernetes(
+    r: &mut Resolver,
+    k: &RawKubernetes,
+    environments: &[Environment],
+    images: &[Image],
+) -> Option<Kubernetes> {
     let Some(env) = environments.iter().find(|e| e.name == k.cluster.value) else {
         let known: Vec<_> = environments.iter().map(|e| e.name.as_str()).collect();
         r.error(
             k.cluster.referenced,
             "kubernetes.cluster",
             format!("no environment is named `{}`", k.cluster.value),
-            format!("use one of the names under `environments:`: {}", known.join(", ")),
+            format!(
+                "use one of the names under `environments:`: {}",
+                known.join(", ")
+            ),
         );
         return None;
     };
@@ -406,24 +574,47 @@ fn resolve_kubernetes(r: &mut Resolver, k: &RawKubernetes, environments: &[Envir
         .find(|i| i.name == server.image)
         .map(|i| i.kubernetes_version.clone())
         .unwrap_or_default();
-    let repo_url = r.check(&k.git.repo_url, "kubernetes.git.repo_url", values::git_url).unwrap_or_default();
-    r.check(&k.git.revision, "kubernetes.git.revision", values::git_revision);
-    let path = r.check(&k.git.path, "kubernetes.git.path", values::repo_path).unwrap_or_default();
+    let repo_url = r
+        .check(&k.git.repo_url, "kubernetes.git.repo_url", values::git_url)
+        .unwrap_or_default();
+    r.check(
+        &k.git.revision,
+        "kubernetes.git.revision",
+        values::git_revision,
+    );
+    let path = r
+        .check(&k.git.path, "kubernetes.git.path", values::repo_path)
+        .unwrap_or_default();
     let argocd_version = {
-        r.check(&k.argocd.version, "kubernetes.argocd.version", values::v_semver);
+        r.check(
+            &k.argocd.version,
+            "kubernetes.argocd.version",
+            values::v_semver,
+        );
         k.argocd.version.value.clone()
     };
     let argocd_namespace = r.label(&k.argocd.namespace, "kubernetes.argocd.namespace");
     let metallb = k.metallb.as_ref().map(|m| {
         r.check(&m.version, "kubernetes.metallb.version", values::semver);
         if m.addresses.is_empty() {
-            r.error(m.version.referenced, "kubernetes.metallb.addresses", "MetalLB has no address to hand out", "list a range such as `192.168.1.240-192.168.1.250`");
+            r.error(
+                m.version.referenced,
+                "kubernetes.metallb.addresses",
+                "MetalLB has no address to hand out",
+                "list a range such as `192.168.1.240-192.168.1.250`",
+            );
         }
         let addresses = m
             .addresses
             .iter()
             .enumerate()
-            .filter_map(|(i, a)| r.check(a, &format!("kubernetes.metallb.addresses[{i}]"), values::address_range))
+            .filter_map(|(i, a)| {
+                r.check(
+                    a,
+                    &format!("kubernetes.metallb.addresses[{i}]"),
+                    values::address_range,
+                )
+            })
             .collect();
         MetalLb {
             version: m.version.value.clone(),
@@ -512,9 +703,15 @@ fn check_phpipam_namespace(r: &mut Resolver, app: &RawHelmApp, path: &str, names
     }
     let (value, help) = match app.values.get("namespace") {
         None if namespace == CHART_DEFAULT => return,
-        None => (format!("the chart's default `{CHART_DEFAULT}`"), format!("add `namespace: {namespace}` to `{path}.values`")),
+        None => (
+            format!("the chart's default `{CHART_DEFAULT}`"),
+            format!("add `namespace: {namespace}` to `{path}.values`"),
+        ),
         Some(serde_json::Value::String(v)) if v == namespace => return,
-        Some(other) => (format!("`{}`", other.to_string().trim_matches('"')), format!("set `{path}.values.namespace` to `{namespace}`")),
+        Some(other) => (
+            format!("`{}`", other.to_string().trim_matches('"')),
+            format!("set `{path}.values.namespace` to `{namespace}`"),
+        ),
     };
     r.error(
         app.name.referenced,

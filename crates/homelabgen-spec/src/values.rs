@@ -26,9 +26,14 @@ pub fn dns_label(s: &str) -> Result<(), Invalid> {
         return invalid("the name is empty", HELP);
     }
     if s.len() > 63 {
-        return invalid(format!("`{s}` is {} characters long; the limit is 63", s.len()), HELP);
+        return invalid(
+            format!("`{s}` is {} characters long; the limit is 63", s.len()),
+            HELP,
+        );
     }
-    let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_chars = s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let ok_ends = !s.starts_with('-') && !s.ends_with('-');
     if !ok_chars || !ok_ends {
         return invalid(format!("`{s}` is not a DNS label"), HELP);
@@ -53,7 +58,10 @@ pub fn host(s: &str) -> Result<(), Invalid> {
     if s.parse::<Ipv4Addr>().is_ok() || dns_name(s).is_ok() {
         return Ok(());
     }
-    invalid(format!("`{s}` is neither a host name nor an IPv4 address"), "give the Proxmox host's DNS name or IPv4 address, without scheme or port")
+    invalid(
+        format!("`{s}` is neither a host name nor an IPv4 address"),
+        "give the Proxmox host's DNS name or IPv4 address, without scheme or port",
+    )
 }
 
 /// `X.Y.Z` with numeric parts.
@@ -62,19 +70,28 @@ pub fn semver(s: &str) -> Result<(), Invalid> {
     if parts.len() == 3 && parts.iter().all(|p| is_number(p)) {
         return Ok(());
     }
-    invalid(format!("`{s}` is not a version of the form X.Y.Z"), "write an exact version such as `1.2.3`, without `v` or ranges")
+    invalid(
+        format!("`{s}` is not a version of the form X.Y.Z"),
+        "write an exact version such as `1.2.3`, without `v` or ranges",
+    )
 }
 
 /// `vX.Y.Z`, the form Argo CD tags its releases with.
 pub fn v_semver(s: &str) -> Result<(), Invalid> {
     match s.strip_prefix('v') {
         Some(rest) if semver(rest).is_ok() => Ok(()),
-        _ => invalid(format!("`{s}` is not a version of the form vX.Y.Z"), "write the release tag, such as `v3.6.3`"),
+        _ => invalid(
+            format!("`{s}` is not a version of the form vX.Y.Z"),
+            "write the release tag, such as `v3.6.3`",
+        ),
     }
 }
 
 fn is_number(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+    !s.is_empty()
+        && s.len() <= 9
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'))
 }
 
 /// The Proxmox API endpoint, normalised to `scheme://host:port` with no trailing `/`.
@@ -84,7 +101,10 @@ pub fn proxmox_endpoint(s: &str) -> Result<String, Invalid> {
     if trimmed.ends_with("/api2/json") {
         return invalid(
             format!("`{s}` includes the API path"),
-            format!("write the endpoint without `/api2/json`: `{}`", trimmed.trim_end_matches("/api2/json")),
+            format!(
+                "write the endpoint without `/api2/json`: `{}`",
+                trimmed.trim_end_matches("/api2/json")
+            ),
         );
     }
     Ok(trimmed.to_owned())
@@ -92,10 +112,19 @@ pub fn proxmox_endpoint(s: &str) -> Result<String, Invalid> {
 
 /// An `http://` or `https://` URL with a host.
 pub fn http_url(s: &str) -> Result<String, Invalid> {
-    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
     match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !s.contains(char::is_whitespace) => Ok(s.to_owned()),
-        _ => invalid(format!("`{s}` is not an http(s) URL"), "write a URL starting with `https://` (or `http://`), e.g. `https://example.org/path`"),
+        Some(rest)
+            if !rest.is_empty() && !rest.starts_with('/') && !s.contains(char::is_whitespace) =>
+        {
+            Ok(s.to_owned())
+        }
+        _ => invalid(
+            format!("`{s}` is not an http(s) URL"),
+            "write a URL starting with `https://` (or `http://`), e.g. `https://example.org/path`",
+        ),
     }
 }
 
@@ -104,7 +133,9 @@ pub fn git_url(s: &str) -> Result<String, Invalid> {
     let ssh = s
         .strip_prefix("ssh://")
         .or_else(|| s.strip_prefix("git@").filter(|rest| rest.contains(':')));
-    if http_url(s).is_ok() || ssh.is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace)) {
+    if http_url(s).is_ok()
+        || ssh.is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+    {
         return Ok(s.to_owned());
     }
     invalid(format!("`{s}` is not a git URL"), "use `https://host/owner/repo.git`, `ssh://git@host/owner/repo.git` or `git@host:owner/repo.git`")
@@ -113,7 +144,10 @@ pub fn git_url(s: &str) -> Result<String, Invalid> {
 /// A branch, tag or commit: no spaces, no `..`, no leading `-`.
 pub fn git_revision(s: &str) -> Result<(), Invalid> {
     if s.is_empty() || s.contains(char::is_whitespace) || s.contains("..") || s.starts_with('-') {
-        return invalid(format!("`{s}` is not a git revision"), "name a branch, tag or commit, e.g. `main`");
+        return invalid(
+            format!("`{s}` is not a git revision"),
+            "name a branch, tag or commit, e.g. `main`",
+        );
     }
     Ok(())
 }
@@ -123,9 +157,14 @@ pub fn repo_path(s: &str) -> Result<String, Invalid> {
     let trimmed = s.trim_end_matches('/');
     let bad = trimmed.is_empty()
         || trimmed.starts_with('/')
-        || trimmed.split('/').any(|seg| seg.is_empty() || seg == "." || seg == ".." || seg.contains(char::is_whitespace));
+        || trimmed.split('/').any(|seg| {
+            seg.is_empty() || seg == "." || seg == ".." || seg.contains(char::is_whitespace)
+        });
     if bad {
-        return invalid(format!("`{s}` is not a relative path inside the repository"), "write a path such as `generated/k8s`, without `..` or a leading `/`");
+        return invalid(
+            format!("`{s}` is not a relative path inside the repository"),
+            "write a path such as `generated/k8s`, without `..` or a leading `/`",
+        );
     }
     Ok(trimmed.to_owned())
 }
@@ -133,8 +172,11 @@ pub fn repo_path(s: &str) -> Result<String, Invalid> {
 /// A Unix user name.
 pub fn unix_user(s: &str) -> Result<(), Invalid> {
     let mut bytes = s.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_');
-    let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b == b'_');
+    let rest_ok =
+        bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if first_ok && rest_ok && s.len() <= 32 {
         return Ok(());
     }
@@ -149,26 +191,41 @@ pub fn storage_id(s: &str) -> Result<String, Invalid> {
     if first_ok && rest_ok && s.len() <= 64 {
         return Ok(s.to_owned());
     }
-    invalid(format!("`{s}` is not a Proxmox storage id"), "use the id shown under Datacenter → Storage, e.g. `local-lvm`")
+    invalid(
+        format!("`{s}` is not a Proxmox storage id"),
+        "use the id shown under Datacenter → Storage, e.g. `local-lvm`",
+    )
 }
 
 /// A Linux bridge name such as `vmbr0` (at most 15 characters, as the kernel allows).
 pub fn bridge(s: &str) -> Result<String, Invalid> {
-    let ok = !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let ok = !s.is_empty()
+        && s.len() <= 15
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if ok {
         return Ok(s.to_owned());
     }
-    invalid(format!("`{s}` is not a Linux bridge name"), "use the bridge shown under the node's System → Network, e.g. `vmbr0`")
+    invalid(
+        format!("`{s}` is not a Linux bridge name"),
+        "use the bridge shown under the node's System → Network, e.g. `vmbr0`",
+    )
 }
 
 /// AlmaLinux `9.N` → (9, N). Only AlmaLinux 9 is supported.
 pub fn almalinux_version(s: &str) -> Result<(u32, u32), Invalid> {
     const HELP: &str = "write the AlmaLinux 9 minor release, e.g. `9.8`";
     let Some((major, minor)) = s.split_once('.') else {
-        return invalid(format!("`{s}` is not an AlmaLinux version of the form 9.N"), HELP);
+        return invalid(
+            format!("`{s}` is not an AlmaLinux version of the form 9.N"),
+            HELP,
+        );
     };
     if !is_number(major) || !is_number(minor) {
-        return invalid(format!("`{s}` is not an AlmaLinux version of the form 9.N"), HELP);
+        return invalid(
+            format!("`{s}` is not an AlmaLinux version of the form 9.N"),
+            HELP,
+        );
     }
     let (major, minor) = (major.parse().unwrap_or(0), minor.parse().unwrap_or(0));
     if major != 9 {
@@ -187,7 +244,12 @@ pub struct K3sVersion {
 }
 
 pub fn k3s_version(s: &str) -> Result<K3sVersion, Invalid> {
-    let fail = || invalid(format!("`{s}` is not a k3s version of the form vX.Y.Z+k3sN"), "copy the release name from the k3s releases page, e.g. `v1.36.3+k3s1`");
+    let fail = || {
+        invalid(
+            format!("`{s}` is not a k3s version of the form vX.Y.Z+k3sN"),
+            "copy the release name from the k3s releases page, e.g. `v1.36.3+k3s1`",
+        )
+    };
     let Some((kube, build)) = s.strip_prefix('v').and_then(|rest| rest.split_once("+k3s")) else {
         return fail();
     };
@@ -201,13 +263,23 @@ pub fn k3s_version(s: &str) -> Result<K3sVersion, Invalid> {
 }
 
 /// Packaged components k3s can disable (`k3s server --disable`).
-pub const K3S_COMPONENTS: &[&str] = &["coredns", "local-storage", "metrics-server", "runtimes", "servicelb", "traefik"];
+pub const K3S_COMPONENTS: &[&str] = &[
+    "coredns",
+    "local-storage",
+    "metrics-server",
+    "runtimes",
+    "servicelb",
+    "traefik",
+];
 
 pub fn k3s_component(s: &str) -> Result<String, Invalid> {
     if K3S_COMPONENTS.contains(&s) {
         return Ok(s.to_owned());
     }
-    invalid(format!("`{s}` is not a k3s component that can be disabled"), format!("use one of: {}", K3S_COMPONENTS.join(", ")))
+    invalid(
+        format!("`{s}` is not a k3s component that can be disabled"),
+        format!("use one of: {}", K3S_COMPONENTS.join(", ")),
+    )
 }
 
 /// A size with a binary unit: `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (Proxmox reads `G` as GiB).
@@ -227,7 +299,10 @@ fn size_mib(s: &str) -> Result<u64, Invalid> {
         "MB" | "GB" | "TB" => {
             return invalid(
                 format!("`{s}` uses a decimal unit"),
-                format!("write `{number}{}` (binary units, as Proxmox uses)", &unit[..1]),
+                format!(
+                    "write `{number}{}` (binary units, as Proxmox uses)",
+                    &unit[..1]
+                ),
             )
         }
         _ => return invalid(format!("`{s}` has an unknown unit `{unit}`"), HELP),
@@ -241,10 +316,16 @@ fn size_mib(s: &str) -> Result<u64, Invalid> {
 pub fn memory_mib(s: &str, min_mib: u64) -> Result<u64, Invalid> {
     let mib = size_mib(s)?;
     if mib < min_mib {
-        return invalid(format!("{s} is below the minimum of {min_mib}MiB"), format!("give at least {}GiB", min_mib / 1024));
+        return invalid(
+            format!("{s} is below the minimum of {min_mib}MiB"),
+            format!("give at least {}GiB", min_mib / 1024),
+        );
     }
     if mib > 16 * 1024 * 1024 {
-        return invalid(format!("{s} is more memory than Proxmox supports in one VM"), "give at most 16TiB");
+        return invalid(
+            format!("{s} is more memory than Proxmox supports in one VM"),
+            "give at most 16TiB",
+        );
     }
     Ok(mib)
 }
@@ -253,18 +334,28 @@ pub fn memory_mib(s: &str, min_mib: u64) -> Result<u64, Invalid> {
 pub fn disk_gib(s: &str, min_gib: u64) -> Result<u64, Invalid> {
     let mib = size_mib(s)?;
     if mib % 1024 != 0 {
-        return invalid(format!("{s} is not a whole number of GiB"), format!("round it to whole GiB, e.g. `{}GiB`", mib.div_ceil(1024)));
+        return invalid(
+            format!("{s} is not a whole number of GiB"),
+            format!("round it to whole GiB, e.g. `{}GiB`", mib.div_ceil(1024)),
+        );
     }
     let gib = mib / 1024;
     if gib < min_gib {
-        return invalid(format!("{s} is below the minimum of {min_gib}GiB"), format!("give at least {min_gib}GiB"));
+        return invalid(
+            format!("{s} is below the minimum of {min_gib}GiB"),
+            format!("give at least {min_gib}GiB"),
+        );
     }
     Ok(gib)
 }
 
 pub fn ipv4(s: &str) -> Result<Ipv4Addr, Invalid> {
-    s.parse()
-        .or_else(|_| invalid(format!("`{s}` is not an IPv4 address"), "write four numbers 0-255 separated by dots, e.g. `192.168.1.10`"))
+    s.parse().or_else(|_| {
+        invalid(
+            format!("`{s}` is not an IPv4 address"),
+            "write four numbers 0-255 separated by dots, e.g. `192.168.1.10`",
+        )
+    })
 }
 
 /// An IPv4 network written as its network address and prefix length.
@@ -276,7 +367,9 @@ pub struct Ipv4Net {
 
 impl Ipv4Net {
     fn mask(self) -> u32 {
-        u32::MAX.checked_shl(32 - u32::from(self.prefix_len)).unwrap_or(0)
+        u32::MAX
+            .checked_shl(32 - u32::from(self.prefix_len))
+            .unwrap_or(0)
     }
 
     pub fn broadcast(self) -> Ipv4Addr {
@@ -289,13 +382,27 @@ impl Ipv4Net {
 
     /// Whether `ip` may be given to a host: inside, and neither network nor broadcast address.
     pub fn host_address(self, ip: Ipv4Addr) -> Result<(), Invalid> {
-        let range = format!("{} to {}", Ipv4Addr::from(u32::from(self.network) + 1), Ipv4Addr::from(u32::from(self.broadcast()) - 1));
+        let range = format!(
+            "{} to {}",
+            Ipv4Addr::from(u32::from(self.network) + 1),
+            Ipv4Addr::from(u32::from(self.broadcast()) - 1)
+        );
         if !self.contains(ip) {
-            return invalid(format!("is outside the network {self}"), format!("use an address from {range}, or change `network.cidr`"));
+            return invalid(
+                format!("is outside the network {self}"),
+                format!("use an address from {range}, or change `network.cidr`"),
+            );
         }
         if ip == self.network || ip == self.broadcast() {
-            let which = if ip == self.network { "network" } else { "broadcast" };
-            return invalid(format!("is the {which} address of {self}"), format!("use an address from {range}"));
+            let which = if ip == self.network {
+                "network"
+            } else {
+                "broadcast"
+            };
+            return invalid(
+                format!("is the {which} address of {self}"),
+                format!("use an address from {range}"),
+            );
         }
         Ok(())
     }
@@ -313,19 +420,31 @@ pub fn ipv4_cidr(s: &str) -> Result<Ipv4Net, Invalid> {
     let Some((addr, len)) = s.split_once('/') else {
         return invalid(format!("`{s}` is not an IPv4 network in CIDR form"), HELP);
     };
-    let (Ok(addr), Some(len)) = (addr.parse::<Ipv4Addr>(), is_number(len).then(|| len.parse::<u8>().ok()).flatten()) else {
+    let (Ok(addr), Some(len)) = (
+        addr.parse::<Ipv4Addr>(),
+        is_number(len).then(|| len.parse::<u8>().ok()).flatten(),
+    ) else {
         return invalid(format!("`{s}` is not an IPv4 network in CIDR form"), HELP);
     };
     if !(8..=30).contains(&len) {
-        return invalid(format!("prefix length /{len} is not supported"), "use a prefix length from /8 to /30");
+        return invalid(
+            format!("prefix length /{len} is not supported"),
+            "use a prefix length from /8 to /30",
+        );
     }
-    let net = Ipv4Net { network: addr, prefix_len: len };
+    let net = Ipv4Net {
+        network: addr,
+        prefix_len: len,
+    };
     let normal = Ipv4Net {
         network: Ipv4Addr::from(u32::from(addr) & net.mask()),
         prefix_len: len,
     };
     if normal != net {
-        return invalid(format!("`{s}` has host bits set"), format!("write the network address: `{normal}`"));
+        return invalid(
+            format!("`{s}` has host bits set"),
+            format!("write the network address: `{normal}`"),
+        );
     }
     Ok(net)
 }
@@ -361,10 +480,14 @@ const SSH_KEY_TYPES: &[&str] = &[
 /// An OpenSSH public key line `TYPE BASE64 [COMMENT]`, checked down to the key type
 /// recorded inside the base64 blob. A private key is refused outright.
 pub fn ssh_public_key(s: &str) -> Result<String, Invalid> {
-    const HELP: &str = "paste one line of a `.pub` file, e.g. the contents of ~/.ssh/id_ed25519.pub";
+    const HELP: &str =
+        "paste one line of a `.pub` file, e.g. the contents of ~/.ssh/id_ed25519.pub";
     let line = s.trim();
     if line.contains("PRIVATE KEY") {
-        return invalid("this is a private key; it must never be in the spec", "remove it now, and paste the matching public key (`ssh-keygen -y -f KEY`)");
+        return invalid(
+            "this is a private key; it must never be in the spec",
+            "remove it now, and paste the matching public key (`ssh-keygen -y -f KEY`)",
+        );
     }
     if line.contains('\n') {
         return invalid("an SSH public key is one line", HELP);
@@ -374,7 +497,10 @@ pub fn ssh_public_key(s: &str) -> Result<String, Invalid> {
         return invalid(format!("`{line}` is not an OpenSSH public key"), HELP);
     };
     if !SSH_KEY_TYPES.contains(&kind) {
-        return invalid(format!("`{kind}` is not an OpenSSH public key type"), format!("{HELP}; known types: {}", SSH_KEY_TYPES.join(", ")));
+        return invalid(
+            format!("`{kind}` is not an OpenSSH public key type"),
+            format!("{HELP}; known types: {}", SSH_KEY_TYPES.join(", ")),
+        );
     }
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(blob) else {
         return invalid("the key data is not valid base64", HELP);
@@ -395,5 +521,8 @@ pub fn cloud_config(s: &str) -> Result<(), Invalid> {
     if s.starts_with("#cloud-config\n") {
         return Ok(());
     }
-    invalid("user_data is not a cloud-config document", "start it with the line `#cloud-config` (use a YAML block scalar: `user_data: |`)")
+    invalid(
+        "user_data is not a cloud-config document",
+        "start it with the line `#cloud-config` (use a YAML block scalar: `user_data: |`)",
+    )
 }

@@ -7,7 +7,9 @@ use std::fs;
 use std::path::Path;
 
 fn fixtures(kind: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(kind);
     let mut out: Vec<_> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -37,12 +39,20 @@ fn invalid_fixtures_give_their_exact_diagnostics() {
             fs::write(&expected_path, &actual).unwrap();
             continue;
         }
-        let expected = fs::read_to_string(&expected_path).unwrap_or_else(|_| format!("<missing {}>", expected_path.display()));
+        let expected = fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| format!("<missing {}>", expected_path.display()));
         if actual != expected {
-            failures.push(format!("{name}\n--- expected\n{expected}--- actual\n{actual}"));
+            failures.push(format!(
+                "{name}\n--- expected\n{expected}--- actual\n{actual}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} fixture(s) differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -68,11 +78,22 @@ fn valid_fixtures_resolve() {
 #[test]
 fn default_spec_resolves_with_the_derived_names() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/homelab.yaml");
-    let model = homelabgen_spec::from_str("spec/homelab.yaml", &fs::read_to_string(path).unwrap()).unwrap();
+    let model =
+        homelabgen_spec::from_str("spec/homelab.yaml", &fs::read_to_string(path).unwrap()).unwrap();
     let image = &model.images[0];
     assert_eq!(image.template_name, "alma9.8-k3-node-amd64-v1.36.3-k3s1-v1");
-    assert_eq!(image.k3s_disable, ["servicelb", "traefik"], "MetalLB is on, so servicelb is disabled");
+    assert_eq!(
+        image.k3s_disable,
+        ["servicelb", "traefik"],
+        "MetalLB is on, so servicelb is disabled"
+    );
     let vm = &model.environments[0].vms[0];
-    assert_eq!((vm.cores, vm.memory_mib, vm.ip_cidr.as_str()), (4, 24576, "192.168.1.50/24"));
-    assert_eq!(vm.template_name, image.template_name, "OpenTofu clones what Packer builds");
+    assert_eq!(
+        (vm.cores, vm.memory_mib, vm.ip_cidr.as_str()),
+        (4, 24576, "192.168.1.50/24")
+    );
+    assert_eq!(
+        vm.template_name, image.template_name,
+        "OpenTofu clones what Packer builds"
+    );
 }

@@ -6,7 +6,9 @@ use std::fs;
 use std::path::Path;
 
 fn repo(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 #[test]
@@ -25,10 +27,20 @@ fn default_spec_points_at_the_schema_and_conforms() {
     let schema: serde_json::Value = serde_json::from_str(&homelabgen_spec::json_schema()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let instance: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&instance).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "default spec does not conform to its schema:\n{}", errors.join("\n"));
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "default spec does not conform to its schema:\n{}",
+        errors.join("\n")
+    );
     // And the schema is strict: an unknown field is rejected by it too.
     let mut bad = instance.clone();
     bad["site"]["nodes"] = serde_json::json!("typo");
-    assert!(!validator.is_valid(&bad), "the schema must reject unknown fields");
+    assert!(
+        !validator.is_valid(&bad),
+        "the schema must reject unknown fields"
+    );
 }

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "homelabgen", version, about = "Render a Proxmox homelab (Packer, OpenTofu, Argo CD) from one typed spec")]
+#[command(
+    name = "homelabgen",
+    version,
+    about = "Render a Proxmox homelab (Packer, OpenTofu, Argo CD) from one typed spec"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -139,7 +143,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let tree = homelabgen_render::render(&model);
             let plan = sync::plan(&tree, &out.out)?;
             if plan.is_clean() {
-                eprintln!("{} is up to date with {}", out.out, spec_display_name(&spec.spec));
+                eprintln!(
+                    "{} is up to date with {}",
+                    out.out,
+                    spec_display_name(&spec.spec)
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             print!("{}", sync::unified_diff(&plan, &tree, &out.out));

@@ -21,15 +21,20 @@ use std::os::unix::fs::PermissionsExt;
 
 /// The manifest of owned files, one relative path per line, inside the output dir.
 pub const MANIFEST: &str = ".homelabgen-manifest";
-const MANIFEST_HEADER: &str = "# Files written by homelabgen render; it updates and removes only these.";
+const MANIFEST_HEADER: &str =
+    "# Files written by homelabgen render; it updates and removes only these.";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Create,
-    Update { old: String },
+    Update {
+        old: String,
+    },
     /// Same bytes, other mode (executable bit).
     Mode,
-    Remove { old: String },
+    Remove {
+        old: String,
+    },
 }
 
 /// What a render would change, path by path, in path order.
@@ -57,7 +62,9 @@ impl Plan {
 /// no `.` tricks. Anything else would escape the output directory.
 fn check_relative(path: &Utf8Path) -> Result<()> {
     let plain = !path.as_str().is_empty()
-        && path.components().all(|c| matches!(c, Utf8Component::Normal(_)))
+        && path
+            .components()
+            .all(|c| matches!(c, Utf8Component::Normal(_)))
         && !path.as_str().contains('\\');
     if !plain {
         bail!("refusing path `{path}`: not a plain relative path inside the output directory");
@@ -91,7 +98,10 @@ fn read_manifest(out: &Utf8Path) -> Result<BTreeSet<Utf8PathBuf>> {
         Err(err) => return Err(err).with_context(|| format!("cannot read `{path}`")),
     };
     let mut owned = BTreeSet::new();
-    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let rel = Utf8PathBuf::from(line);
         check_relative(&rel).with_context(|| format!("in `{path}`"))?;
         owned.insert(rel);
@@ -107,10 +117,15 @@ fn read_existing(path: &Utf8Path) -> Result<Option<(String, bool)>> {
                 .map(|m| m.permissions().mode() & 0o111 != 0)
                 .unwrap_or(false);
             // A file that is not UTF-8 cannot be ours; show it as replaced wholesale.
-            Ok(Some((String::from_utf8(bytes).unwrap_or_default(), executable)))
+            Ok(Some((
+                String::from_utf8(bytes).unwrap_or_default(),
+                executable,
+            )))
         }
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
-        Err(err) if err.kind() == ErrorKind::IsADirectory => bail!("`{path}` is a directory, but a file is rendered there"),
+        Err(err) if err.kind() == ErrorKind::IsADirectory => {
+            bail!("`{path}` is a directory, but a file is rendered there")
+        }
         Err(err) => Err(err).with_context(|| format!("cannot read `{path}`")),
     }
 }
@@ -138,7 +153,9 @@ pub fn plan(tree: &Tree, out: &Utf8Path) -> Result<Plan> {
                 let _ = executable;
                 plan.changes.push((rel.clone(), Change::Update { old }))
             }
-            Some((_, executable)) if executable != file.executable => plan.changes.push((rel.clone(), Change::Mode)),
+            Some((_, executable)) if executable != file.executable => {
+                plan.changes.push((rel.clone(), Change::Mode))
+            }
             Some(_) => plan.unchanged += 1,
         }
     }
@@ -160,9 +177,16 @@ fn write_atomic(path: &Utf8Path, contents: &[u8], executable: bool) -> Result<()
     let name = path.file_name().unwrap_or("file");
     let tmp = dir.join(format!(".{name}.homelabgen-tmp"));
     let result = (|| -> std::io::Result<()> {
-        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         file.write_all(contents)?;
-        file.set_permissions(fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))?;
+        file.set_permissions(fs::Permissions::from_mode(if executable {
+            0o755
+        } else {
+            0o644
+        }))?;
         file.sync_all()?;
         fs::rename(&tmp, path)
     })();
@@ -200,7 +224,11 @@ fn remove_empty_parents(out: &Utf8Path, rel: &Utf8Path) {
 /// found files homelabgen does not own.
 pub fn apply(tree: &Tree, out: &Utf8Path, plan: &Plan) -> Result<()> {
     if !plan.unowned.is_empty() {
-        let list: Vec<_> = plan.unowned.iter().map(|p| format!("  {}", out.join(p))).collect();
+        let list: Vec<_> = plan
+            .unowned
+            .iter()
+            .map(|p| format!("  {}", out.join(p)))
+            .collect();
         bail!(
             "these files exist but were not written by homelabgen, so render will not overwrite them:\n{}\n  help: move them away (or delete them) and render again",
             list.join("\n")
@@ -219,9 +247,12 @@ pub fn apply(tree: &Tree, out: &Utf8Path, plan: &Plan) -> Result<()> {
         let path = out.join(rel);
         match change {
             Change::Create | Change::Update { .. } | Change::Mode => {
-                let file = tree.get(rel).context("internal: planned file missing from tree")?;
+                let file = tree
+                    .get(rel)
+                    .context("internal: planned file missing from tree")?;
                 if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent).with_context(|| format!("cannot create `{parent}`"))?;
+                    fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create `{parent}`"))?;
                 }
                 // Re-check after creating directories: nothing may have become a symlink.
                 check_no_symlink(out, rel)?;
@@ -249,13 +280,23 @@ pub fn unified_diff(plan: &Plan, tree: &Tree, out: &Utf8Path) -> String {
             Change::Update { old } => (old.as_str(), format!("a/{rel}"), format!("b/{rel}")),
             Change::Remove { old } => (old.as_str(), format!("a/{rel}"), "/dev/null".to_owned()),
             Change::Mode => {
-                let mode = if tree.get(rel).is_some_and(|f| f.executable) { "100755" } else { "100644" };
+                let mode = if tree.get(rel).is_some_and(|f| f.executable) {
+                    "100755"
+                } else {
+                    "100644"
+                };
                 text.push_str(&format!("mode change {rel}: new mode {mode}\n"));
                 continue;
             }
         };
         let diff = similar::TextDiff::from_lines(old, new);
-        text.push_str(&diff.unified_diff().context_radius(3).header(&a, &b).to_string());
+        text.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&a, &b)
+                .to_string(),
+        );
     }
     text
 }

@@ -35,13 +35,18 @@ fn workspace() -> tempfile::TempDir {
 fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 walk(root, &path, out);
             } else {
-                out.push((path.strip_prefix(root).unwrap().to_path_buf(), fs::read(&path).unwrap()));
+                out.push((
+                    path.strip_prefix(root).unwrap().to_path_buf(),
+                    fs::read(&path).unwrap(),
+                ));
             }
         }
     }
@@ -55,17 +60,35 @@ fn render_then_diff_is_clean_and_rerender_touches_nothing() {
     let ws = workspace();
     let out = homelabgen(ws.path(), &["render"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("created, 0 updated, 0 removed, 0 unchanged"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("created, 0 updated, 0 removed, 0 unchanged"),
+        "{}",
+        stdout(&out)
+    );
     let manifest = fs::read_to_string(ws.path().join("generated/.homelabgen-manifest")).unwrap();
-    assert!(manifest.lines().any(|l| l.starts_with("packer/")), "{manifest}");
+    assert!(
+        manifest.lines().any(|l| l.starts_with("packer/")),
+        "{manifest}"
+    );
 
-    let file = ws.path().join("generated").join(manifest.lines().nth(1).unwrap());
+    let file = ws
+        .path()
+        .join("generated")
+        .join(manifest.lines().nth(1).unwrap());
     let mtime = fs::metadata(&file).unwrap().modified().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
 
     let again = homelabgen(ws.path(), &["render"]);
-    assert!(stdout(&again).contains(" 0 created, 0 updated, 0 removed,"), "{}", stdout(&again));
-    assert_eq!(fs::metadata(&file).unwrap().modified().unwrap(), mtime, "unchanged file rewritten");
+    assert!(
+        stdout(&again).contains(" 0 created, 0 updated, 0 removed,"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(
+        fs::metadata(&file).unwrap().modified().unwrap(),
+        mtime,
+        "unchanged file rewritten"
+    );
 
     let diff = homelabgen(ws.path(), &["diff"]);
     assert_eq!(diff.status.code(), Some(0), "{}", stderr(&diff));
@@ -87,8 +110,14 @@ fn diff_shows_updates_creations_and_removals_and_writes_nothing() {
     let diff = homelabgen(ws.path(), &["diff"]);
     assert_eq!(diff.status.code(), Some(1));
     let text = stdout(&diff);
-    assert!(text.contains(&format!("--- a/{}", owned[0])) && text.contains("-edited by hand"), "{text}");
-    assert!(text.contains("--- /dev/null") && text.contains(&format!("+++ b/{}", owned[1])), "{text}");
+    assert!(
+        text.contains(&format!("--- a/{}", owned[0])) && text.contains("-edited by hand"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--- /dev/null") && text.contains(&format!("+++ b/{}", owned[1])),
+        "{text}"
+    );
     assert_eq!(snapshot(ws.path()), before, "diff must not write");
 
     // A spec without Kubernetes: the k8s tree would be removed.
@@ -96,7 +125,10 @@ fn diff_shows_updates_creations_and_removals_and_writes_nothing() {
     let cut = spec.find("\nkubernetes:").unwrap();
     fs::write(ws.path().join("spec/homelab.yaml"), &spec[..cut + 1]).unwrap();
     let text = stdout(&homelabgen(ws.path(), &["diff"]));
-    assert!(text.contains("+++ /dev/null") && text.contains("--- a/k8s/"), "{text}");
+    assert!(
+        text.contains("+++ /dev/null") && text.contains("--- a/k8s/"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -112,8 +144,15 @@ fn render_prunes_what_it_owned_and_removes_empty_directories() {
     fs::write(ws.path().join("spec/homelab.yaml"), &spec[..cut + 1]).unwrap();
     let out = homelabgen(ws.path(), &["render"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!ws.path().join("generated/k8s").exists(), "k8s tree not pruned");
-    assert_eq!(fs::read_to_string(&keep).unwrap(), "mine\n", "a file it did not write was touched");
+    assert!(
+        !ws.path().join("generated/k8s").exists(),
+        "k8s tree not pruned"
+    );
+    assert_eq!(
+        fs::read_to_string(&keep).unwrap(),
+        "mine\n",
+        "a file it did not write was touched"
+    );
     let manifest = fs::read_to_string(ws.path().join("generated/.homelabgen-manifest")).unwrap();
     assert!(!manifest.contains("k8s/"), "{manifest}");
 }
@@ -126,32 +165,59 @@ fn render_refuses_to_overwrite_a_file_it_did_not_write_and_writes_nothing() {
     let manifest = fs::read_to_string(gen.join(".homelabgen-manifest")).unwrap();
     // Disown one file by rewriting the manifest without it, then change the spec.
     let victim = manifest.lines().nth(1).unwrap().to_owned();
-    let disowned: String = manifest.lines().filter(|l| *l != victim).map(|l| format!("{l}\n")).collect();
+    let disowned: String = manifest
+        .lines()
+        .filter(|l| *l != victim)
+        .map(|l| format!("{l}\n"))
+        .collect();
     fs::write(gen.join(".homelabgen-manifest"), disowned).unwrap();
     fs::write(gen.join(&victim), "precious\n").unwrap();
     let spec = fs::read_to_string(ws.path().join("spec/homelab.yaml")).unwrap();
-    fs::write(ws.path().join("spec/homelab.yaml"), spec.replace("release: 1 ", "release: 2 ")).unwrap();
+    fs::write(
+        ws.path().join("spec/homelab.yaml"),
+        spec.replace("release: 1 ", "release: 2 "),
+    )
+    .unwrap();
     let before = snapshot(ws.path());
 
     let out = homelabgen(ws.path(), &["render"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not written by homelabgen") && stderr(&out).contains(&victim), "{}", stderr(&out));
-    assert_eq!(snapshot(ws.path()), before, "a refused render wrote something");
+    assert!(
+        stderr(&out).contains("not written by homelabgen") && stderr(&out).contains(&victim),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        snapshot(ws.path()),
+        before,
+        "a refused render wrote something"
+    );
 }
 
 #[test]
 fn invalid_spec_exits_2_with_location_and_leaves_no_output() {
     let ws = workspace();
     let spec = fs::read_to_string(ws.path().join("spec/homelab.yaml")).unwrap();
-    fs::write(ws.path().join("spec/homelab.yaml"), spec.replace("cores: 4", "cores: 1")).unwrap();
+    fs::write(
+        ws.path().join("spec/homelab.yaml"),
+        spec.replace("cores: 4", "cores: 1"),
+    )
+    .unwrap();
     for cmd in ["render", "diff", "check"] {
         let out = homelabgen(ws.path(), &[cmd]);
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = stderr(&out);
-        assert!(err.contains("error: spec/homelab.yaml:") && err.contains("environments[0].vms[0].cores"), "{err}");
+        assert!(
+            err.contains("error: spec/homelab.yaml:")
+                && err.contains("environments[0].vms[0].cores"),
+            "{err}"
+        );
         assert!(err.contains("help:"), "{err}");
     }
-    assert!(!ws.path().join("generated").exists(), "output written for an invalid spec");
+    assert!(
+        !ws.path().join("generated").exists(),
+        "output written for an invalid spec"
+    );
 }
 
 #[test]
@@ -159,7 +225,11 @@ fn missing_spec_is_a_clear_error() {
     let ws = tempfile::tempdir().unwrap();
     let out = homelabgen(ws.path(), &["check", "--spec", "nope.yaml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("nope.yaml: cannot read the spec"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nope.yaml: cannot read the spec"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -172,7 +242,10 @@ fn never_writes_through_a_symlink() {
     let out = homelabgen(ws.path(), &["render"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("symlink"), "{}", stderr(&out));
-    assert!(fs::read_dir(outside.path()).unwrap().next().is_none(), "wrote outside the output directory");
+    assert!(
+        fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "wrote outside the output directory"
+    );
 }
 
 #[test]
@@ -186,7 +259,11 @@ fn a_tampered_manifest_cannot_delete_outside_the_output_directory() {
     fs::write(&manifest, format!("{text}../spec/keep.txt\n")).unwrap();
     let out = homelabgen(ws.path(), &["render"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not a plain relative path"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a plain relative path"),
+        "{}",
+        stderr(&out)
+    );
     assert!(bait.exists());
 }
 
@@ -197,7 +274,11 @@ fn output_is_identical_across_locations_and_scripts_are_executable() {
     let spec_abs = b.path().join("spec/homelab.yaml");
     assert!(homelabgen(a.path(), &["render"]).status.success());
     // Same spec by an absolute path: no machine-specific path may reach the output.
-    assert!(homelabgen(b.path(), &["render", "--spec", spec_abs.to_str().unwrap()]).status.success());
+    assert!(
+        homelabgen(b.path(), &["render", "--spec", spec_abs.to_str().unwrap()])
+            .status
+            .success()
+    );
     let sa = snapshot(&a.path().join("generated"));
     let sb = snapshot(&b.path().join("generated"));
     assert_eq!(sa.len(), sb.len());
@@ -205,13 +286,25 @@ fn output_is_identical_across_locations_and_scripts_are_executable() {
         assert_eq!(pa, pb);
         let (ta, tb) = (String::from_utf8_lossy(ca), String::from_utf8_lossy(cb));
         // Only the header's spec name may differ (path as given vs file name).
-        assert_eq!(ta.replace("spec/homelab.yaml", "homelab.yaml"), tb.replace("spec/homelab.yaml", "homelab.yaml"), "{}", pa.display());
-        assert!(!tb.contains(b.path().to_str().unwrap()), "absolute path leaked into {}", pb.display());
+        assert_eq!(
+            ta.replace("spec/homelab.yaml", "homelab.yaml"),
+            tb.replace("spec/homelab.yaml", "homelab.yaml"),
+            "{}",
+            pa.display()
+        );
+        assert!(
+            !tb.contains(b.path().to_str().unwrap()),
+            "absolute path leaked into {}",
+            pb.display()
+        );
         assert!(!ta.contains('\r'));
     }
     for (path, _) in &sa {
         if path.extension().is_some_and(|e| e == "sh") {
-            let mode = fs::metadata(a.path().join("generated").join(path)).unwrap().permissions().mode();
+            let mode = fs::metadata(a.path().join("generated").join(path))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o111, 0o111, "{} not executable", path.display());
         }
     }

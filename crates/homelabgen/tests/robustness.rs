@@ -68,7 +68,10 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
 
 #[test]
 fn mutated_specs_never_panic_and_valid_ones_render() {
-    let spec = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/homelab.yaml")).unwrap();
+    let spec = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/homelab.yaml"),
+    )
+    .unwrap();
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
     let (mut rendered, mut rejected) = (0, 0);
     for _ in 0..1000 {
@@ -89,5 +92,8 @@ fn mutated_specs_never_panic_and_valid_ones_render() {
         }
     }
     // Both paths must be exercised, or the test proves nothing.
-    assert!(rendered > 50 && rejected > 50, "rendered {rendered}, rejected {rejected}");
+    assert!(
+        rendered > 50 && rejected > 50,
+        "rendered {rendered}, rejected {rejected}"
+    );
 }
