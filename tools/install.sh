@@ -56,7 +56,7 @@ go_mod_dir() {
     dir=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | sed -n 1p)
     if [ -z "$dir" ] || [ ! -d "$dir" ]; then
         err=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' | sed -n 1p)
-        die "go mod download $modver failed: ${err:-$json}"
+        die "go mod download $modver failed: $(printf '%b' "${err:-$json}")"
     fi
     printf '%s\n' "$dir"
 }
