@@ -1,6 +1,9 @@
 //! Upstream versions the project pins by default, in one place. A spec may override
-//! each of them; `tools/versions.env` pins the same versions for the test toolchain
-//! (a test checks the two agree).
+//! each of them. `tools/versions.env` pins the test toolchain; where the Go module
+//! proxy serves the same release, the two agree (tests/versions.rs checks it). Where it
+//! refuses the newest release (the Packer plugins, Argo CD), the generated tree keeps
+//! the current upstream release and the tests validate against the newest one served;
+//! tools/README.md has the evidence.
 
 /// bpg/proxmox, the maintained Proxmox provider for OpenTofu.
 pub const PROXMOX_PROVIDER: &str = "0.111.1";
