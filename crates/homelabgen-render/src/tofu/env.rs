@@ -9,8 +9,8 @@
 
 use super::tftest::{self, object, string_keyed, template_vm, Run};
 use super::{
-    annotate, expression_source, file_with_notes, output, strings, template, variables_body, Part,
-    Variable, MODULE_DIR,
+    annotate, expression_source, file_with_notes, output, strings, template, variables_body,
+    versions, Part, Variable, MODULE_DIR,
 };
 use crate::hcl;
 use crate::Tree;
@@ -31,7 +31,10 @@ pub(crate) fn render(model: &Model, env: &Environment, tree: &mut Tree) {
     let variables = variables(model);
     tree.add(
         format!("{dir}/versions.tf"),
-        hcl::file(&header, &versions(model)),
+        hcl::file(
+            &header,
+            &versions(model, model.versions.proxmox_provider.clone()),
+        ),
     );
     tree.add(format!("{dir}/backend.tf"), backend(&header));
     tree.add(format!("{dir}/providers.tf"), providers(&header));
@@ -85,30 +88,6 @@ fn cluster<'a>(model: &Model, env: &'a Environment) -> Option<Cluster<'a>> {
         .find(|vm| vm.name == server_name)
         .or(env.vms.first())?;
     Some(Cluster { context, server })
-}
-
-fn versions(model: &Model) -> Body {
-    Body::builder()
-        .add_block(
-            Block::builder("terraform")
-                .add_attribute((
-                    "required_version",
-                    format!(">= {}", model.versions.opentofu),
-                ))
-                .add_block(
-                    Block::builder("required_providers")
-                        .add_attribute((
-                            "proxmox",
-                            object(vec![
-                                ("source", "bpg/proxmox".into()),
-                                ("version", model.versions.proxmox_provider.as_str().into()),
-                            ]),
-                        ))
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
 }
 
 fn backend(header: &str) -> String {

@@ -105,6 +105,32 @@ impl Variable {
 }
 
 /// A body of `variable` blocks.
+/// `versions.tf`: the OpenTofu version and the bpg/proxmox provider constraint (an
+/// exact pin for environments, a range for the reusable module).
+pub(crate) fn versions(model: &Model, provider_constraint: String) -> Body {
+    Body::builder()
+        .add_block(
+            Block::builder("terraform")
+                .add_attribute((
+                    "required_version",
+                    format!(">= {}", model.versions.opentofu),
+                ))
+                .add_block(
+                    Block::builder("required_providers")
+                        .add_attribute((
+                            "proxmox",
+                            tftest::object([
+                                ("source", Expression::from("bpg/proxmox")),
+                                ("version", Expression::from(provider_constraint)),
+                            ]),
+                        ))
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
 pub(crate) fn variables_body(variables: &[Variable]) -> Body {
     Body::builder()
         .add_blocks(variables.iter().map(Variable::block))

@@ -5,7 +5,7 @@
 //! Its tests (`tests/*.tftest.hcl`) run under `tofu test` with a mock of the real
 //! provider and fail when any requirement of the module breaks.
 
-use super::{annotate, file_with_notes, output, variables_body, Variable, MODULE_DIR};
+use super::{annotate, file_with_notes, output, variables_body, versions, Variable, MODULE_DIR};
 use crate::hcl;
 use crate::text;
 use crate::Tree;
@@ -23,7 +23,15 @@ pub(crate) fn render(model: &Model, tree: &mut Tree) {
     let variables = variables();
     tree.add(
         format!("{dir}/versions.tf"),
-        hcl::file(&header, &versions(model)),
+        hcl::file(
+            &header,
+            // `>= pinned` up to the next major version: bpg/proxmox 1.0 drops the
+            // `proxmox_virtual_environment_*` resource names this module uses.
+            &versions(
+                model,
+                format!(">= {}, < 1.0.0", model.versions.proxmox_provider),
+            ),
+        ),
     );
     tree.add(
         format!("{dir}/variables.tf"),
@@ -38,33 +46,6 @@ pub(crate) fn render(model: &Model, tree: &mut Tree) {
             hcl::file(&header, &body),
         );
     }
-}
-
-/// `>= pinned` up to the next major version: bpg/proxmox 1.0 drops the
-/// `proxmox_virtual_environment_*` resource names this module uses.
-fn versions(model: &Model) -> Body {
-    let provider_constraint = format!(">= {}, < 1.0.0", model.versions.proxmox_provider);
-    Body::builder()
-        .add_block(
-            Block::builder("terraform")
-                .add_attribute((
-                    "required_version",
-                    format!(">= {}", model.versions.opentofu),
-                ))
-                .add_block(
-                    Block::builder("required_providers")
-                        .add_attribute((
-                            "proxmox",
-                            super::tftest::object([
-                                ("source", Expression::from("bpg/proxmox")),
-                                ("version", Expression::from(provider_constraint)),
-                            ]),
-                        ))
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
 }
 
 /// Every input of the module, in the order a reader needs them.
