@@ -149,8 +149,8 @@ pub fn plan(tree: &Tree, out: &Utf8Path) -> Result<Plan> {
         match read_existing(&out.join(rel))? {
             None => plan.changes.push((rel.clone(), Change::Create)),
             Some(_) if !owned.contains(rel) => plan.unowned.push(rel.clone()),
-            Some((old, executable)) if old != file.contents => {
-                let _ = executable;
+            // Writing new contents also sets the mode, so a content change covers both.
+            Some((old, _)) if old != file.contents => {
                 plan.changes.push((rel.clone(), Change::Update { old }))
             }
             Some((_, executable)) if executable != file.executable => {
