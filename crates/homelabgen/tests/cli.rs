@@ -321,3 +321,30 @@ fn help_version_and_schema() {
     let value: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
     assert_eq!(value["additionalProperties"], serde_json::json!(false));
 }
+
+#[test]
+fn a_lost_executable_bit_is_drift_and_render_restores_it() {
+    let ws = workspace();
+    assert!(homelabgen(ws.path(), &["render"]).status.success());
+    let gen = ws.path().join("generated");
+    let manifest = fs::read_to_string(gen.join(".homelabgen-manifest")).unwrap();
+    let script = manifest
+        .lines()
+        .find(|l| l.ends_with(".sh"))
+        .expect("the tree has scripts")
+        .to_owned();
+    fs::set_permissions(gen.join(&script), fs::Permissions::from_mode(0o644)).unwrap();
+    let diff = homelabgen(ws.path(), &["diff"]);
+    assert_eq!(diff.status.code(), Some(1));
+    assert!(
+        stdout(&diff).contains(&format!("mode change {script}: new mode 100755")),
+        "{}",
+        stdout(&diff)
+    );
+    assert!(homelabgen(ws.path(), &["render"]).status.success());
+    let mode = fs::metadata(gen.join(&script))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+}
