@@ -604,18 +604,41 @@ fn resolve_kubernetes(
                 "list a range such as `192.168.1.240-192.168.1.250`",
             );
         }
-        let addresses = m
-            .addresses
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                r.check(
-                    a,
-                    &format!("kubernetes.metallb.addresses[{i}]"),
-                    values::address_range,
-                )
-            })
-            .collect();
+        // The pool must lie in the cluster's network (MetalLB's L2 mode answers ARP
+        // there) and must not hand out an address a VM or the gateway already has.
+        let network = values::ipv4_cidr(&env.network.cidr).ok();
+        let mut addresses = Vec::new();
+        for (i, a) in m.addresses.iter().enumerate() {
+            let path = format!("kubernetes.metallb.addresses[{i}]");
+            let Some(range) = r.check(a, &path, values::address_range) else {
+                continue;
+            };
+            if let Some(net) = network {
+                if net.host_address(range.first).is_err() || net.host_address(range.last).is_err() {
+                    r.error(
+                        a.referenced,
+                        &path,
+                        format!("{} is not inside the cluster's network {net}", range.text),
+                        format!("use free addresses of {net} (environment `{}`), outside your DHCP range", env.name),
+                    );
+                }
+            }
+            let taken = env
+                .vms
+                .iter()
+                .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
+                .chain([(env.network.gateway, "the gateway".to_owned())])
+                .find(|(ip, _)| range.contains(*ip));
+            if let Some((ip, owner)) = taken {
+                r.error(
+                    a.referenced,
+                    &path,
+                    format!("{} includes {ip}, the address of {owner}", range.text),
+                    "MetalLB would hand that address to a Service too: leave it out of the range",
+                );
+            }
+            addresses.push(range.text);
+        }
         MetalLb {
             version: m.version.value.clone(),
             addresses,

@@ -449,19 +449,44 @@ pub fn ipv4_cidr(s: &str) -> Result<Ipv4Net, Invalid> {
     Ok(net)
 }
 
+/// A MetalLB address pool entry as written, with its first and last address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressRange {
+    pub text: String,
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+}
+
+impl AddressRange {
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        (self.first..=self.last).contains(&ip)
+    }
+}
+
 /// A MetalLB address pool entry: `A.B.C.D-E.F.G.H` or a CIDR.
-pub fn address_range(s: &str) -> Result<String, Invalid> {
+pub fn address_range(s: &str) -> Result<AddressRange, Invalid> {
     const HELP: &str = "write a range such as `192.168.1.240-192.168.1.250` or a network such as `192.168.1.240/28`";
+    let range = |first: Ipv4Addr, last: Ipv4Addr| AddressRange {
+        text: s.to_owned(),
+        first,
+        last,
+    };
     if let Some((start, end)) = s.split_once('-') {
-        match (start.parse::<Ipv4Addr>(), end.parse::<Ipv4Addr>()) {
-            (Ok(a), Ok(b)) if a <= b => return Ok(s.to_owned()),
-            (Ok(_), Ok(_)) => return invalid(format!("`{s}` ends before it starts"), HELP),
-            _ => return invalid(format!("`{s}` is not an address range"), HELP),
-        }
+        return match (start.parse::<Ipv4Addr>(), end.parse::<Ipv4Addr>()) {
+            (Ok(a), Ok(b)) if a <= b => Ok(range(a, b)),
+            (Ok(_), Ok(_)) => invalid(format!("`{s}` ends before it starts"), HELP),
+            _ => invalid(format!("`{s}` is not an address range"), HELP),
+        };
     }
     let (addr, len) = s.split_once('/').unwrap_or((s, ""));
     match (addr.parse::<Ipv4Addr>(), len.parse::<u8>()) {
-        (Ok(_), Ok(len)) if len <= 32 => Ok(s.to_owned()),
+        (Ok(addr), Ok(len)) if len <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            if u32::from(addr) & !mask != 0 {
+                return invalid(format!("`{s}` has host bits set"), HELP);
+            }
+            Ok(range(addr, Ipv4Addr::from(u32::from(addr) | !mask)))
+        }
         _ => invalid(format!("`{s}` is not an address range"), HELP),
     }
 }
