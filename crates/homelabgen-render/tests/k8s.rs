@@ -672,7 +672,7 @@ fn each_namespace_object_is_rendered_once_and_never_argocds_or_kubes() {
   git:
     repo_url: https://github.com/CHANGEME/homelab.git
   metallb:
-    addresses: [192.168.1.240/28]
+    addresses: [192.168.1.224/28]
   infra:
     - name: extra-lb
       namespace: metallb-system

@@ -465,7 +465,7 @@ impl AddressRange {
 
 /// A MetalLB address pool entry: `A.B.C.D-E.F.G.H` or a CIDR.
 pub fn address_range(s: &str) -> Result<AddressRange, Invalid> {
-    const HELP: &str = "write a range such as `192.168.1.240-192.168.1.250` or a network such as `192.168.1.240/28`";
+    const HELP: &str = "write a range such as `192.168.1.240-192.168.1.250` or a network such as `192.168.1.224/28`";
     let range = |first: Ipv4Addr, last: Ipv4Addr| AddressRange {
         text: s.to_owned(),
         first,
