@@ -177,6 +177,12 @@ fn write_atomic(path: &Utf8Path, contents: &[u8], executable: bool) -> Result<()
     let name = path.file_name().unwrap_or("file");
     let tmp = dir.join(format!(".{name}.homelabgen-tmp"));
     let result = (|| -> std::io::Result<()> {
+        // A temp file left by an interrupted render is ours: remove it (a symlink is
+        // removed, never followed), then create exclusively.
+        match fs::remove_file(&tmp) {
+            Err(err) if err.kind() != ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -348,3 +348,28 @@ fn a_lost_executable_bit_is_drift_and_render_restores_it() {
         .mode();
     assert_eq!(mode & 0o777, 0o755);
 }
+
+#[test]
+fn a_temp_file_left_by_an_interrupted_render_is_replaced_not_followed() {
+    let ws = workspace();
+    assert!(homelabgen(ws.path(), &["render"]).status.success());
+    let gen = ws.path().join("generated");
+    let manifest = fs::read_to_string(gen.join(".homelabgen-manifest")).unwrap();
+    let rel = PathBuf::from(manifest.lines().nth(1).unwrap());
+    let target = gen.join(&rel);
+    fs::write(&target, "stale\n").unwrap();
+    // A leftover temp file that is a symlink to a file outside the output directory.
+    let outside = tempfile::tempdir().unwrap();
+    let bait = outside.path().join("bait");
+    fs::write(&bait, "untouched\n").unwrap();
+    let tmp = target.with_file_name(format!(
+        ".{}.homelabgen-tmp",
+        rel.file_name().unwrap().to_str().unwrap()
+    ));
+    symlink(&bait, &tmp).unwrap();
+    let out = homelabgen(ws.path(), &["render"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(&bait).unwrap(), "untouched\n");
+    assert_ne!(fs::read_to_string(&target).unwrap(), "stale\n");
+    assert!(!tmp.exists());
+}
