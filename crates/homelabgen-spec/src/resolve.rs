@@ -170,6 +170,7 @@ fn resolve_site(r: &mut Resolver, site: &RawSite) -> Site {
 
 fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> Vec<Image> {
     let mut seen = BTreeMap::new();
+    let mut template_names: BTreeMap<String, String> = BTreeMap::new();
     let mut images = Vec::new();
     if raw.is_empty() {
         r.error(
@@ -276,6 +277,16 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
             }
         }
         let iso_base = format!("https://repo.almalinux.org/almalinux/{os_version}/isos/{rpm_arch}");
+        if !k3s_dashed.is_empty() {
+            if let Some(first) = template_names.insert(template_name.clone(), name.clone()) {
+                r.error(
+                    image.release.referenced,
+                    format!("{path}.release"),
+                    format!("image `{name}` builds the same template `{template_name}` as image `{first}`"),
+                    "templates are found by name: give one of them another release, k3s or OS version",
+                );
+            }
+        }
         images.push(Image {
             name,
             os_major: os.0,
