@@ -52,9 +52,19 @@ impl Resolver<'_> {
         }
     }
 
-    fn label(&mut self, value: &At<String>, path: &str) -> String {
-        self.check(value, path, values::dns_label);
+    /// Check a value whose parser only validates, and keep it as written.
+    fn valid<T>(
+        &mut self,
+        value: &At<String>,
+        path: &str,
+        parse: impl FnOnce(&str) -> Result<T, values::Invalid>,
+    ) -> String {
+        self.check(value, path, parse);
         value.value.clone()
+    }
+
+    fn label(&mut self, value: &At<String>, path: &str) -> String {
+        self.valid(value, path, values::dns_label)
     }
 
     fn int(&mut self, value: &At<i64>, path: &str, min: i64, max: i64, what: &str) -> u32 {
@@ -80,21 +90,21 @@ pub fn resolve(file: &str, spec_name: &str, raw: &RawSpec) -> Result<Model, Diag
 
     let site = resolve_site(&mut r, &raw.site);
     let versions = Versions {
-        proxmox_provider: semver(
-            &mut r,
+        proxmox_provider: r.valid(
             &raw.versions.proxmox_provider,
             "versions.proxmox_provider",
+            values::semver,
         ),
-        opentofu: semver(&mut r, &raw.versions.opentofu, "versions.opentofu"),
-        packer_proxmox_plugin: semver(
-            &mut r,
+        opentofu: r.valid(&raw.versions.opentofu, "versions.opentofu", values::semver),
+        packer_proxmox_plugin: r.valid(
             &raw.versions.packer_proxmox_plugin,
             "versions.packer_proxmox_plugin",
+            values::semver,
         ),
-        packer_qemu_plugin: semver(
-            &mut r,
+        packer_qemu_plugin: r.valid(
             &raw.versions.packer_qemu_plugin,
             "versions.packer_qemu_plugin",
+            values::semver,
         ),
     };
 
@@ -125,11 +135,6 @@ pub fn resolve(file: &str, spec_name: &str, raw: &RawSpec) -> Result<Model, Diag
     }
 }
 
-fn semver(r: &mut Resolver, value: &At<String>, path: &str) -> String {
-    r.check(value, path, values::semver);
-    value.value.clone()
-}
-
 fn resolve_site(r: &mut Resolver, site: &RawSite) -> Site {
     let endpoint = r
         .check(&site.endpoint, "site.endpoint", values::proxmox_endpoint)
@@ -138,14 +143,8 @@ fn resolve_site(r: &mut Resolver, site: &RawSite) -> Site {
         api_url: format!("{endpoint}/api2/json"),
         endpoint,
         node: r.label(&site.node, "site.node"),
-        ssh_host: {
-            r.check(&site.ssh_host, "site.ssh_host", values::host);
-            site.ssh_host.value.clone()
-        },
-        ssh_user: {
-            r.check(&site.ssh_user, "site.ssh_user", values::unix_user);
-            site.ssh_user.value.clone()
-        },
+        ssh_host: r.valid(&site.ssh_host, "site.ssh_host", values::host),
+        ssh_user: r.valid(&site.ssh_user, "site.ssh_user", values::unix_user),
         insecure_tls: site.insecure_tls,
         storage: Storage {
             vm: r
@@ -375,12 +374,11 @@ fn resolve_environments(
             }
         }
         let search_domain = env.network.search_domain.as_ref().map(|d| {
-            r.check(
+            r.valid(
                 d,
                 &format!("{path}.network.search_domain"),
                 values::dns_name,
-            );
-            d.value.clone()
+            )
         });
         if env.ssh_keys.is_empty() {
             r.error(
@@ -400,10 +398,7 @@ fn resolve_environments(
                 ssh_keys.push(key);
             }
         }
-        let user = {
-            r.check(&env.user, &format!("{path}.user"), values::unix_user);
-            env.user.value.clone()
-        };
+        let user = r.valid(&env.user, &format!("{path}.user"), values::unix_user);
         if env.vms.is_empty() {
             r.error(
                 env.name.referenced,
@@ -492,10 +487,10 @@ fn resolve_environments(
                     "Proxmox VM id",
                 )
             });
-            let user_data = vm.user_data.as_ref().map(|u| {
-                r.check(u, &format!("{vpath}.user_data"), values::cloud_config);
-                u.value.clone()
-            });
+            let user_data = vm
+                .user_data
+                .as_ref()
+                .map(|u| r.valid(u, &format!("{vpath}.user_data"), values::cloud_config));
             let prefix_len = net.map(|n| n.prefix_len).unwrap_or(0);
             vms.push(Vm {
                 name: vm_name,
@@ -588,7 +583,7 @@ fn resolve_kubernetes(
     let repo_url = r
         .check(&k.git.repo_url, "kubernetes.git.repo_url", values::git_url)
         .unwrap_or_default();
-    r.check(
+    let revision = r.valid(
         &k.git.revision,
         "kubernetes.git.revision",
         values::git_revision,
@@ -596,17 +591,14 @@ fn resolve_kubernetes(
     let path = r
         .check(&k.git.path, "kubernetes.git.path", values::repo_path)
         .unwrap_or_default();
-    let argocd_version = {
-        r.check(
-            &k.argocd.version,
-            "kubernetes.argocd.version",
-            values::v_semver,
-        );
-        k.argocd.version.value.clone()
-    };
+    let argocd_version = r.valid(
+        &k.argocd.version,
+        "kubernetes.argocd.version",
+        values::v_semver,
+    );
     let argocd_namespace = r.label(&k.argocd.namespace, "kubernetes.argocd.namespace");
     let metallb = k.metallb.as_ref().map(|m| {
-        r.check(&m.version, "kubernetes.metallb.version", values::semver);
+        let version = r.valid(&m.version, "kubernetes.metallb.version", values::semver);
         if m.addresses.is_empty() {
             r.error(
                 m.version.referenced,
@@ -651,7 +643,7 @@ fn resolve_kubernetes(
             addresses.push(range.text);
         }
         MetalLb {
-            version: m.version.value.clone(),
+            version,
             addresses,
         }
     });
@@ -684,15 +676,12 @@ fn resolve_kubernetes(
                     None => name.clone(),
                 };
                 check_phpipam_namespace(r, app, &path, &namespace);
-                r.check(&app.chart.repo_url, &format!("{path}.chart.repo_url"), values::http_url);
-                r.label(&app.chart.name, &format!("{path}.chart.name"));
-                r.check(&app.chart.version, &format!("{path}.chart.version"), values::semver);
                 HelmApp {
+                    chart_repo_url: r.valid(&app.chart.repo_url, &format!("{path}.chart.repo_url"), values::http_url),
+                    chart: r.label(&app.chart.name, &format!("{path}.chart.name")),
+                    chart_version: r.valid(&app.chart.version, &format!("{path}.chart.version"), values::semver),
                     name,
                     namespace,
-                    chart_repo_url: app.chart.repo_url.value.clone(),
-                    chart: app.chart.name.value.clone(),
-                    chart_version: app.chart.version.value.clone(),
                     values: app.values.clone(),
                     sync: SyncPolicy {
                         automated: app.sync.automated,
@@ -713,7 +702,7 @@ fn resolve_kubernetes(
         kubernetes_version,
         git: Git {
             repo_url,
-            revision: k.git.revision.value.clone(),
+            revision,
             path,
         },
         argocd: ArgoCd {
