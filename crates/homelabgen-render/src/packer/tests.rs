@@ -3,6 +3,16 @@ use crate::Tree;
 
 const DEFAULT_SPEC: &str = include_str!("../../../../spec/homelab.yaml");
 
+/// The HCL files of an image directory.
+const HCL_FILES: [&str; 6] = [
+    "versions.pkr.hcl",
+    "variables.pkr.hcl",
+    "locals.pkr.hcl",
+    "sources.pkr.hcl",
+    "build.pkr.hcl",
+    "example.pkrvars.hcl",
+];
+
 fn model(text: &str) -> Model {
     match homelabgen_spec::from_str("spec/homelab.yaml", text) {
         Ok(model) => model,
@@ -35,17 +45,10 @@ fn squeeze(text: &str) -> String {
 fn renders_every_file_of_the_image_directory() {
     let tree = tree(&model(DEFAULT_SPEC));
     let dir = "packer/alma9-k3s-optimized";
-    for name in [
-        "versions.pkr.hcl",
-        "variables.pkr.hcl",
-        "locals.pkr.hcl",
-        "sources.pkr.hcl",
-        "build.pkr.hcl",
-        "example.pkrvars.hcl",
-        "http/ks.cfg",
-        "README.md",
-        ".gitignore",
-    ] {
+    for name in HCL_FILES
+        .iter()
+        .chain(&["http/ks.cfg", "README.md", ".gitignore"])
+    {
         let _ = file(&tree, &format!("{dir}/{name}"));
     }
     for script in PROVISION_SCRIPTS.iter().chain([&UPLOAD_SCRIPT]) {
@@ -165,14 +168,7 @@ fn variables_are_declared_and_used() {
 #[test]
 fn hcl_files_parse() {
     let tree = tree(&model(DEFAULT_SPEC));
-    for name in [
-        "versions.pkr.hcl",
-        "variables.pkr.hcl",
-        "locals.pkr.hcl",
-        "sources.pkr.hcl",
-        "build.pkr.hcl",
-        "example.pkrvars.hcl",
-    ] {
+    for name in HCL_FILES {
         let text = file(&tree, &format!("{DIR}/{name}"));
         if let Err(err) = ::hcl::parse(text) {
             panic!("{name} does not parse: {err}\n{text}");
