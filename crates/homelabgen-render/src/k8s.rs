@@ -28,7 +28,7 @@
 pub mod manifests;
 pub mod values;
 
-use crate::{text, yaml, Tree};
+use crate::{template, yaml, Tree};
 use homelabgen_spec::model::{HelmApp, Kubernetes, MetalLb, Model, SyncPolicy as SpecSync};
 use manifests::*;
 use serde::Serialize;
@@ -529,10 +529,10 @@ fn readme(out: &mut Out, k8s: &Kubernetes) {
             namespace: &a.namespace,
         }),
     };
-    let text = text::render(
+    template::add(
+        out.tree,
+        "k8s/README.md".to_owned(),
         "k8s/README.md",
-        include_str!("../templates/k8s/README.md.j2"),
         context,
     );
-    out.tree.add("k8s/README.md", text);
 }

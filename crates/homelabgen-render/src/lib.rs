@@ -9,14 +9,13 @@
 //! | `tofu`   | `tofu/modules/proxmox-vm/`, `tofu/envs/<env>/`      |
 //! | `k8s`    | `k8s/`: Argo CD bootstrap, root app, infra, apps    |
 //!
-//! Shared output helpers: `hcl` (HCL laid out as `tofu fmt` prints it), `text`
-//! (minijinja templates from `templates/`, strict about undefined variables),
-//! `yaml` (typed structs to YAML).
+//! Shared output helpers: `template` (every file but Kubernetes YAML, from the
+//! minijinja template of the same path under `templates/`), `yaml` (typed structs to
+//! YAML).
 
-pub mod hcl;
 pub mod k8s;
 pub mod packer;
-pub mod text;
+pub mod template;
 pub mod tofu;
 pub mod tree;
 pub mod yaml;

@@ -1,29 +1,26 @@
 //! `packer/<image>/`: the golden image build for each image in the spec.
 //!
 //! One directory per image, a complete Packer template that builds the image two
-//! ways with one shared provisioning sequence:
+//! ways with one shared provisioning sequence. Every file comes from the template of
+//! the same name under `templates/packer/` (the image's directory left out), all
+//! filled from one flat [`Context`]:
 //!
-//! | file                   | rendered by     | what it holds                                        |
-//! |------------------------|-----------------|------------------------------------------------------|
-//! | `versions.pkr.hcl`     | [`hcl_files`]   | `required_plugins`, pinned from `model.versions`      |
-//! | `variables.pkr.hcl`    | [`variables`]   | every input, defaults from the Model; secrets without |
-//! | `example.pkrvars.hcl`  | [`variables`]   | CHANGEME values and where each secret comes from      |
-//! | `locals.pkr.hcl`       | [`hcl_files`]   | the template name and values both sources share       |
-//! | `sources.pkr.hcl`      | [`sources`]     | `source "qemu"` and `source "proxmox-iso"`            |
-//! | `build.pkr.hcl`        | [`build`]       | provisioners, manifest, upload of the qemu artifact   |
-//! | `http/ks.cfg`, `scripts/*.sh`, `README.md`, `.gitignore` | [`text_files`] | minijinja templates |
+//! | file                   | what it holds                                        |
+//! |------------------------|------------------------------------------------------|
+//! | `versions.pkr.hcl`     | `required_plugins`, pinned from `model.versions`      |
+//! | `variables.pkr.hcl`    | every input, defaults from the Model; secrets without |
+//! | `example.pkrvars.hcl`  | CHANGEME values and where each secret comes from      |
+//! | `locals.pkr.hcl`       | the template name and values both sources share       |
+//! | `sources.pkr.hcl`      | `source "qemu"` and `source "proxmox-iso"`            |
+//! | `build.pkr.hcl`        | provisioners, manifest, upload of the qemu artifact   |
+//! | `http/ks.cfg`, `scripts/*.sh`, `README.md`, `.gitignore` | kickstart, provisioning, docs |
 //!
 //! Values reach the scripts only through Packer variables (as environment variables
 //! of the provisioner), so a `-var` override changes the name and the content together.
 
-mod build;
-mod hcl_files;
-mod sources;
-mod text_files;
-mod variables;
-
-use crate::Tree;
-use homelabgen_spec::model::{Image, Model};
+use crate::{template, Tree};
+use homelabgen_spec::model::{Image, Model, Site, Versions};
+use serde::Serialize;
 
 /// Packer core versions the templates work with: 1.9.x (the last MPL-2.0 line) and later.
 pub const PACKER_REQUIRED_VERSION: &str = ">= 1.9.0";
@@ -54,29 +51,96 @@ pub const PROVISION_SCRIPTS: &[&str] = &[
 /// The script the qemu source's post-processor runs on the workstation.
 pub const UPLOAD_SCRIPT: &str = "upload-to-proxmox.sh";
 
+/// The files of an image directory, in the order a reader meets them; `.sh` files are
+/// written executable.
+const FILES: &[&str] = &[
+    "versions.pkr.hcl",
+    "variables.pkr.hcl",
+    "example.pkrvars.hcl",
+    "locals.pkr.hcl",
+    "sources.pkr.hcl",
+    "build.pkr.hcl",
+    "README.md",
+    ".gitignore",
+    "http/ks.cfg",
+    "scripts/updates.sh",
+    "scripts/guest-agent.sh",
+    "scripts/k3s-install.sh",
+    "scripts/airgap-images.sh",
+    "scripts/firewalld.sh",
+    "scripts/openscap.sh",
+    "scripts/seal.sh",
+    "scripts/verify.sh",
+    "scripts/upload-to-proxmox.sh",
+];
+
+/// Context of every template under `templates/packer/`.
+#[derive(Serialize)]
+struct Context<'a> {
+    /// The header line every file starts with.
+    header: String,
+    /// The spec's path as given on the command line.
+    spec_name: &'a str,
+    /// The image this directory builds.
+    image: &'a Image,
+    /// Proxmox site: API, node, storages, bridge, SSH host for uploads.
+    site: &'a Site,
+    /// Pinned plugin versions.
+    versions: &'a Versions,
+    packer_required_version: &'static str,
+    /// The AppStream repository next to the image's BaseOS one.
+    appstream_url: String,
+    source_name: &'static str,
+    build_user: &'static str,
+    provision_scripts: &'static [&'static str],
+    upload_script: &'static str,
+    cluster_cidr: &'static str,
+    service_cidr: &'static str,
+    /// MetalLB is enabled: k3s' servicelb is off and its port is opened.
+    metallb: bool,
+    /// The proxmox plugin has `boot_iso` and disk `ssd`/`discard` (see [`proxmox_plugin_1_2`]).
+    proxmox_plugin_1_2: bool,
+    /// VMs cloned from this image, `env/vm`, for the README.
+    clones: Vec<String>,
+}
+
 pub fn render(model: &Model, tree: &mut Tree) {
     for image in &model.images {
-        let dir = format!("packer/{}", image.name);
-        let header = model.header();
-        tree.add(
-            format!("{dir}/versions.pkr.hcl"),
-            hcl_files::versions(model, &header),
-        );
-        tree.add(
-            format!("{dir}/variables.pkr.hcl"),
-            variables::variables(model, image, &header),
-        );
-        tree.add(
-            format!("{dir}/example.pkrvars.hcl"),
-            variables::example(model, image, &header),
-        );
-        tree.add(format!("{dir}/locals.pkr.hcl"), hcl_files::locals(&header));
-        tree.add(
-            format!("{dir}/sources.pkr.hcl"),
-            sources::sources(model, &header),
-        );
-        tree.add(format!("{dir}/build.pkr.hcl"), build::build(&header));
-        text_files::render(model, image, &dir, tree);
+        let clones = model
+            .environments
+            .iter()
+            .flat_map(|env| {
+                env.vms
+                    .iter()
+                    .filter(|vm| vm.image == image.name)
+                    .map(move |vm| format!("{}/{}", env.name, vm.name))
+            })
+            .collect();
+        let context = Context {
+            header: model.header(),
+            spec_name: &model.spec_name,
+            image,
+            site: &model.site,
+            versions: &model.versions,
+            packer_required_version: PACKER_REQUIRED_VERSION,
+            appstream_url: appstream_url(image),
+            source_name: SOURCE_NAME,
+            build_user: BUILD_USER,
+            provision_scripts: PROVISION_SCRIPTS,
+            upload_script: UPLOAD_SCRIPT,
+            cluster_cidr: K3S_CLUSTER_CIDR,
+            service_cidr: K3S_SERVICE_CIDR,
+            metallb: model
+                .kubernetes
+                .as_ref()
+                .is_some_and(|k| k.metallb.is_some()),
+            proxmox_plugin_1_2: proxmox_plugin_1_2(&model.versions.packer_proxmox_plugin),
+            clones,
+        };
+        for file in FILES {
+            let out = format!("packer/{}/{file}", image.name);
+            template::add(tree, out, &format!("packer/{file}"), &context);
+        }
     }
 }
 

@@ -1,260 +1,243 @@
 //! `tofu/`: the reusable `proxmox-vm` module and one root module per environment.
 //!
-//! | path                              | rendered by                     |
-//! |-----------------------------------|---------------------------------|
-//! | `tofu/modules/proxmox-vm/*`       | [`module`]: the same for every spec but its version pins |
-//! | `tofu/envs/<environment>/*`       | [`env`]: one directory per environment of the spec |
+//! Every file comes from the template of the same path under `templates/tofu/`
+//! (see [`crate::template`]); this module only fills one flat context per directory.
 //!
-//! Everything is HCL built as hcl-rs values and laid out by [`crate::hcl`]. Comments,
-//! which hcl-rs cannot carry, are added to the formatted text by [`annotate`] only
-//! where they cannot change how `tofu fmt` aligns `=` (before a block, or at the top).
+//! | path                          | context                                              |
+//! |-------------------------------|------------------------------------------------------|
+//! | `tofu/modules/proxmox-vm/*`   | [`ModuleContext`]: the same for every spec but its version pins |
+//! | `tofu/envs/<environment>/*`   | [`EnvContext`]: one directory per environment of the spec |
+//!
+//! The module's `tests/*.tftest.hcl` run under `tofu test` with a mock of the real
+//! provider; each environment's `tests/<env>.tftest.hcl` proves its VMs are the spec's.
 
-mod env;
-mod module;
-mod module_tests;
-mod tftest;
-
-use crate::hcl;
+use crate::template;
 use crate::Tree;
-use ::hcl::expr::{Expression, TemplateExpr};
-use ::hcl::{Block, Body, Template};
-use homelabgen_spec::model::Model;
+use ::hcl::{Body, Expression};
+use homelabgen_spec::model::{Environment, Model, Site, Vm};
+use serde::Serialize;
 
 /// Where the module lives, relative to `tofu/`.
-const MODULE_DIR: &str = "modules/proxmox-vm";
+const MODULE_DIR: &str = "tofu/modules/proxmox-vm";
+/// The module's test files under `tests/`, static but for the header.
+const MODULE_TEST_FILES: &[&str] = &["vm", "user_data", "validation"];
+/// Where the kubeconfig of a k3s server is.
+const K3S_KUBECONFIG: &str = "/etc/rancher/k3s/k3s.yaml";
+/// The mock template id the environment tests clone from.
+const MOCK_TEMPLATE_ID: u32 = 9000;
 
 pub fn render(model: &Model, tree: &mut Tree) {
-    module::render(model, tree);
+    render_module(model, tree);
     for environment in &model.environments {
-        env::render(model, environment, tree);
+        render_env(model, environment, tree);
     }
 }
 
-/// A `variable` block: type, description, optional default, then validations.
-pub(crate) struct Variable {
-    name: &'static str,
-    ty: &'static str,
+/// Context of every template under `templates/tofu/modules/proxmox-vm/`.
+#[derive(Serialize)]
+struct ModuleContext<'a> {
+    /// The header line every file starts with.
+    header: String,
+    /// The least OpenTofu version (`required_version = ">= ..."`).
+    opentofu_version: &'a str,
+    /// The pinned bpg/proxmox version; the module allows it up to 1.0.
+    provider_version: &'a str,
+    /// The module's inputs, read back from the rendered `variables.tf` (README table).
+    inputs: Vec<VariableDoc>,
+}
+
+/// One `variable` block as documentation: the type and default as HCL source.
+#[derive(Serialize)]
+struct VariableDoc {
+    name: String,
+    ty: String,
+    /// `None`: required.
+    default: Option<String>,
     description: String,
-    default: Option<Expression>,
-    validations: Vec<(Expression, Expression)>,
 }
 
-impl Variable {
-    pub(crate) fn new(
-        name: &'static str,
-        ty: &'static str,
-        description: impl Into<String>,
-    ) -> Self {
-        Variable {
-            name,
-            ty,
-            description: description.into(),
-            default: None,
-            validations: Vec::new(),
-        }
+fn render_module(model: &Model, tree: &mut Tree) {
+    let mut context = ModuleContext {
+        header: model.header(),
+        opentofu_version: &model.versions.opentofu,
+        provider_version: &model.versions.proxmox_provider,
+        inputs: Vec::new(),
+    };
+    let variables = template::render(&format!("{MODULE_DIR}/variables.tf"), &context);
+    context.inputs = variable_docs(&variables);
+    tree.add(format!("{MODULE_DIR}/variables.tf"), variables);
+    for file in ["versions.tf", "main.tf", "outputs.tf", "README.md"] {
+        let path = format!("{MODULE_DIR}/{file}");
+        template::add(tree, path.clone(), &path, &context);
     }
-
-    pub(crate) fn default(mut self, value: impl Into<Expression>) -> Self {
-        self.default = Some(value.into());
-        self
-    }
-
-    /// A `validation` block. `condition` and `message` are constant HCL source of
-    /// the renderer (`message` may interpolate `var.<name>`).
-    pub(crate) fn validation(mut self, condition: &'static str, message: &'static str) -> Self {
-        self.validations
-            .push((hcl::expr(condition), hcl::expr(message)));
-        self
-    }
-
-    pub(crate) fn name(&self) -> &'static str {
-        self.name
-    }
-
-    pub(crate) fn ty(&self) -> &'static str {
-        self.ty
-    }
-
-    pub(crate) fn description(&self) -> &str {
-        &self.description
-    }
-
-    /// The default as HCL source, for documentation (`None`: required).
-    pub(crate) fn default_source(&self) -> Option<String> {
-        self.default.as_ref().map(expression_source)
-    }
-
-    pub(crate) fn block(&self) -> Block {
-        let mut block = Block::builder("variable")
-            .add_label(self.name)
-            .add_attribute(("type", hcl::expr(self.ty)))
-            .add_attribute(("description", self.description.as_str()));
-        if let Some(default) = &self.default {
-            block = block.add_attribute(("default", default.clone()));
-        }
-        for (condition, message) in &self.validations {
-            block = block.add_block(
-                Block::builder("validation")
-                    .add_attribute(("condition", condition.clone()))
-                    .add_attribute(("error_message", message.clone()))
-                    .build(),
-            );
-        }
-        block.build()
+    for name in MODULE_TEST_FILES {
+        let path = format!("{MODULE_DIR}/tests/{name}.tftest.hcl");
+        template::add(tree, path.clone(), &path, &context);
     }
 }
 
-/// A body of `variable` blocks.
-/// `versions.tf`: the OpenTofu version and the bpg/proxmox provider constraint (an
-/// exact pin for environments, a range for the reusable module).
-pub(crate) fn versions(model: &Model, provider_constraint: String) -> Body {
-    Body::builder()
-        .add_block(
-            Block::builder("terraform")
-                .add_attribute((
-                    "required_version",
-                    format!(">= {}", model.versions.opentofu),
-                ))
-                .add_block(
-                    Block::builder("required_providers")
-                        .add_attribute((
-                            "proxmox",
-                            tftest::object([
-                                ("source", Expression::from("bpg/proxmox")),
-                                ("version", Expression::from(provider_constraint)),
-                            ]),
-                        ))
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
-
-pub(crate) fn variables_body(variables: &[Variable]) -> Body {
-    Body::builder()
-        .add_blocks(variables.iter().map(Variable::block))
-        .build()
-}
-
-/// An `output` block.
-pub(crate) fn output(name: &str, description: &str, value: impl Into<Expression>) -> Block {
-    Block::builder("output")
-        .add_label(name)
-        .add_attribute(("description", description))
-        .add_attribute(("value", value.into()))
-        .build()
-}
-
-/// One piece of a quoted template string.
-pub(crate) enum Part<'a> {
-    /// Text taken literally (quotes, backslashes and `${`/`%{` are escaped).
-    Lit(&'a str),
-    /// `${ expression }`.
-    Expr(Expression),
-}
-
-/// A quoted template expression: `"text ${expr} text"`. Literal parts are escaped
-/// here, so a user value can never become HCL syntax.
-pub(crate) fn template(parts: Vec<Part<'_>>) -> Expression {
-    let mut template = Template::new();
-    for part in parts {
-        template = match part {
-            Part::Lit(text) => template.add_literal(escape_quoted(text)),
-            Part::Expr(expression) => template.add_interpolation(expression),
-        };
-    }
-    Expression::TemplateExpr(Box::new(TemplateExpr::QuotedString(template.to_string())))
-}
-
-/// Escape text for the inside of a quoted HCL string. hcl-rs escapes the template
-/// markers (`${` → `$${`, `%{` → `%%{`) of a literal itself, but not quotes,
-/// backslashes or control characters.
-fn escape_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// An expression as HCL source text (for documentation and `.tfvars` lines).
-pub(crate) fn expression_source(expression: &Expression) -> String {
-    ::hcl::format::to_string(expression).unwrap_or_default()
-}
-
-/// A list of strings.
-pub(crate) fn strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Expression {
-    Expression::Array(
-        items
-            .into_iter()
-            .map(|s| Expression::String(s.as_ref().to_owned()))
-            .collect(),
-    )
-}
-
-/// Insert `#` comment lines before the line whose trimmed text equals `anchor`,
-/// indented like it. Notes are given in file order: each anchor is searched after
-/// the previous one. Used only before lines that open a block (or at places that
-/// already end an alignment group), so `tofu fmt` keeps the layout.
-pub(crate) fn annotate(text: &str, notes: &[(&str, &[&str])]) -> String {
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let mut from = 0;
-    for (anchor, comment) in notes {
-        let Some(index) = lines
-            .iter()
-            .skip(from)
-            .position(|line| line.trim() == *anchor)
-            .map(|i| i + from)
-        else {
-            // A renderer bug (an anchor that is not in its own output): the render
-            // tests fail on the missing comment.
-            debug_assert!(false, "annotate: no line `{anchor}`");
-            continue;
-        };
-        let indent: String = lines[index].chars().take_while(|c| *c == ' ').collect();
-        let block: Vec<String> = comment
-            .iter()
-            .map(|c| {
-                if c.is_empty() {
-                    format!("{indent}#")
-                } else {
-                    format!("{indent}# {c}")
-                }
-            })
-            .collect();
-        from = index + block.len() + 1;
-        lines.splice(index..index, block);
-    }
-    let mut out = lines.join("\n");
-    out.push('\n');
-    out
-}
-
-/// The header line, a comment paragraph, a blank line, then the formatted body.
-pub(crate) fn file_with_notes(header: &str, notes: &[&str], body: &Body) -> String {
-    let mut out = format!("# {header}\n");
-    if !notes.is_empty() {
-        out.push_str("#\n");
-        for line in notes {
-            if line.is_empty() {
-                out.push_str("#\n");
-            } else {
-                out.push_str(&format!("# {line}\n"));
+/// The `variable` blocks of a rendered `variables.tf`, in file order.
+fn variable_docs(variables_tf: &str) -> Vec<VariableDoc> {
+    let body: Body = match ::hcl::parse(variables_tf) {
+        Ok(body) => body,
+        // A template bug: the golden tests parse every HCL file and show it.
+        Err(err) => panic!("rendered variables.tf does not parse: {err}"),
+    };
+    let source = |e: &Expression| ::hcl::format::to_string(e).unwrap_or_default();
+    body.blocks()
+        .filter(|block| block.identifier() == "variable")
+        .map(|block| {
+            let attr = |key: &str| {
+                block
+                    .body()
+                    .attributes()
+                    .find(|a| a.key() == key)
+                    .map(|a| a.expr())
+            };
+            VariableDoc {
+                name: block.labels().first().map_or("", |l| l.as_str()).to_owned(),
+                ty: attr("type").map(source).unwrap_or_default(),
+                default: attr("default").map(source),
+                description: match attr("description") {
+                    Some(Expression::String(text)) => text.clone(),
+                    _ => String::new(),
+                },
             }
+        })
+        .collect()
+}
+
+/// Context of every template under `templates/tofu/envs/{env}/`.
+#[derive(Serialize)]
+struct EnvContext<'a> {
+    /// The header line every file starts with.
+    header: String,
+    /// The least OpenTofu version.
+    opentofu_version: &'a str,
+    /// The bpg/proxmox version, pinned exactly.
+    provider_version: &'a str,
+    /// Proxmox site: the defaults of `variables.tf`.
+    site: &'a Site,
+    /// The environment: network, user, SSH keys.
+    env: &'a Environment,
+    /// Its VMs, in spec order.
+    vms: Vec<VmContext<'a>>,
+    /// Width of the longest quoted VM name (aligns `"name" = ...` in objects).
+    key_width: usize,
+    /// The k3s server and kubectl context; `None` for an environment without VMs.
+    cluster: Option<ClusterContext>,
+    /// The template name the tests' mock returns: the first VM's.
+    mock_template: &'a str,
+    mock_template_id: u32,
+    k3s_kubeconfig: &'static str,
+    /// The variables of the rendered `variables.tf` (for `terraform.tfvars.example`).
+    variables: Vec<VariableDoc>,
+}
+
+#[derive(Serialize)]
+struct VmContext<'a> {
+    #[serde(flatten)]
+    vm: &'a Vm,
+    /// `user-data/<vm>.yaml` when the VM has its own cloud-init document.
+    user_data_path: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ClusterContext {
+    /// kubectl context name.
+    context: String,
+    /// Name and address of the VM running the k3s server.
+    server: String,
+    server_ip: String,
+    /// `output.kubeconfig_command` as it reads once the server's address is known.
+    kubeconfig_command: String,
+}
+
+fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
+    let dir = format!("tofu/envs/{}", env.name);
+    let vms: Vec<VmContext<'_>> = env
+        .vms
+        .iter()
+        .map(|vm| VmContext {
+            vm,
+            user_data_path: vm
+                .user_data
+                .as_ref()
+                .map(|_| format!("user-data/{}.yaml", vm.name)),
+        })
+        .collect();
+    let mut context = EnvContext {
+        header: model.header(),
+        opentofu_version: &model.versions.opentofu,
+        provider_version: &model.versions.proxmox_provider,
+        site: &model.site,
+        env,
+        key_width: env
+            .vms
+            .iter()
+            .map(|vm| vm.name.len() + 2)
+            .max()
+            .unwrap_or(0),
+        cluster: cluster(model, env),
+        mock_template: env.vms.first().map_or("", |vm| vm.template_name.as_str()),
+        mock_template_id: MOCK_TEMPLATE_ID,
+        k3s_kubeconfig: K3S_KUBECONFIG,
+        variables: Vec::new(),
+        vms,
+    };
+    let variables = template::render("tofu/envs/{env}/variables.tf", &context);
+    context.variables = variable_docs(&variables);
+    tree.add(format!("{dir}/variables.tf"), variables);
+    for file in [
+        "versions.tf",
+        "backend.tf",
+        "providers.tf",
+        "main.tf",
+        "outputs.tf",
+        "terraform.tfvars.example",
+    ] {
+        let out = format!("{dir}/{file}");
+        template::add(tree, out, &format!("tofu/envs/{{env}}/{file}"), &context);
+    }
+    template::add(
+        tree,
+        format!("{dir}/tests/{}.tftest.hcl", env.name),
+        "tofu/envs/{env}/tests/{env}.tftest.hcl",
+        &context,
+    );
+    for vm in &context.vms {
+        if let (Some(path), Some(user_data)) = (&vm.user_data_path, &vm.vm.user_data) {
+            // Cloud-init needs `#cloud-config` on the first line: no header here. The
+            // file is the spec's text byte for byte (its hash names the snippet).
+            tree.add(format!("{dir}/{path}"), user_data.clone());
         }
     }
-    out.push('\n');
-    out.push_str(&hcl::format(body));
-    out
+}
+
+/// What kubectl calls the cluster of this environment, and which VM is its server.
+fn cluster(model: &Model, env: &Environment) -> Option<ClusterContext> {
+    let (context, server_name) = match &model.kubernetes {
+        Some(k) if k.cluster == env.name => (k.context.clone(), k.server_vm.as_str()),
+        _ => (
+            format!("homelab-{}", env.name),
+            env.vms.first()?.name.as_str(),
+        ),
+    };
+    let server = env
+        .vms
+        .iter()
+        .find(|vm| vm.name == server_name)
+        .or(env.vms.first())?;
+    let ip = server.ip;
+    Some(ClusterContext {
+        kubeconfig_command: format!(
+            "mkdir -p ~/.kube && ssh {user}@{ip} sudo cat {K3S_KUBECONFIG} | sed -e 's/127.0.0.1/{ip}/' -e 's/: default$/: {context}/' > ~/.kube/{context}.yaml && chmod 600 ~/.kube/{context}.yaml",
+            user = env.user
+        ),
+        context,
+        server: server.name.clone(),
+        server_ip: ip.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -217,7 +217,7 @@ fn template_is_looked_up_by_name_among_templates() {
         .iter()
         .map(|f| (attr(f.body(), "name"), attr(f.body(), "values")))
         .collect();
-    let name_values = crate::hcl::expr("[var.template_name]");
+    let name_values: Expression = "[var.template_name]".parse().unwrap();
     let true_values = Expression::Array(vec![Expression::from("true")]);
     assert_eq!(
         filters,
@@ -426,24 +426,36 @@ fn multi_vm_environments_render_without_new_code() {
 }
 
 #[test]
-fn template_literals_are_escaped() {
-    let expression = super::template(vec![
-        super::Part::Lit("a \"q\" \\ ${x} %{y}\n"),
-        super::Part::Expr(crate::hcl::expr("var.v")),
-    ]);
-    let body = Body::builder().add_attribute(("t", expression)).build();
-    let text = crate::hcl::format(&body);
-    assert_eq!(text, "t = \"a \\\"q\\\" \\\\ $${x} %%{y}\\n${var.v}\"\n");
-    let parsed: Body = text.parse().unwrap();
-    assert_eq!(parsed.attributes().count(), 1);
-}
-
-#[test]
-fn annotate_places_notes_in_order() {
-    let text = "a {\n  lifecycle {\n  }\n}\nb {\n  lifecycle {\n  }\n}\n";
-    let out = super::annotate(text, &[("b {", &["B"]), ("lifecycle {", &["second"])]);
-    assert_eq!(
-        out,
-        "a {\n  lifecycle {\n  }\n}\n# B\nb {\n  # second\n  lifecycle {\n  }\n}\n"
+fn hostile_spec_text_stays_a_literal_string() {
+    // An SSH key's comment is free text: template markers, quotes and backslashes in
+    // it must reach HCL as the same characters, never as an interpolation.
+    let comment = r#"ops@lab"${file("/etc/passwd")}%{if true}x%{endif}\"#;
+    let line_51 = "      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINXape/G8ztykcZtPm7DuJprADfczjdSmAebZhaoBwxk ops@lab\n";
+    assert!(MULTI_VM_SPEC.contains(line_51));
+    let spec = MULTI_VM_SPEC.replacen(
+        line_51,
+        &format!("      - 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINXape/G8ztykcZtPm7DuJprADfczjdSmAebZhaoBwxk {comment}'\n"),
+        1,
     );
+    let tree = render("tests/specs/multi-vm.yaml", &spec);
+    let text = file(&tree, "tofu/envs/lab/main.tf");
+    assert!(
+        text.contains(r#"$${file(\"/etc/passwd\")}%%{if true}x%%{endif}\\""#),
+        "{text}"
+    );
+    let body = parse(&tree, "tofu/envs/lab/main.tf");
+    let module = block(&body, "module", &["vm"]);
+    let keys: ::hcl::Value = ::hcl::from_body(
+        format!(
+            "k = {}",
+            ::hcl::format::to_string(attr(module.body(), "ssh_keys")).unwrap()
+        )
+        .parse::<Body>()
+        .unwrap(),
+    )
+    .unwrap();
+    let first = keys.as_object().unwrap()["k"].as_array().unwrap()[0]
+        .as_str()
+        .unwrap();
+    assert!(first.ends_with(comment), "{first}");
 }

@@ -1,0 +1,248 @@
+//! Every generated file that is not Kubernetes YAML comes from a minijinja template under
+//! `templates/`, found by the file's path alone: `generated/X` is rendered from
+//! `templates/X.j2`, with an environment's name written `{env}` and an image's directory
+//! left out (`packer/<image>/build.pkr.hcl` ← `templates/packer/build.pkr.hcl.j2`).
+//! The whole tree is taken into the binary with `include_dir!`.
+//!
+//! HCL templates (`.tf`, `.hcl`, `.tfvars.example`) are written as `tofu fmt` / `packer
+//! fmt` print them and use delimiters that collide with neither HCL's `${}`/`%{}` nor
+//! Packer's `{{ }}`: `[= value =]`, `[% tag %]`, `[# comment #]`. Every spec value enters
+//! HCL through a filter backed by hcl-rs, so it can never become HCL syntax:
+//!
+//! | filter            | gives                                                        |
+//! |-------------------|--------------------------------------------------------------|
+//! | `v \| hcl`         | an HCL literal: `"quoted"` (`${`→`$${`, `%{`→`%%{`, quotes, backslashes, control characters escaped), `42`, `true`, `null`, `["a", "b"]` |
+//! | `v \| hcl_text`    | the inside of a quoted string, escaped the same way, for text around `${...}` |
+//! | `s \| ljust(n)`    | `s` padded with spaces to `n` characters (aligning `=` after spec-named keys) |
+//!
+//! Other templates (shell, kickstart, Markdown) keep minijinja's `{{ }}` syntax.
+//! Undefined variables are errors in both, never empty strings. Mind Jinja's comment
+//! opener in shell templates: bash's `${#var}` must be written `{{ '${#' }}var}`.
+
+use crate::Tree;
+use ::hcl::expr::{Expression, Object, ObjectKey};
+use include_dir::{include_dir, Dir};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use serde::Serialize;
+
+static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+/// Render `templates/<template>.j2` into the tree at `out`. `.sh` files are executable.
+pub fn add(tree: &mut Tree, out: String, template: &str, context: impl Serialize) {
+    let text = render(template, context);
+    if out.ends_with(".sh") {
+        tree.add_script(out, text);
+    } else {
+        tree.add(out, text);
+    }
+}
+
+/// Render `templates/<template>.j2` with `context`.
+///
+/// A template error is a bug in the renderer, not in user input: every template is
+/// rendered from the test specs by the golden tests, so it cannot ship.
+pub fn render(template: &str, context: impl Serialize) -> String {
+    let name = format!("{template}.j2");
+    let Some(source) = TEMPLATES.get_file(&name).and_then(|f| f.contents_utf8()) else {
+        panic!("no template templates/{name}");
+    };
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let mut syntax = SyntaxConfig::builder();
+    if is_hcl(template) {
+        syntax
+            .variable_delimiters("[=", "=]")
+            .block_delimiters("[%", "%]")
+            .comment_delimiters("[#", "#]");
+    }
+    // Block tags take their own line; a file keeps the newline it ends with.
+    syntax
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true);
+    match syntax.build() {
+        Ok(syntax) => env.set_syntax(syntax),
+        Err(err) => panic!("template syntax: {err}"),
+    }
+    env.add_filter("hcl", hcl);
+    env.add_filter("hcl_text", hcl_text);
+    env.add_filter("ljust", |s: String, width: usize| format!("{s:width$}"));
+    let result = env
+        .template_from_named_str(&name, source)
+        .and_then(|t| t.render(minijinja::value::Serde(&context)));
+    match result {
+        Ok(text) => text,
+        Err(err) => panic!("template {name} failed to render: {err:#}"),
+    }
+}
+
+fn is_hcl(template: &str) -> bool {
+    template.ends_with(".tf") || template.ends_with(".hcl") || template.ends_with(".tfvars.example")
+}
+
+/// A template value as an hcl-rs expression: strings stay literal strings, never source.
+fn expression(value: &Value) -> Result<Expression, Error> {
+    let invalid = |what: &str| Error::new(ErrorKind::InvalidOperation, format!("hcl: {what}"));
+    Ok(match value.kind() {
+        ValueKind::None => Expression::Null,
+        ValueKind::Bool => Expression::Bool(value.is_true()),
+        ValueKind::Number => match value.as_i64() {
+            Some(n) => Expression::from(n),
+            None => f64::try_from(value.clone())
+                .ok()
+                .and_then(::hcl::Number::from_f64)
+                .map(Expression::Number)
+                .ok_or_else(|| invalid("not a finite number"))?,
+        },
+        ValueKind::String => Expression::String(value.as_str().unwrap_or_default().to_owned()),
+        ValueKind::Seq | ValueKind::Iterable => Expression::Array(
+            value
+                .try_iter()?
+                .map(|item| expression(&item))
+                .collect::<Result<_, _>>()?,
+        ),
+        ValueKind::Map => {
+            let mut object = Object::new();
+            for key in value.try_iter()? {
+                let item = value.get_item(&key)?;
+                let key = ObjectKey::Expression(Expression::String(key.to_string()));
+                object.insert(key, expression(&item)?);
+            }
+            Expression::Object(object)
+        }
+        _ => return Err(invalid(&format!("cannot write a {} value", value.kind()))),
+    })
+}
+
+/// `| hcl`: the value as an HCL literal, arrays on one line as `tofu fmt` keeps them.
+fn hcl(value: Value) -> Result<String, Error> {
+    if let Some(text) = value.as_str() {
+        return Ok(format!("\"{}\"", escape(text)));
+    }
+    if value.kind() == ValueKind::Seq {
+        let items: Result<Vec<String>, Error> = value.try_iter()?.map(hcl).collect();
+        return Ok(format!("[{}]", items?.join(", ")));
+    }
+    let expression = expression(&value)?;
+    ::hcl::format::to_string(&expression)
+        .map_err(|err| Error::new(ErrorKind::InvalidOperation, format!("hcl: {err}")))
+}
+
+/// `| hcl_text`: a string escaped for the inside of a quoted HCL string.
+fn hcl_text(value: String) -> String {
+    escape(&value)
+}
+
+/// The inside of a quoted HCL string that reads back as exactly `text`. hcl-rs escapes
+/// quotes, backslashes and control characters; the template markers are doubled here
+/// (`${` → `$${`, `%{` → `%%{`) because hcl-rs's own marker escaping skips the character
+/// after every `$`/`%` and so turns the text `$${` into `${`.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    let mut rest = text;
+    loop {
+        let marker = [rest.find("${"), rest.find("%{")]
+            .into_iter()
+            .flatten()
+            .min();
+        let (piece, tail) = match marker {
+            Some(at) => (&rest[..at], Some(&rest[at..])),
+            None => (rest, None),
+        };
+        // A piece without markers: hcl-rs escapes it without touching `$` or `%`.
+        let mut quoted = Vec::new();
+        let mut formatter = ::hcl::format::Formatter::new(&mut quoted);
+        if ::hcl::format::Format::format(&Expression::String(piece.to_owned()), &mut formatter)
+            .is_ok()
+        {
+            let quoted = String::from_utf8_lossy(&quoted);
+            out.push_str(&quoted[1..quoted.len() - 1]);
+        }
+        match tail {
+            Some(tail) => {
+                out.push_str(&tail[..1]);
+                out.push_str(&tail[..2]);
+                rest = &tail[2..];
+            }
+            None => return out,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(value: Value) -> String {
+        hcl(value).unwrap()
+    }
+
+    #[test]
+    fn hcl_filter_escapes_every_marker_and_control_character() {
+        let hostile = "a\"b\\c${var.x}%{ if true }\n\t\u{1b}$${ok}";
+        let out = filter(Value::from(hostile));
+        assert_eq!(out, r#""a\"b\\c$${var.x}%%{ if true }\n\t\u001b$$${ok}""#);
+        assert_eq!(hcl_text(hostile.to_owned()), out[1..out.len() - 1]);
+        // hcl-rs reads each back as the same text: nothing became an interpolation.
+        for text in [
+            hostile,
+            "$${x}",
+            "$$${x}",
+            "%%{x}",
+            "$",
+            "%",
+            "${",
+            "a$",
+            "}${}%{}",
+            "\\${x}",
+            "${${x}}",
+            "\u{7f}\u{0}é€",
+        ] {
+            let out = filter(Value::from(text));
+            let body: ::hcl::Body = format!("x = {out}\n").parse().unwrap();
+            let back: ::hcl::Value = ::hcl::from_body(body).unwrap();
+            assert_eq!(
+                back.as_object().unwrap()["x"],
+                ::hcl::Value::from(text),
+                "{text:?} written as {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn hcl_filter_writes_literals() {
+        assert_eq!(filter(Value::from(42u64)), "42");
+        assert_eq!(filter(Value::from(true)), "true");
+        assert_eq!(filter(Value::from(())), "null");
+        assert_eq!(filter(Value::from(vec!["a", "${b}"])), r#"["a", "$${b}"]"#);
+        assert_eq!(filter(Value::from(Vec::<String>::new())), "[]");
+    }
+
+    #[test]
+    fn undefined_values_are_errors() {
+        assert!(hcl(Value::UNDEFINED).is_err());
+        let result = std::panic::catch_unwind(|| render("tofu/modules/proxmox-vm/main.tf", ()));
+        assert!(
+            result.is_err(),
+            "a template with a missing variable rendered"
+        );
+    }
+
+    #[test]
+    fn every_template_is_reachable_by_path() {
+        fn walk(dir: &Dir<'_>, out: &mut Vec<String>) {
+            for file in dir.files() {
+                out.push(file.path().to_string_lossy().into_owned());
+            }
+            for sub in dir.dirs() {
+                walk(sub, out);
+            }
+        }
+        let mut all = Vec::new();
+        walk(&TEMPLATES, &mut all);
+        assert!(all.iter().all(|p| p.ends_with(".j2")), "{all:?}");
+        assert!(all.len() > 30, "{all:?}");
+    }
+}
