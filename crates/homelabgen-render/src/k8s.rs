@@ -25,6 +25,7 @@
 //! Applications; each child installs its chart. `root-app.yaml` itself is applied once by
 //! hand (`make argo`), so the root never prunes itself.
 
+pub mod charts;
 pub mod manifests;
 pub mod values;
 
@@ -494,6 +495,9 @@ fn readme_entries(section: Section, list: &[HelmApp]) -> Vec<ReadmeEntry<'_>> {
 struct ReadmeApp<'a> {
     name: &'a str,
     namespace: &'a str,
+    /// `make phpipam-secret [PHPIPAM_APP=name]`.
+    make_secret: String,
+    facts: &'static charts::ChartFacts,
 }
 
 #[derive(Serialize)]
@@ -514,7 +518,7 @@ fn readme(out: &mut Out, k8s: &Kubernetes) {
         .apps
         .iter()
         .chain(&k8s.infra)
-        .find(|a| values::is_phpipam(a));
+        .find(|a| charts::PHPIPAM.is(a));
     let context = ReadmeContext {
         header: out.header,
         k8s,
@@ -527,6 +531,8 @@ fn readme(out: &mut Out, k8s: &Kubernetes) {
         phpipam: phpipam.map(|a| ReadmeApp {
             name: &a.name,
             namespace: &a.namespace,
+            make_secret: charts::PHPIPAM.make_secret(&a.name),
+            facts: &charts::PHPIPAM,
         }),
     };
     template::add(

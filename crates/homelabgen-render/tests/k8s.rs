@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 const DEFAULT_SPEC: &str = include_str!("../../../spec/homelab.yaml");
-const PHPIPAM_KEYS: &str = include_str!("../../../tests/k8s/phpipam-1.0.1-value-keys.txt");
+const PHPIPAM_KEYS: &str = homelabgen_render::k8s::charts::PHPIPAM.value_keys;
 
 fn model(text: &str) -> Model {
     match homelabgen_spec::from_str("spec/homelab.yaml", text) {

@@ -3,9 +3,8 @@
 //! explain (found by its dotted path); notes about keys the values do not set go to the
 //! top. Nothing is templated, so the file always parses back to exactly the spec's values.
 //!
-//! Known charts get notes naming what the user must still do (`TODO:`): for phpIPAM the
-//! password Secret, the domain, the MetalLB address and switching the web service to
-//! LoadBalancer.
+//! Known charts get notes naming what the user must still do (`TODO:`), from
+//! [`super::charts`], where everything known about a specific chart lives.
 
 use super::Section;
 use homelabgen_spec::model::{HelmApp, Kubernetes, Model};
@@ -22,18 +21,13 @@ pub struct Note {
 }
 
 impl Note {
-    fn new(paths: &[&str], lines: Vec<String>, top_if_missing: bool) -> Self {
+    pub(crate) fn new(paths: &[&str], lines: Vec<String>, top_if_missing: bool) -> Self {
         Self {
             paths: paths.iter().map(|p| (*p).to_owned()).collect(),
             lines,
             top_if_missing,
         }
     }
-}
-
-/// The nullconfig phpIPAM chart (FACTS.md: "phpIPAM chart 1.0.1").
-pub fn is_phpipam(app: &HelmApp) -> bool {
-    app.chart == "phpipam"
 }
 
 pub fn values_yaml(
@@ -55,11 +49,7 @@ pub fn values_yaml(
             app.name
         ),
     ];
-    let (top, notes) = if is_phpipam(app) {
-        phpipam_notes(model, k8s, app)
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    let (top, notes) = super::charts::notes(model, k8s, app);
     if !top.is_empty() {
         intro.push(String::new());
         intro.extend(top);
@@ -212,95 +202,13 @@ fn is_block_scalar_indicator(value: &str) -> bool {
     matches!(chars.next(), Some('|' | '>')) && chars.all(|c| matches!(c, '-' | '+' | '1'..='9'))
 }
 
-fn lookup<'a>(
+pub(crate) fn lookup<'a>(
     values: &'a std::collections::BTreeMap<String, Value>,
     path: &[&str],
 ) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;
     rest.iter()
         .try_fold(values.get(*first)?, |value, key| value.get(key))
-}
-
-/// phpIPAM (nullconfig chart 1.0.1): what its values cannot say by themselves.
-fn phpipam_notes(model: &Model, k8s: &Kubernetes, app: &HelmApp) -> (Vec<String>, Vec<Note>) {
-    let ns = &app.namespace;
-    let web = lookup(&app.values, &["phpipamWeb", "name"])
-        .and_then(Value::as_str)
-        .unwrap_or("phpipam-web");
-    let domain = model
-        .environments
-        .iter()
-        .find(|e| e.name == k8s.cluster)
-        .and_then(|e| e.network.search_domain.clone())
-        .unwrap_or_else(|| "example.com".to_owned());
-    let service_type =
-        lookup(&app.values, &["phpipamWeb", "service", "type"]).and_then(Value::as_str);
-
-    let make = match app.name.as_str() {
-        "phpipam" => "make phpipam-secret".to_owned(),
-        name => format!("make phpipam-secret PHPIPAM_APP={name}"),
-    };
-    let top = vec![
-        "TODO: passwords: phpIPAM and its MariaDB read the database password from the Secret".to_owned(),
-        format!("  `mysql-password` (key `password`) in namespace `{ns}`; it must exist before the first"),
-        format!("  sync and is never in git: `{make}` creates it with a random password."),
-        "  MariaDB keeps the password it first started with (FORCE=1 replaces the Secret only).".to_owned(),
-        String::new(),
-    ];
-
-    let domain_note = match lookup(&app.values, &["phpipamWeb", "ingress", "host"]) {
-        Some(_) => vec![
-            "TODO: domain: the name phpIPAM is served under; it needs ingress.enabled: true and".to_owned(),
-            "  an ingress controller (k3s' Traefik is disabled in the image).".to_owned(),
-        ],
-        None => vec![
-            "TODO: domain: to serve phpIPAM under a name, set in the spec's values".to_owned(),
-            format!("  phpipamWeb.ingress {{enabled: true, host: phpipam.{domain}}} (CHANGEME: your name);"),
-            "  k3s' Traefik is disabled in the image, so install an ingress controller first.".to_owned(),
-        ],
-    };
-
-    let mut service = Vec::new();
-    if service_type != Some("LoadBalancer") {
-        service.extend([
-            "TODO: LoadBalancer: ClusterIP keeps phpIPAM inside the cluster; reach it with"
-                .to_owned(),
-            format!(
-                "  `kubectl -n {ns} port-forward svc/{web} 8080:80`. To give it a LAN address, set"
-            ),
-            "  phpipamWeb.service.type: LoadBalancer in the spec's values and render again."
-                .to_owned(),
-        ]);
-    }
-    match &k8s.metallb {
-        Some(metallb) => service.extend([
-            format!("TODO: MetalLB IP: a LoadBalancer gets the next free address of {}", metallb.addresses.join(", ")),
-            format!("  (kubernetes.metallb.addresses); `kubectl -n {ns} get svc {web}` shows it. The chart"),
-            "  has no loadBalancerIP value: to pin one address, add a one-address IPAddressPool".to_owned(),
-            format!("  limited to this namespace (spec.serviceAllocation.namespaces: [{ns}])."),
-        ]),
-        None => service.extend([
-            "TODO: MetalLB IP: MetalLB is not enabled (kubernetes.metallb), so k3s' servicelb".to_owned(),
-            "  answers a LoadBalancer with the node's own address; enable MetalLB to get".to_owned(),
-            "  addresses from a pool of your own.".to_owned(),
-        ]),
-    }
-
-    let notes = vec![
-        Note::new(
-            &["namespace"],
-            vec!["The chart creates its PVC in this namespace: it must be the Application's (checked).".to_owned()],
-            false,
-        ),
-        Note::new(
-            &["phpipamMariadb.persistentVolume.storageClass"],
-            vec!["k3s ships `local-path`; the chart's default class `default` does not exist there.".to_owned()],
-            false,
-        ),
-        Note::new(&["phpipamWeb.ingress.host", "phpipamWeb.ingress", "phpipamWeb"], domain_note, true),
-        Note::new(&["phpipamWeb.service.type", "phpipamWeb.service", "phpipamWeb"], service, true),
-    ];
-    (top, notes)
 }
 
 #[cfg(test)]
