@@ -20,7 +20,7 @@
 //! opener in shell templates: bash's `${#var}` must be written `{{ '${#' }}var}`.
 
 use crate::Tree;
-use ::hcl::expr::{Expression, Object, ObjectKey};
+use ::hcl::expr::Expression;
 use include_dir::{include_dir, Dir};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Value, ValueKind};
@@ -82,52 +82,34 @@ fn is_hcl(template: &str) -> bool {
     template.ends_with(".tf") || template.ends_with(".hcl") || template.ends_with(".tfvars.example")
 }
 
-/// A template value as an hcl-rs expression: strings stay literal strings, never source.
-fn expression(value: &Value) -> Result<Expression, Error> {
-    let invalid = |what: &str| Error::new(ErrorKind::InvalidOperation, format!("hcl: {what}"));
-    Ok(match value.kind() {
-        ValueKind::None => Expression::Null,
-        ValueKind::Bool => Expression::Bool(value.is_true()),
-        ValueKind::Number => match value.as_i64() {
-            Some(n) => Expression::from(n),
-            None => f64::try_from(value.clone())
-                .ok()
-                .and_then(::hcl::Number::from_f64)
-                .map(Expression::Number)
-                .ok_or_else(|| invalid("not a finite number"))?,
-        },
-        ValueKind::String => Expression::String(value.as_str().unwrap_or_default().to_owned()),
-        ValueKind::Seq | ValueKind::Iterable => Expression::Array(
-            value
-                .try_iter()?
-                .map(|item| expression(&item))
-                .collect::<Result<_, _>>()?,
-        ),
-        ValueKind::Map => {
-            let mut object = Object::new();
-            for key in value.try_iter()? {
-                let item = value.get_item(&key)?;
-                let key = ObjectKey::Expression(Expression::String(key.to_string()));
-                object.insert(key, expression(&item)?);
-            }
-            Expression::Object(object)
-        }
-        _ => return Err(invalid(&format!("cannot write a {} value", value.kind()))),
-    })
-}
-
-/// `| hcl`: the value as an HCL literal, arrays on one line as `tofu fmt` keeps them.
+/// `| hcl`: the value as an HCL literal (string, number, bool, null, or a list of them on
+/// one line, as `tofu fmt` keeps it). Objects are laid out by the templates themselves.
 fn hcl(value: Value) -> Result<String, Error> {
-    if let Some(text) = value.as_str() {
-        return Ok(format!("\"{}\"", escape(text)));
+    let invalid = |what: String| Error::new(ErrorKind::InvalidOperation, format!("hcl: {what}"));
+    match value.kind() {
+        ValueKind::String => Ok(format!(
+            "\"{}\"",
+            escape(value.as_str().unwrap_or_default())
+        )),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let items: Result<Vec<String>, Error> = value.try_iter()?.map(hcl).collect();
+            Ok(format!("[{}]", items?.join(", ")))
+        }
+        ValueKind::None => Ok("null".to_owned()),
+        ValueKind::Bool => Ok(value.is_true().to_string()),
+        ValueKind::Number => {
+            let number = match value.as_i64() {
+                Some(n) => ::hcl::Number::from(n),
+                None => f64::try_from(value.clone())
+                    .ok()
+                    .and_then(::hcl::Number::from_f64)
+                    .ok_or_else(|| invalid(format!("{value} is not a finite number")))?,
+            };
+            ::hcl::format::to_string(&Expression::Number(number))
+                .map_err(|e| invalid(e.to_string()))
+        }
+        kind => Err(invalid(format!("cannot write a {kind} value"))),
     }
-    if value.kind() == ValueKind::Seq {
-        let items: Result<Vec<String>, Error> = value.try_iter()?.map(hcl).collect();
-        return Ok(format!("[{}]", items?.join(", ")));
-    }
-    let expression = expression(&value)?;
-    ::hcl::format::to_string(&expression)
-        .map_err(|err| Error::new(ErrorKind::InvalidOperation, format!("hcl: {err}")))
 }
 
 /// `| hcl_text`: a string escaped for the inside of a quoted HCL string.
@@ -218,6 +200,12 @@ mod tests {
         assert_eq!(filter(Value::from(())), "null");
         assert_eq!(filter(Value::from(vec!["a", "${b}"])), r#"["a", "$${b}"]"#);
         assert_eq!(filter(Value::from(Vec::<String>::new())), "[]");
+        assert_eq!(filter(Value::from(1.5)), "1.5");
+        let map: std::collections::BTreeMap<&str, &str> = [("a", "b")].into();
+        assert!(
+            hcl(Value::from(map)).is_err(),
+            "objects are the templates' to lay out"
+        );
     }
 
     #[test]

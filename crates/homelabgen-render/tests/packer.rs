@@ -74,7 +74,7 @@ fn test_specs_derive_the_expected_template_names() {
 fn every_image_gets_its_own_complete_directory() {
     for path in test_specs()
         .into_iter()
-        .chain([repo_root().join("spec/homelab.yaml")])
+        .chain([repo_root().join("tests/specs/k3s-single.yaml")])
     {
         let (_, model) = load(&path);
         let tree = homelabgen_render::render(&model);
@@ -116,7 +116,7 @@ fn every_image_gets_its_own_complete_directory() {
 
 #[test]
 fn the_default_spec_builds_the_template_opentofu_clones() {
-    let (_, model) = load(&repo_root().join("spec/homelab.yaml"));
+    let (_, model) = load(&repo_root().join("tests/specs/k3s-single.yaml"));
     let image = model
         .image("alma9-k3s-optimized")
         .expect("the default image");

@@ -1,7 +1,7 @@
 use super::*;
 use crate::Tree;
 
-const DEFAULT_SPEC: &str = include_str!("../../../../spec/homelab.yaml");
+const DEFAULT_SPEC: &str = include_str!("../../../../tests/specs/k3s-single.yaml");
 
 /// The HCL files of an image directory.
 const HCL_FILES: [&str; 6] = [
@@ -14,7 +14,7 @@ const HCL_FILES: [&str; 6] = [
 ];
 
 fn model(text: &str) -> Model {
-    match homelabgen_spec::from_str("spec/homelab.yaml", text) {
+    match homelabgen_spec::from_str("tests/specs/k3s-single.yaml", text) {
         Ok(model) => model,
         Err(diagnostics) => panic!("test spec does not resolve:\n{diagnostics}"),
     }

@@ -6,7 +6,7 @@ use crate::Tree;
 use ::hcl::{Block, Body, Expression};
 use homelabgen_spec::Model;
 
-const DEFAULT_SPEC: &str = include_str!("../../../../spec/homelab.yaml");
+const DEFAULT_SPEC: &str = include_str!("../../../../tests/specs/k3s-single.yaml");
 const MULTI_VM_SPEC: &str = include_str!("../../../../tests/specs/multi-vm.yaml");
 
 fn model(name: &str, text: &str) -> Model {
@@ -23,7 +23,7 @@ fn render(name: &str, text: &str) -> Tree {
 }
 
 fn default_tree() -> Tree {
-    render("spec/homelab.yaml", DEFAULT_SPEC)
+    render("tests/specs/k3s-single.yaml", DEFAULT_SPEC)
 }
 
 fn multi_tree() -> Tree {
