@@ -181,3 +181,48 @@ fn the_parse_check_can_fail() {
     assert!(hcl::parse("variable \"x\" {\n  default = \"a\"\n").is_err());
     assert!(hcl::parse("x = \"${\"\n").is_err());
 }
+
+/// The template of a generated file, by the rule README.md states: its path plus `.j2`
+/// under `templates/`, an environment's name written `{env}`, an image's directory left
+/// out. `None` for files that have no template (Kubernetes YAML, the spec's user-data).
+fn template_of(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let mapped = match parts.as_slice() {
+        ["k8s", .., last] if last.ends_with(".yaml") => return None,
+        ["tofu", "envs", _, "user-data", ..] => return None,
+        ["tofu", "envs", env, rest @ ..] => {
+            let rest = rest
+                .join("/")
+                .replace(&format!("{env}.tftest.hcl"), "{env}.tftest.hcl");
+            format!("tofu/envs/{{env}}/{rest}")
+        }
+        ["packer", _, rest @ ..] => format!("packer/{}", rest.join("/")),
+        _ => path.to_owned(),
+    };
+    Some(format!("{mapped}.j2"))
+}
+
+#[test]
+fn every_generated_file_finds_its_template_by_path_alone() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let templates: std::collections::BTreeSet<String> = read_tree(&root).into_keys().collect();
+    let mut used = std::collections::BTreeSet::new();
+    for (name, spec, text) in specs() {
+        for (path, _) in render(&name, &spec, &text).iter() {
+            if let Some(template) = template_of(path.as_str()) {
+                assert!(
+                    templates.contains(&template),
+                    "{name}: {path} has no template {template}"
+                );
+                used.insert(template);
+            }
+        }
+    }
+    let unused: Vec<_> = templates.difference(&used).collect();
+    assert!(
+        unused.is_empty(),
+        "templates no test spec renders: {unused:?}"
+    );
+    // Negative control: a path outside the rule has no template.
+    assert!(!templates.contains(&template_of("tofu/envs/lab/nope.tf").unwrap()));
+}
