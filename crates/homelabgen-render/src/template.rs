@@ -98,9 +98,10 @@ fn hcl(value: Value) -> Result<String, Error> {
         ValueKind::None => Ok("null".to_owned()),
         ValueKind::Bool => Ok(value.is_true().to_string()),
         ValueKind::Number => {
-            let number = match value.as_i64() {
-                Some(n) => ::hcl::Number::from(n),
-                None => f64::try_from(value.clone())
+            let number = match (value.as_i64(), u64::try_from(value.clone())) {
+                (Some(n), _) => ::hcl::Number::from(n),
+                (None, Ok(n)) => ::hcl::Number::from(n),
+                (None, Err(_)) => f64::try_from(value.clone())
                     .ok()
                     .and_then(::hcl::Number::from_f64)
                     .ok_or_else(|| invalid(format!("{value} is not a finite number")))?,
@@ -201,6 +202,7 @@ mod tests {
         assert_eq!(filter(Value::from(vec!["a", "${b}"])), r#"["a", "$${b}"]"#);
         assert_eq!(filter(Value::from(Vec::<String>::new())), "[]");
         assert_eq!(filter(Value::from(1.5)), "1.5");
+        assert_eq!(filter(Value::from(u64::MAX)), u64::MAX.to_string());
         let map: std::collections::BTreeMap<&str, &str> = [("a", "b")].into();
         assert!(
             hcl(Value::from(map)).is_err(),
