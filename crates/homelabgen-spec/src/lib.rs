@@ -21,8 +21,36 @@ pub use model::Model;
 /// Load and resolve a spec from its text. `file` names it in diagnostics and in the
 /// header of every generated file.
 pub fn from_str(file: &str, text: &str) -> Result<Model, Diagnostics> {
+    from_str_named(file, file, text)
+}
+
+/// Like `from_str`, with separate names: `file` names the spec in diagnostics (as the
+/// user spelled it), `spec_name` in generated headers (see `header_name`).
+pub fn from_str_named(file: &str, spec_name: &str, text: &str) -> Result<Model, Diagnostics> {
     let raw = load::parse(file, text)?;
-    resolve::resolve(file, file, &raw)
+    resolve::resolve(file, spec_name, &raw)
+}
+
+/// The spec's name as generated headers show it: only `A-Z a-z 0-9 . _ - + /`, every
+/// other character replaced by `_`, at most 100 characters. Safe unescaped in every
+/// language the tree holds (shell, HCL, YAML, Markdown comments and strings).
+pub fn header_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '/') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if safe.is_empty() {
+        "homelab.yaml".to_owned()
+    } else {
+        safe
+    }
 }
 
 /// The JSON Schema of the spec, pretty-printed with a trailing newline.

@@ -120,7 +120,7 @@ pub fn resolve(file: &str, spec_name: &str, raw: &RawSpec) -> Result<Model, Diag
 
     if r.errors.is_empty() {
         Ok(Model {
-            spec_name: spec_name.to_owned(),
+            spec_name: crate::header_name(spec_name),
             site,
             versions,
             images,
