@@ -42,13 +42,13 @@ impl Diagnostic {
 }
 
 /// A value quoted in a message is cut to this many characters.
-const MAX_QUOTED_CHARS: usize = 60;
+const MAX_QUOTED_CHARS: usize = 128;
 /// A whole message is cut to this many characters.
 const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// Text from the spec or a path, made safe to print on a terminal: every control
 /// character except a newline is escaped (`\u{1b}`), a `` `value` `` quoted in the text
-/// is cut after 60 characters and the whole text after 1000.
+/// is cut after 128 characters and the whole text after 1000.
 pub fn terminal_safe(text: &str) -> String {
     escape(text, true)
 }

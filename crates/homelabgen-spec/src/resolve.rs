@@ -370,6 +370,14 @@ fn resolve_environments(
                 &format!("{path}.network.nameservers[{i}]"),
                 values::ipv4,
             ) {
+                if let Err(why) = values::nameserver(ip) {
+                    r.error(
+                        ns.referenced,
+                        format!("{path}.network.nameservers[{i}]"),
+                        format!("{ip} {}", why.message),
+                        why.help,
+                    );
+                }
                 nameservers.push(ip);
             }
         }
@@ -519,7 +527,35 @@ fn resolve_environments(
             vms,
         });
     }
+    check_cross_environment_gateways(r, raw, &environments);
     environments
+}
+
+/// All environments share the site's bridge: a VM may not take the gateway address of
+/// another environment either.
+fn check_cross_environment_gateways(
+    r: &mut Resolver,
+    raw: &[RawEnvironment],
+    envs: &[Environment],
+) {
+    for (e, env) in raw.iter().enumerate() {
+        for (v, vm) in env.vms.iter().enumerate() {
+            let Ok(ip) = values::ipv4(&vm.ip.value) else {
+                continue;
+            };
+            let other = envs
+                .iter()
+                .find(|o| o.name != env.name.value && o.network.gateway == ip);
+            if let Some(other) = other {
+                r.error(
+                    vm.ip.referenced,
+                    format!("environments[{e}].vms[{v}].ip"),
+                    format!("{ip} is the gateway of environment `{}`", other.name),
+                    "give the VM an address of its own",
+                );
+            }
+        }
+    }
 }
 
 /// VM ids are global on a Proxmox cluster: templates and VMs share one space.
@@ -597,6 +633,19 @@ fn resolve_kubernetes(
         values::v_semver,
     );
     let argocd_namespace = r.label(&k.argocd.namespace, "kubernetes.argocd.namespace");
+    let taken_by = match argocd_namespace.as_str() {
+        "default" | "kube-system" | "kube-public" | "kube-node-lease" => Some("Kubernetes itself"),
+        "metallb-system" if k.metallb.is_some() => Some("MetalLB (with its pod-security labels)"),
+        _ => None,
+    };
+    if let Some(owner) = taken_by {
+        r.error(
+            k.argocd.namespace.referenced,
+            "kubernetes.argocd.namespace",
+            format!("namespace `{argocd_namespace}` belongs to {owner}"),
+            "give Argo CD a namespace of its own, e.g. `argocd`",
+        );
+    }
     let metallb = k.metallb.as_ref().map(|m| {
         let version = r.valid(&m.version, "kubernetes.metallb.version", values::semver);
         if m.addresses.is_empty() {
@@ -611,13 +660,25 @@ fn resolve_kubernetes(
         // there) and must not hand out an address a VM or the gateway already has.
         let network = values::ipv4_cidr(&env.network.cidr).ok();
         let mut addresses = Vec::new();
+        let mut ranges: Vec<values::AddressRange> = Vec::new();
         for (i, a) in m.addresses.iter().enumerate() {
             let path = format!("kubernetes.metallb.addresses[{i}]");
             let Some(range) = r.check(a, &path, values::address_range) else {
                 continue;
             };
             if let Some(net) = network {
-                if net.host_address(range.first).is_err() || net.host_address(range.last).is_err() {
+                let edge = [net.network, net.broadcast()]
+                    .into_iter()
+                    .find(|ip| range.contains(*ip));
+                if let Some(ip) = edge {
+                    let which = if ip == net.network { "network" } else { "broadcast" };
+                    r.error(
+                        a.referenced,
+                        &path,
+                        format!("{} includes {ip}, the {which} address of {net}", range.text),
+                        format!("start after {} and end before {}", net.network, net.broadcast()),
+                    );
+                } else if !net.contains(range.first) || !net.contains(range.last) {
                     r.error(
                         a.referenced,
                         &path,
@@ -626,12 +687,27 @@ fn resolve_kubernetes(
                     );
                 }
             }
-            let taken = env
-                .vms
+            // Every environment shares the site's bridge: no VM or gateway of any of them.
+            let taken = environments
                 .iter()
-                .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
-                .chain([(env.network.gateway, "the gateway".to_owned())])
+                .flat_map(|e| {
+                    e.vms
+                        .iter()
+                        .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
+                        .chain([(e.network.gateway, format!("the gateway of `{}`", e.name))])
+                })
                 .find(|(ip, _)| range.contains(*ip));
+            if let Some(other) = ranges.iter().find(|o: &&values::AddressRange| {
+                o.first <= range.last && range.first <= o.last
+            }) {
+                r.error(
+                    a.referenced,
+                    &path,
+                    format!("{} overlaps {}", range.text, other.text),
+                    "give each range its own addresses, or merge them into one",
+                );
+            }
+            ranges.push(range.clone());
             if let Some((ip, owner)) = taken {
                 r.error(
                     a.referenced,

@@ -164,13 +164,21 @@ fn providers(header: &str) -> String {
     )
 }
 
+/// The spec's own endpoint rule (one pattern, shared with `values::proxmox_endpoint`).
+static ENDPOINT_CONDITION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "can(regex(\"{}\", var.proxmox_endpoint))",
+        homelabgen_spec::values::PROXMOX_ENDPOINT_PATTERN
+    )
+});
+
 fn variables(model: &Model) -> Vec<Variable> {
     let site = &model.site;
     vec![
         Variable::new("proxmox_endpoint", "string", "Proxmox VE API endpoint, without /api2/json, e.g. https://pve.home.arpa:8006.")
             .default(site.endpoint.as_str())
             .validation(
-                r#"can(regex("^https?://[^/]+/?$", var.proxmox_endpoint))"#,
+                ENDPOINT_CONDITION.as_str(),
                 r#""proxmox_endpoint must be https://HOST:PORT without a path (bpg/proxmox adds /api2/json itself), got '${var.proxmox_endpoint}'.""#,
             ),
         Variable::new("proxmox_insecure", "bool", "Skip TLS verification of the API (Proxmox ships a self-signed certificate).")
