@@ -138,7 +138,13 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
         other => {
             let message = strip_location(&other.to_string());
             let limit = message.contains("recursion limit") || message.contains("budget breached");
-            let help = limit.then(|| NESTING_HELP.to_owned());
+            let help = if limit {
+                Some(NESTING_HELP.to_owned())
+            } else if message.starts_with("expected a whole number, found the string") {
+                Some("write the number without quotes or a `!!str` tag, e.g. `cores: 4`".to_owned())
+            } else {
+                None
+            };
             (message, help)
         }
     };

@@ -14,6 +14,43 @@ use std::collections::BTreeMap;
 /// A value with the place in the spec file it came from.
 pub type At<T> = Spanned<T>;
 
+/// A whole number written as a YAML integer. A quoted `'4'` or `!!str 4` is a
+/// string and is refused, not converted: the spec means what it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Int(pub i64);
+
+impl serde::Serialize for Int {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Int;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number (without quotes)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Int, E> {
+                Ok(Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Int, E> {
+                i64::try_from(v)
+                    .map(Int)
+                    .map_err(|_| E::custom(format!("{v} is far too large")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Int, E> {
+                Err(E::custom(format!(
+                    "expected a whole number, found the string `{v}`"
+                )))
+            }
+        }
+        de.deserialize_any(Visitor)
+    }
+}
+
 /// The whole homelab: one Proxmox site, its golden images, its environments (VMs)
 /// and the Kubernetes workloads Argo CD keeps in sync.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -140,11 +177,11 @@ pub struct RawImage {
     pub k3s_version: At<String>,
     /// Release number of this image build; the `v{release}` suffix of the template name.
     #[schemars(with = "u32")]
-    pub release: At<i64>,
+    pub release: At<Int>,
     /// Proxmox VM id the template gets. Leave out to let Proxmox choose.
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
-    pub template_vm_id: Option<At<i64>>,
+    pub template_vm_id: Option<At<Int>>,
     /// Size of the VM the image is built in.
     #[serde(default)]
     pub build: RawBuild,
@@ -175,7 +212,7 @@ pub struct RawBuild {
     /// CPU cores of the build VM.
     #[serde(default = "default_build_cores")]
     #[schemars(with = "u32")]
-    pub cores: At<i64>,
+    pub cores: At<Int>,
     /// Memory of the build VM, e.g. `4GiB` or `4096MiB`.
     #[serde(default = "default_build_memory")]
     #[schemars(with = "String")]
@@ -244,7 +281,7 @@ pub struct RawVm {
     pub image: At<String>,
     /// CPU cores (a k3s server needs at least 2).
     #[schemars(with = "u32")]
-    pub cores: At<i64>,
+    pub cores: At<Int>,
     /// Memory, e.g. `24GiB` or `24576MiB` (at least 2GiB).
     #[schemars(with = "String")]
     pub memory: At<String>,
@@ -257,7 +294,7 @@ pub struct RawVm {
     /// Proxmox VM id. Leave out to let Proxmox choose.
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
-    pub vm_id: Option<At<i64>>,
+    pub vm_id: Option<At<Int>>,
     /// A complete cloud-init user-data document (`#cloud-config`) used instead of the
     /// generated user account. It must carry its own SSH keys.
     #[serde(default)]
@@ -433,8 +470,8 @@ fn default_packer_qemu() -> At<String> {
 fn default_os_version() -> At<String> {
     s(crate::defaults::ALMALINUX)
 }
-fn default_build_cores() -> At<i64> {
-    unspanned(2)
+fn default_build_cores() -> At<Int> {
+    unspanned(Int(2))
 }
 fn default_build_memory() -> At<String> {
     s("4GiB")

@@ -67,17 +67,18 @@ impl Resolver<'_> {
         self.valid(value, path, values::dns_label)
     }
 
-    fn int(&mut self, value: &At<i64>, path: &str, min: i64, max: i64, what: &str) -> u32 {
-        if value.value < min || value.value > max {
+    fn int(&mut self, value: &At<Int>, path: &str, min: i64, max: i64, what: &str) -> u32 {
+        let Int(n) = value.value;
+        if n < min || n > max {
             self.error(
                 value.referenced,
                 path,
-                format!("{} is not a valid {what}", value.value),
+                format!("{n} is not a valid {what}"),
                 format!("use a whole number from {min} to {max}"),
             );
             return min as u32;
         }
-        value.value as u32
+        n as u32
     }
 }
 
@@ -558,6 +559,49 @@ fn check_cross_environment_gateways(
     }
 }
 
+/// Helm values are copied into YAML as numbers: a whole number too large for 64 bits
+/// reaches us as a float and would be written rounded. Refuse it instead.
+fn check_values_exact(
+    r: &mut Resolver,
+    values: &BTreeMap<String, serde_json::Value>,
+    at: Location,
+    path: &str,
+) {
+    fn walk(value: &serde_json::Value, path: String, out: &mut Vec<(String, f64)>) {
+        match value {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(0.0);
+                if f.fract() == 0.0 && f.abs() >= 9_007_199_254_740_992.0 {
+                    out.push((path, f));
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, format!("{path}[{i}]"), out);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (key, item) in map {
+                    walk(item, format!("{path}.{key}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut inexact = Vec::new();
+    for (key, value) in values {
+        walk(value, format!("{path}.{key}"), &mut inexact);
+    }
+    for (path, f) in inexact {
+        r.error(
+            at,
+            path,
+            format!("the number {f:e} cannot be kept exact (it is beyond 64-bit integers or written as a float)"),
+            "quote it if it is meant as text, or give a smaller number",
+        );
+    }
+}
+
 /// VM ids are global on a Proxmox cluster: templates and VMs share one space.
 fn check_unique_vm_ids(r: &mut Resolver, raw: &RawSpec) {
     let mut seen: BTreeMap<i64, Location> = BTreeMap::new();
@@ -576,13 +620,13 @@ fn check_unique_vm_ids(r: &mut Resolver, raw: &RawSpec) {
         })
     });
     for (path, id) in image_ids.chain(vm_ids) {
-        if let Some(first) = seen.insert(id.value, id.referenced) {
+        if let Some(first) = seen.insert(id.value.0, id.referenced) {
             r.error(
                 id.referenced,
                 path,
                 format!(
                     "VM id {} is already used at line {}",
-                    id.value,
+                    id.value.0,
                     first.line()
                 ),
                 "Proxmox VM ids are unique across the cluster: pick another, or leave it out",
@@ -730,6 +774,7 @@ fn resolve_kubernetes(
             .map(|(i, app)| {
                 let path = format!("kubernetes.{section}[{i}]");
                 let name = r.label(&app.name, &format!("{path}.name"));
+                check_values_exact(r, &app.values, app.name.referenced, &format!("{path}.values"));
                 if let Some(first) = names.insert(name.clone(), app.name.referenced) {
                     r.error(
                         app.name.referenced,
