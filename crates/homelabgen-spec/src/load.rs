@@ -69,7 +69,7 @@ fn clean_path(path: &str) -> String {
     }
     let path = segments.join(".");
     match path.as_str() {
-        "" | "?" => String::new(),
+        "" | "?" | "." => String::new(),
         _ => path,
     }
 }
@@ -87,15 +87,20 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
             field, expected, ..
         } => (
             format!("unknown field `{field}`"),
-            Some(if expected.is_empty() {
-                "this mapping takes no fields; remove it".to_owned()
-            } else {
-                format!("remove it, or use one of: {}", expected.join(", "))
+            Some(match closest(field, expected) {
+                _ if expected.is_empty() => "this mapping takes no fields; remove it".to_owned(),
+                Some(near) => format!(
+                    "did you mean `{near}`? (this mapping takes: {})",
+                    expected.join(", ")
+                ),
+                None => format!("remove it, or use one of: {}", expected.join(", ")),
             }),
         ),
         E::SerdeMissingField { field, .. } => (
             format!("missing field `{field}`"),
-            Some(format!("add `{field}:` here")),
+            Some(format!(
+                "add `{field}:` here; if it is there, check its indentation: it must line up with the other keys of this mapping"
+            )),
         ),
         E::DuplicateMappingKey { key, .. } => {
             let key = key.clone().unwrap_or_default();
@@ -138,8 +143,11 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
         other => {
             let message = strip_location(&other.to_string());
             let limit = message.contains("recursion limit") || message.contains("budget breached");
+            let (message, help) = explain_syntax(message);
             let help = if limit {
                 Some(NESTING_HELP.to_owned())
+            } else if help.is_some() {
+                help
             } else if message.starts_with("expected a whole number, found the string") {
                 Some("write the number without quotes or a `!!str` tag, e.g. `cores: 4`".to_owned())
             } else {
@@ -151,6 +159,62 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
     let mut diagnostic = Diagnostic::new(file, at, clean_path(&path), message);
     diagnostic.help = help;
     diagnostic
+}
+
+/// The closest of `expected` to a misspelt `field`, if it is close enough to be a typo.
+fn closest<'a>(field: &str, expected: &[&'a str]) -> Option<&'a str> {
+    // Words people use for a field under another name.
+    const SYNONYMS: &[(&str, &str)] = &[
+        ("ram", "memory"),
+        ("mem", "memory"),
+        ("cpu", "cores"),
+        ("cpus", "cores"),
+        ("vcpus", "cores"),
+        ("size", "disk"),
+        ("address", "ip"),
+        ("ip_address", "ip"),
+    ];
+    if let Some((_, to)) = SYNONYMS.iter().find(|(from, _)| *from == field) {
+        if let Some(e) = expected.iter().find(|e| *e == to) {
+            return Some(e);
+        }
+    }
+    expected
+        .iter()
+        .map(|e| (strsim::damerau_levenshtein(field, e), *e))
+        .filter(|(d, e)| {
+            let allowed = match e.len() {
+                0..=4 => 1,
+                5..=8 => 2,
+                n => n / 4,
+            };
+            *d <= allowed
+        })
+        .min()
+        .map(|(_, e)| e)
+}
+
+/// Parser messages in the user's words, with a hint; others pass through.
+fn explain_syntax(message: String) -> (String, Option<String>) {
+    if message.contains("expected string scalar") || message.contains("expected a scalar") {
+        return (
+            "expected a single value here, found a list, a mapping or an unclosed `[`/`{`".to_owned(),
+            Some("write one value; quote it if it starts with `[`, `{`, `*`, `&`, `!` or contains `: ` or ` #`".to_owned()),
+        );
+    }
+    if message.contains("comment intercepting the multiline text") {
+        return (
+            "a comment (`#`) inside a value that spans several lines".to_owned(),
+            Some("move the comment above the key, or quote the whole value".to_owned()),
+        );
+    }
+    if message.contains("did not find expected") || message.contains("unclosed") {
+        return (
+            message,
+            Some("a bracket or quote is not closed: close it, or quote the value".to_owned()),
+        );
+    }
+    (message, None)
 }
 
 /// serde-saphyr appends "at line L, column C" (and sometimes more lines); the

@@ -461,6 +461,23 @@ fn resolve_environments(
                     values::disk_gib(s, MIN_DISK_GIB)
                 })
                 .unwrap_or(0);
+            // A clone starts with the template's disk and cannot shrink it.
+            if let Some(image) = images.iter().find(|i| i.name == vm.image.value) {
+                if disk_gib > 0 && disk_gib < image.build.disk_gib {
+                    r.error(
+                        vm.disk.referenced,
+                        format!("{vpath}.disk"),
+                        format!(
+                            "{} is smaller than the {}GiB disk of image `{}`; a clone cannot shrink its template's disk",
+                            vm.disk.value, image.build.disk_gib, image.name
+                        ),
+                        format!(
+                            "give at least {}GiB, or make the image's `build.disk` smaller",
+                            image.build.disk_gib
+                        ),
+                    );
+                }
+            }
             let ip = r.check(&vm.ip, &format!("{vpath}.ip"), values::ipv4);
             if let (Some(ip), Some(net)) = (ip, net) {
                 if let Err(invalid) = net.host_address(ip) {

@@ -387,6 +387,25 @@ fn size_mib(s: &str) -> Result<u64, Invalid> {
     if !is_number(number) {
         return invalid(format!("`{s}` is not a size"), HELP);
     }
+    if let Some(fraction) = unit.strip_prefix(['.', ',']) {
+        let digits = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
+        let (fraction, unit) = fraction.split_at(digits);
+        let exact = format!("{number}.{fraction}")
+            .parse::<f64>()
+            .ok()
+            .filter(|_| matches!(unit, "G" | "GiB" | "T" | "TiB"))
+            .map(|v| v * if unit.starts_with('T') { 1024.0 } else { 1.0 } * 1024.0)
+            .filter(|mib| mib.fract() == 0.0);
+        return invalid(
+            format!("`{s}` is not a whole number of {unit}: sizes are whole numbers of a unit"),
+            match exact {
+                Some(mib) => format!("write it in a smaller unit: `{mib}MiB`"),
+                None => HELP.to_owned(),
+            },
+        );
+    }
     let factor: u64 = match unit {
         "M" | "MiB" => 1,
         "G" | "GiB" => 1024,
