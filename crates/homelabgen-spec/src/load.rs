@@ -60,6 +60,7 @@ pub fn parse(file: &str, text: &str) -> Result<RawSpec, Diagnostics> {
 /// serde_path_to_error writes `?` for a step it could not follow and `.` for the root;
 /// `Spanned` values add a `.value` step the user never wrote.
 fn clean_path(path: &str) -> String {
+    let path = path.replace(".value[", "[");
     let mut segments: Vec<&str> = path
         .split('.')
         .filter(|segment| *segment != "value")
@@ -113,7 +114,7 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
             )
         }
         E::Budget { breach, .. } => (
-            format!("the YAML exceeds a safety limit ({breach:?})"),
+            format!("the YAML exceeds a safety limit: {}", breach_words(&format!("{breach:?}"))),
             Some(NESTING_HELP.to_owned()),
         ),
         E::AliasReplayLimitExceeded { .. }
@@ -159,6 +160,28 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
     let mut diagnostic = Diagnostic::new(file, at, clean_path(&path), message);
     diagnostic.help = help;
     diagnostic
+}
+
+/// A budget breach (`Nodes { nodes: 100001 }`) in words: `too many nodes (100001)`.
+fn breach_words(debug: &str) -> String {
+    let kind = debug.split([' ', '{', '(']).next().unwrap_or_default();
+    let mut words = String::new();
+    for c in kind.chars() {
+        if c.is_uppercase() && !words.is_empty() {
+            words.push(' ');
+        }
+        words.extend(c.to_lowercase());
+    }
+    let number: String = debug
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    if number.is_empty() {
+        format!("too many {words}")
+    } else {
+        format!("too many {words} ({number})")
+    }
 }
 
 /// The closest of `expected` to a misspelt `field`, if it is close enough to be a typo.
@@ -231,5 +254,28 @@ fn type_name(ty: &str) -> &str {
         "f32" | "f64" => "a number",
         "bool" => "true or false",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_breaches_read_as_words() {
+        assert_eq!(
+            breach_words("Nodes { nodes: 100001 }"),
+            "too many nodes (100001)"
+        );
+        assert_eq!(breach_words("MaxDepth"), "too many max depth");
+    }
+
+    #[test]
+    fn typos_and_synonyms_suggest_a_field() {
+        let fields = ["endpoint", "node", "storage", "bridge"];
+        assert_eq!(closest("storag", &fields), Some("storage"));
+        assert_eq!(closest("brige", &fields), Some("bridge"));
+        assert_eq!(closest("zzz", &fields), None);
+        assert_eq!(closest("ram", &["cores", "memory"]), Some("memory"));
     }
 }

@@ -63,7 +63,8 @@ pub struct RawSpec {
     #[serde(default)]
     pub versions: RawVersions,
     /// Golden images built by Packer, one entry per template.
-    pub images: Vec<RawImage>,
+    #[schemars(with = "Vec<RawImage>")]
+    pub images: At<Vec<RawImage>>,
     /// Environments deployed by OpenTofu, one directory each under `tofu/envs/`.
     pub environments: Vec<RawEnvironment>,
     /// Workloads managed by Argo CD. Leave out to render no `k8s/` tree.
@@ -243,7 +244,7 @@ pub struct RawEnvironment {
     pub network: RawNetwork,
     /// OpenSSH public keys allowed to log in as the cloud-init user.
     #[schemars(with = "Vec<String>")]
-    pub ssh_keys: Vec<At<String>>,
+    pub ssh_keys: At<Vec<At<String>>>,
     /// The cloud-init user created on every VM.
     #[serde(default = "default_vm_user")]
     #[schemars(with = "String")]
@@ -263,7 +264,7 @@ pub struct RawNetwork {
     pub gateway: At<String>,
     /// DNS servers (IPv4).
     #[schemars(with = "Vec<String>")]
-    pub nameservers: Vec<At<String>>,
+    pub nameservers: At<Vec<At<String>>>,
     /// DNS search domain.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

@@ -168,13 +168,15 @@ fn resolve_site(r: &mut Resolver, site: &RawSite) -> Site {
     }
 }
 
-fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> Vec<Image> {
+fn resolve_images(r: &mut Resolver, raw: &At<Vec<RawImage>>, metallb_enabled: bool) -> Vec<Image> {
+    let at = raw.referenced;
+    let raw = &raw.value;
     let mut seen = BTreeMap::new();
     let mut template_names: BTreeMap<String, String> = BTreeMap::new();
     let mut images = Vec::new();
     if raw.is_empty() {
         r.error(
-            Location::UNKNOWN,
+            at,
             "images",
             "no image is defined",
             "add one entry under `images:`",
@@ -357,15 +359,15 @@ fn resolve_environments(
             }
         }
         let mut nameservers = Vec::new();
-        if env.network.nameservers.is_empty() {
+        if env.network.nameservers.value.is_empty() {
             r.error(
-                Location::UNKNOWN,
+                env.network.nameservers.referenced,
                 format!("{path}.network.nameservers"),
                 "no nameserver is given",
                 "list at least one DNS server address",
             );
         }
-        for (i, ns) in env.network.nameservers.iter().enumerate() {
+        for (i, ns) in env.network.nameservers.value.iter().enumerate() {
             if let Some(ip) = r.check(
                 ns,
                 &format!("{path}.network.nameservers[{i}]"),
@@ -389,16 +391,16 @@ fn resolve_environments(
                 values::dns_name,
             )
         });
-        if env.ssh_keys.is_empty() {
+        if env.ssh_keys.value.is_empty() {
             r.error(
-                Location::UNKNOWN,
+                env.ssh_keys.referenced,
                 format!("{path}.ssh_keys"),
                 "no SSH public key is given: nobody could log in to the VMs",
                 "add your OpenSSH public key, e.g. the contents of ~/.ssh/id_ed25519.pub",
             );
         }
         let mut ssh_keys = Vec::new();
-        for (i, key) in env.ssh_keys.iter().enumerate() {
+        for (i, key) in env.ssh_keys.value.iter().enumerate() {
             if let Some(key) = r.check(
                 key,
                 &format!("{path}.ssh_keys[{i}]"),
@@ -439,7 +441,11 @@ fn resolve_environments(
                         vm.image.referenced,
                         format!("{vpath}.image"),
                         format!("no image is named `{}`", vm.image.value),
-                        format!("use one of the names under `images:`: {}", known.join(", ")),
+                        if known.is_empty() {
+                            "define the image under `images:` first".to_owned()
+                        } else {
+                            format!("use one of the names under `images:`: {}", known.join(", "))
+                        },
                     );
                     String::new()
                 }
@@ -622,12 +628,17 @@ fn check_values_exact(
 /// VM ids are global on a Proxmox cluster: templates and VMs share one space.
 fn check_unique_vm_ids(r: &mut Resolver, raw: &RawSpec) {
     let mut seen: BTreeMap<i64, Location> = BTreeMap::new();
-    let image_ids = raw.images.iter().enumerate().filter_map(|(i, image)| {
-        Some((
-            format!("images[{i}].template_vm_id"),
-            image.template_vm_id.as_ref()?,
-        ))
-    });
+    let image_ids = raw
+        .images
+        .value
+        .iter()
+        .enumerate()
+        .filter_map(|(i, image)| {
+            Some((
+                format!("images[{i}].template_vm_id"),
+                image.template_vm_id.as_ref()?,
+            ))
+        });
     let vm_ids = raw.environments.iter().enumerate().flat_map(|(e, env)| {
         env.vms.iter().enumerate().filter_map(move |(v, vm)| {
             Some((
