@@ -13,6 +13,7 @@ pub mod load;
 pub mod model;
 pub mod raw;
 pub mod resolve;
+pub mod schema;
 pub mod values;
 
 pub use diag::{Diagnostic, Diagnostics};
