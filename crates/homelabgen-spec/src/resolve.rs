@@ -321,8 +321,7 @@ fn resolve_environments(
     images: &[Image],
 ) -> Vec<Environment> {
     let mut env_names = BTreeMap::new();
-    let mut vm_names: BTreeMap<String, Location> = BTreeMap::new();
-    let mut ips: BTreeMap<Ipv4Addr, Location> = BTreeMap::new();
+    let mut taken = Taken::default();
     let mut environments = Vec::new();
     for (e, env) in raw.iter().enumerate() {
         let path = format!("environments[{e}]");
@@ -338,77 +337,8 @@ fn resolve_environments(
                 "give each environment its own name",
             );
         }
-        let net = r.check(
-            &env.network.cidr,
-            &format!("{path}.network.cidr"),
-            values::ipv4_cidr,
-        );
-        let gateway = r.check(
-            &env.network.gateway,
-            &format!("{path}.network.gateway"),
-            values::ipv4,
-        );
-        if let (Some(net), Some(gw)) = (net, gateway) {
-            if let Err(invalid) = net.host_address(gw) {
-                r.error(
-                    env.network.gateway.referenced,
-                    format!("{path}.network.gateway"),
-                    format!("gateway {gw} {}", invalid.message),
-                    invalid.help,
-                );
-            }
-        }
-        let mut nameservers = Vec::new();
-        if env.network.nameservers.value.is_empty() {
-            r.error(
-                env.network.nameservers.referenced,
-                format!("{path}.network.nameservers"),
-                "no nameserver is given",
-                "list at least one DNS server address",
-            );
-        }
-        for (i, ns) in env.network.nameservers.value.iter().enumerate() {
-            if let Some(ip) = r.check(
-                ns,
-                &format!("{path}.network.nameservers[{i}]"),
-                values::ipv4,
-            ) {
-                if let Err(why) = values::nameserver(ip) {
-                    r.error(
-                        ns.referenced,
-                        format!("{path}.network.nameservers[{i}]"),
-                        format!("{ip} {}", why.message),
-                        why.help,
-                    );
-                }
-                nameservers.push(ip);
-            }
-        }
-        let search_domain = env.network.search_domain.as_ref().map(|d| {
-            r.valid(
-                d,
-                &format!("{path}.network.search_domain"),
-                values::dns_name,
-            )
-        });
-        if env.ssh_keys.value.is_empty() {
-            r.error(
-                env.ssh_keys.referenced,
-                format!("{path}.ssh_keys"),
-                "no SSH public key is given: nobody could log in to the VMs",
-                "add your OpenSSH public key, e.g. the contents of ~/.ssh/id_ed25519.pub",
-            );
-        }
-        let mut ssh_keys = Vec::new();
-        for (i, key) in env.ssh_keys.value.iter().enumerate() {
-            if let Some(key) = r.check(
-                key,
-                &format!("{path}.ssh_keys[{i}]"),
-                values::ssh_public_key,
-            ) {
-                ssh_keys.push(key);
-            }
-        }
+        let (network, net) = resolve_network(r, &env.network, &path);
+        let ssh_keys = resolve_ssh_keys(r, &env.ssh_keys, &path);
         let user = r.valid(&env.user, &format!("{path}.user"), values::unix_user);
         if env.vms.is_empty() {
             r.error(
@@ -418,134 +348,21 @@ fn resolve_environments(
                 "add at least one entry under `vms:`",
             );
         }
-        let mut vms = Vec::new();
-        for (v, vm) in env.vms.iter().enumerate() {
-            let vpath = format!("{path}.vms[{v}]");
-            let vm_name = r.label(&vm.name, &format!("{vpath}.name"));
-            if let Some(first) = vm_names.insert(vm_name.clone(), vm.name.referenced) {
-                r.error(
-                    vm.name.referenced,
-                    format!("{vpath}.name"),
-                    format!(
-                        "VM name `{vm_name}` is already used at line {}",
-                        first.line()
-                    ),
-                    "VM names are host names and Proxmox names: make each one unique",
-                );
-            }
-            let template_name = match images.iter().find(|i| i.name == vm.image.value) {
-                Some(image) => image.template_name.clone(),
-                None => {
-                    let known: Vec<_> = images.iter().map(|i| i.name.as_str()).collect();
-                    r.error(
-                        vm.image.referenced,
-                        format!("{vpath}.image"),
-                        format!("no image is named `{}`", vm.image.value),
-                        if known.is_empty() {
-                            "define the image under `images:` first".to_owned()
-                        } else {
-                            format!("use one of the names under `images:`: {}", known.join(", "))
-                        },
-                    );
-                    String::new()
-                }
-            };
-            let cores = r.int(
-                &vm.cores,
-                &format!("{vpath}.cores"),
-                MIN_SERVER_CORES as i64,
-                512,
-                "core count for a k3s server (at least 2)",
-            );
-            let memory_mib = r
-                .check(&vm.memory, &format!("{vpath}.memory"), |s| {
-                    values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
-                })
-                .unwrap_or(0);
-            let disk_gib = r
-                .check(&vm.disk, &format!("{vpath}.disk"), |s| {
-                    values::disk_gib(s, MIN_DISK_GIB)
-                })
-                .unwrap_or(0);
-            // A clone starts with the template's disk and cannot shrink it.
-            if let Some(image) = images.iter().find(|i| i.name == vm.image.value) {
-                if disk_gib > 0 && disk_gib < image.build.disk_gib {
-                    r.error(
-                        vm.disk.referenced,
-                        format!("{vpath}.disk"),
-                        format!(
-                            "{} is smaller than the {}GiB disk of image `{}`; a clone cannot shrink its template's disk",
-                            vm.disk.value, image.build.disk_gib, image.name
-                        ),
-                        format!(
-                            "give at least {}GiB, or make the image's `build.disk` smaller",
-                            image.build.disk_gib
-                        ),
-                    );
-                }
-            }
-            let ip = r.check(&vm.ip, &format!("{vpath}.ip"), values::ipv4);
-            if let (Some(ip), Some(net)) = (ip, net) {
-                if let Err(invalid) = net.host_address(ip) {
-                    r.error(
-                        vm.ip.referenced,
-                        format!("{vpath}.ip"),
-                        format!("{ip} {}", invalid.message),
-                        invalid.help,
-                    );
-                } else if Some(ip) == gateway {
-                    r.error(
-                        vm.ip.referenced,
-                        format!("{vpath}.ip"),
-                        format!("{ip} is the gateway's address"),
-                        "give the VM an address of its own",
-                    );
-                }
-                if let Some(first) = ips.insert(ip, vm.ip.referenced) {
-                    r.error(
-                        vm.ip.referenced,
-                        format!("{vpath}.ip"),
-                        format!("IP address {ip} is already used at line {}", first.line()),
-                        "give every VM its own address",
-                    );
-                }
-            }
-            let vm_id = vm.vm_id.as_ref().map(|id| {
-                r.int(
-                    id,
-                    &format!("{vpath}.vm_id"),
-                    *VM_ID_RANGE.start(),
-                    *VM_ID_RANGE.end(),
-                    "Proxmox VM id",
-                )
-            });
-            let user_data = vm
-                .user_data
-                .as_ref()
-                .map(|u| r.valid(u, &format!("{vpath}.user_data"), values::cloud_config));
-            let prefix_len = net.map(|n| n.prefix_len).unwrap_or(0);
-            vms.push(Vm {
-                name: vm_name,
-                image: vm.image.value.clone(),
-                template_name,
-                cores,
-                memory_mib,
-                disk_gib,
-                ip: ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
-                ip_cidr: format!("{}/{prefix_len}", ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
-                vm_id,
-                user_data,
-            });
-        }
+        let vms = env
+            .vms
+            .iter()
+            .enumerate()
+            .map(|(v, vm)| {
+                let on = VmNetwork {
+                    net,
+                    gateway: (network.gateway != Ipv4Addr::UNSPECIFIED).then_some(network.gateway),
+                };
+                resolve_vm(r, vm, &format!("{path}.vms[{v}]"), images, on, &mut taken)
+            })
+            .collect();
         environments.push(Environment {
             name,
-            network: Network {
-                cidr: net.map(|n| n.to_string()).unwrap_or_default(),
-                prefix_len: net.map(|n| n.prefix_len).unwrap_or(0),
-                gateway: gateway.unwrap_or(Ipv4Addr::UNSPECIFIED),
-                nameservers,
-                search_domain,
-            },
+            network,
             ssh_keys,
             user,
             vms,
@@ -553,6 +370,249 @@ fn resolve_environments(
     }
     check_cross_environment_gateways(r, raw, &environments);
     environments
+}
+
+/// Names and addresses already given to a VM, with where (unique across environments).
+#[derive(Default)]
+struct Taken {
+    vm_names: BTreeMap<String, Location>,
+    ips: BTreeMap<Ipv4Addr, Location>,
+}
+
+/// The network a VM is placed in, as far as it resolved.
+#[derive(Clone, Copy)]
+struct VmNetwork {
+    net: Option<values::Ipv4Net>,
+    gateway: Option<Ipv4Addr>,
+}
+
+fn resolve_network(
+    r: &mut Resolver,
+    raw: &RawNetwork,
+    path: &str,
+) -> (Network, Option<values::Ipv4Net>) {
+    let net = r.check(
+        &raw.cidr,
+        &format!("{path}.network.cidr"),
+        values::ipv4_cidr,
+    );
+    let gateway = r.check(
+        &raw.gateway,
+        &format!("{path}.network.gateway"),
+        values::ipv4,
+    );
+    if let (Some(net), Some(gw)) = (net, gateway) {
+        if let Err(invalid) = net.host_address(gw) {
+            r.error(
+                raw.gateway.referenced,
+                format!("{path}.network.gateway"),
+                format!("gateway {gw} {}", invalid.message),
+                invalid.help,
+            );
+        }
+    }
+    let mut nameservers = Vec::new();
+    if raw.nameservers.value.is_empty() {
+        r.error(
+            raw.nameservers.referenced,
+            format!("{path}.network.nameservers"),
+            "no nameserver is given",
+            "list at least one DNS server address",
+        );
+    }
+    for (i, ns) in raw.nameservers.value.iter().enumerate() {
+        let ns_path = format!("{path}.network.nameservers[{i}]");
+        if let Some(ip) = r.check(ns, &ns_path, values::ipv4) {
+            if let Err(why) = values::nameserver(ip) {
+                r.error(
+                    ns.referenced,
+                    ns_path,
+                    format!("{ip} {}", why.message),
+                    why.help,
+                );
+            }
+            nameservers.push(ip);
+        }
+    }
+    let search_domain = raw.search_domain.as_ref().map(|d| {
+        r.valid(
+            d,
+            &format!("{path}.network.search_domain"),
+            values::dns_name,
+        )
+    });
+    let network = Network {
+        cidr: net.map(|n| n.to_string()).unwrap_or_default(),
+        prefix_len: net.map(|n| n.prefix_len).unwrap_or(0),
+        gateway: gateway.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        nameservers,
+        search_domain,
+    };
+    (network, net)
+}
+
+fn resolve_ssh_keys(r: &mut Resolver, raw: &At<Vec<At<String>>>, path: &str) -> Vec<String> {
+    if raw.value.is_empty() {
+        r.error(
+            raw.referenced,
+            format!("{path}.ssh_keys"),
+            "no SSH public key is given: nobody could log in to the VMs",
+            "add your OpenSSH public key, e.g. the contents of ~/.ssh/id_ed25519.pub",
+        );
+    }
+    raw.value
+        .iter()
+        .enumerate()
+        .filter_map(|(i, key)| {
+            r.check(
+                key,
+                &format!("{path}.ssh_keys[{i}]"),
+                values::ssh_public_key,
+            )
+        })
+        .collect()
+}
+
+fn resolve_vm(
+    r: &mut Resolver,
+    vm: &RawVm,
+    vpath: &str,
+    images: &[Image],
+    on: VmNetwork,
+    taken: &mut Taken,
+) -> Vm {
+    let vm_name = r.label(&vm.name, &format!("{vpath}.name"));
+    if let Some(first) = taken.vm_names.insert(vm_name.clone(), vm.name.referenced) {
+        r.error(
+            vm.name.referenced,
+            format!("{vpath}.name"),
+            format!(
+                "VM name `{vm_name}` is already used at line {}",
+                first.line()
+            ),
+            "VM names are host names and Proxmox names: make each one unique",
+        );
+    }
+    let image = images.iter().find(|i| i.name == vm.image.value);
+    if image.is_none() {
+        let known: Vec<_> = images.iter().map(|i| i.name.as_str()).collect();
+        r.error(
+            vm.image.referenced,
+            format!("{vpath}.image"),
+            format!("no image is named `{}`", vm.image.value),
+            if known.is_empty() {
+                "define the image under `images:` first".to_owned()
+            } else {
+                format!("use one of the names under `images:`: {}", known.join(", "))
+            },
+        );
+    }
+    let cores = r.int(
+        &vm.cores,
+        &format!("{vpath}.cores"),
+        MIN_SERVER_CORES as i64,
+        512,
+        "core count for a k3s server (at least 2)",
+    );
+    let memory_mib = r
+        .check(&vm.memory, &format!("{vpath}.memory"), |s| {
+            values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
+        })
+        .unwrap_or(0);
+    let disk_gib = r
+        .check(&vm.disk, &format!("{vpath}.disk"), |s| {
+            values::disk_gib(s, MIN_DISK_GIB)
+        })
+        .unwrap_or(0);
+    if let Some(image) = image {
+        check_disk_fits_image(r, vm, vpath, disk_gib, image);
+    }
+    let ip = r.check(&vm.ip, &format!("{vpath}.ip"), values::ipv4);
+    if let Some(ip) = ip {
+        check_vm_ip(r, vm, vpath, ip, on, taken);
+    }
+    let vm_id = vm.vm_id.as_ref().map(|id| {
+        r.int(
+            id,
+            &format!("{vpath}.vm_id"),
+            *VM_ID_RANGE.start(),
+            *VM_ID_RANGE.end(),
+            "Proxmox VM id",
+        )
+    });
+    let user_data = vm
+        .user_data
+        .as_ref()
+        .map(|u| r.valid(u, &format!("{vpath}.user_data"), values::cloud_config));
+    let prefix_len = on.net.map(|n| n.prefix_len).unwrap_or(0);
+    let ip = ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    Vm {
+        name: vm_name,
+        image: vm.image.value.clone(),
+        template_name: image.map(|i| i.template_name.clone()).unwrap_or_default(),
+        cores,
+        memory_mib,
+        disk_gib,
+        ip,
+        ip_cidr: format!("{ip}/{prefix_len}"),
+        vm_id,
+        user_data,
+    }
+}
+
+/// A clone starts with the template's disk and cannot shrink it.
+fn check_disk_fits_image(r: &mut Resolver, vm: &RawVm, vpath: &str, disk_gib: u64, image: &Image) {
+    if disk_gib > 0 && disk_gib < image.build.disk_gib {
+        r.error(
+            vm.disk.referenced,
+            format!("{vpath}.disk"),
+            format!(
+                "{} is smaller than the {}GiB disk of image `{}`; a clone cannot shrink its template's disk",
+                vm.disk.value, image.build.disk_gib, image.name
+            ),
+            format!(
+                "give at least {}GiB, or make the image's `build.disk` smaller",
+                image.build.disk_gib
+            ),
+        );
+    }
+}
+
+/// A VM's address: a host address of its network, not the gateway, not another VM's.
+fn check_vm_ip(
+    r: &mut Resolver,
+    vm: &RawVm,
+    vpath: &str,
+    ip: Ipv4Addr,
+    on: VmNetwork,
+    taken: &mut Taken,
+) {
+    let Some(net) = on.net else {
+        return;
+    };
+    if let Err(invalid) = net.host_address(ip) {
+        r.error(
+            vm.ip.referenced,
+            format!("{vpath}.ip"),
+            format!("{ip} {}", invalid.message),
+            invalid.help,
+        );
+    } else if Some(ip) == on.gateway {
+        r.error(
+            vm.ip.referenced,
+            format!("{vpath}.ip"),
+            format!("{ip} is the gateway's address"),
+            "give the VM an address of its own",
+        );
+    }
+    if let Some(first) = taken.ips.insert(ip, vm.ip.referenced) {
+        r.error(
+            vm.ip.referenced,
+            format!("{vpath}.ip"),
+            format!("IP address {ip} is already used at line {}", first.line()),
+            "give every VM its own address",
+        );
+    }
 }
 
 /// All environments share the site's bridge: a VM may not take the gateway address of
