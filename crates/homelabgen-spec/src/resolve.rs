@@ -765,139 +765,18 @@ fn resolve_kubernetes(
         values::v_semver,
     );
     let argocd_namespace = r.label(&k.argocd.namespace, "kubernetes.argocd.namespace");
-    let taken_by = match argocd_namespace.as_str() {
-        "default" | "kube-system" | "kube-public" | "kube-node-lease" => Some("Kubernetes itself"),
-        "metallb-system" if k.metallb.is_some() => Some("MetalLB (with its pod-security labels)"),
-        _ => None,
-    };
-    if let Some(owner) = taken_by {
-        r.error(
-            k.argocd.namespace.referenced,
-            "kubernetes.argocd.namespace",
-            format!("namespace `{argocd_namespace}` belongs to {owner}"),
-            "give Argo CD a namespace of its own, e.g. `argocd`",
-        );
-    }
-    let metallb = k.metallb.as_ref().map(|m| {
-        let version = r.valid(&m.version, "kubernetes.metallb.version", values::semver);
-        if m.addresses.is_empty() {
-            r.error(
-                m.version.referenced,
-                "kubernetes.metallb.addresses",
-                "MetalLB has no address to hand out",
-                "list a range such as `192.168.1.240-192.168.1.250`",
-            );
-        }
-        // The pool must lie in the cluster's network (MetalLB's L2 mode answers ARP
-        // there) and must not hand out an address a VM or the gateway already has.
-        let network = values::ipv4_cidr(&env.network.cidr).ok();
-        let mut addresses = Vec::new();
-        let mut ranges: Vec<values::AddressRange> = Vec::new();
-        for (i, a) in m.addresses.iter().enumerate() {
-            let path = format!("kubernetes.metallb.addresses[{i}]");
-            let Some(range) = r.check(a, &path, values::address_range) else {
-                continue;
-            };
-            if let Some(net) = network {
-                let edge = [net.network, net.broadcast()]
-                    .into_iter()
-                    .find(|ip| range.contains(*ip));
-                if let Some(ip) = edge {
-                    let which = if ip == net.network { "network" } else { "broadcast" };
-                    r.error(
-                        a.referenced,
-                        &path,
-                        format!("{} includes {ip}, the {which} address of {net}", range.text),
-                        format!("start after {} and end before {}", net.network, net.broadcast()),
-                    );
-                } else if !net.contains(range.first) || !net.contains(range.last) {
-                    r.error(
-                        a.referenced,
-                        &path,
-                        format!("{} is not inside the cluster's network {net}", range.text),
-                        format!("use free addresses of {net} (environment `{}`), outside your DHCP range", env.name),
-                    );
-                }
-            }
-            // Every environment shares the site's bridge: no VM or gateway of any of them.
-            let taken = environments
-                .iter()
-                .flat_map(|e| {
-                    e.vms
-                        .iter()
-                        .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
-                        .chain([(e.network.gateway, format!("the gateway of `{}`", e.name))])
-                })
-                .find(|(ip, _)| range.contains(*ip));
-            if let Some(other) = ranges.iter().find(|o: &&values::AddressRange| {
-                o.first <= range.last && range.first <= o.last
-            }) {
-                r.error(
-                    a.referenced,
-                    &path,
-                    format!("{} overlaps {}", range.text, other.text),
-                    "give each range its own addresses, or merge them into one",
-                );
-            }
-            ranges.push(range.clone());
-            if let Some((ip, owner)) = taken {
-                r.error(
-                    a.referenced,
-                    &path,
-                    format!("{} includes {ip}, the address of {owner}", range.text),
-                    "MetalLB would hand that address to a Service too: leave it out of the range",
-                );
-            }
-            addresses.push(range.text);
-        }
-        MetalLb {
-            version,
-            addresses,
-        }
-    });
+    check_argocd_namespace(r, k, &argocd_namespace);
+    let metallb = k
+        .metallb
+        .as_ref()
+        .map(|m| resolve_metallb(r, m, env, environments));
     let mut names = BTreeMap::new();
     let mut helm_apps = |list: &[RawHelmApp], section: &str, r: &mut Resolver| -> Vec<HelmApp> {
         list.iter()
             .enumerate()
             .map(|(i, app)| {
                 let path = format!("kubernetes.{section}[{i}]");
-                let name = r.label(&app.name, &format!("{path}.name"));
-                check_values_exact(r, &app.values, app.name.referenced, &format!("{path}.values"));
-                if let Some(first) = names.insert(name.clone(), app.name.referenced) {
-                    r.error(
-                        app.name.referenced,
-                        format!("{path}.name"),
-                        format!("application `{name}` is already defined at line {}", first.line()),
-                        "Argo CD Application names are unique: rename one",
-                    );
-                }
-                // The generated k8s tree names two Applications (and `infra/` directories) itself.
-                if name == "root" || (name == "metallb" && k.metallb.is_some()) {
-                    r.error(
-                        app.name.referenced,
-                        format!("{path}.name"),
-                        format!("the name `{name}` is taken by the generated Argo CD Application of the same name"),
-                        "rename this application",
-                    );
-                }
-                let namespace = match &app.namespace {
-                    Some(ns) => r.label(ns, &format!("{path}.namespace")),
-                    None => name.clone(),
-                };
-                check_phpipam_namespace(r, app, &path, &namespace);
-                HelmApp {
-                    chart_repo_url: r.valid(&app.chart.repo_url, &format!("{path}.chart.repo_url"), values::http_url),
-                    chart: r.label(&app.chart.name, &format!("{path}.chart.name")),
-                    chart_version: r.valid(&app.chart.version, &format!("{path}.chart.version"), values::semver),
-                    name,
-                    namespace,
-                    values: app.values.clone(),
-                    sync: SyncPolicy {
-                        automated: app.sync.automated,
-                        prune: app.sync.prune,
-                        self_heal: app.sync.self_heal,
-                    },
-                }
+                resolve_helm_app(r, app, &path, k.metallb.is_some(), &mut names)
             })
             .collect()
     };
@@ -923,6 +802,180 @@ fn resolve_kubernetes(
         infra,
         apps,
     })
+}
+
+fn check_argocd_namespace(r: &mut Resolver, k: &RawKubernetes, argocd_namespace: &str) {
+    let taken_by = match argocd_namespace {
+        "default" | "kube-system" | "kube-public" | "kube-node-lease" => Some("Kubernetes itself"),
+        "metallb-system" if k.metallb.is_some() => Some("MetalLB (with its pod-security labels)"),
+        _ => None,
+    };
+    if let Some(owner) = taken_by {
+        r.error(
+            k.argocd.namespace.referenced,
+            "kubernetes.argocd.namespace",
+            format!("namespace `{argocd_namespace}` belongs to {owner}"),
+            "give Argo CD a namespace of its own, e.g. `argocd`",
+        );
+    }
+}
+
+/// MetalLB's pool must lie in the cluster's network (its L2 mode answers ARP there),
+/// clear of the network's edges, of every VM and gateway, and of its other ranges.
+fn resolve_metallb(
+    r: &mut Resolver,
+    m: &RawMetalLb,
+    env: &Environment,
+    environments: &[Environment],
+) -> MetalLb {
+    let version = r.valid(&m.version, "kubernetes.metallb.version", values::semver);
+    if m.addresses.is_empty() {
+        r.error(
+            m.version.referenced,
+            "kubernetes.metallb.addresses",
+            "MetalLB has no address to hand out",
+            "list a range such as `192.168.1.240-192.168.1.250`",
+        );
+    }
+    // The pool must lie in the cluster's network (MetalLB's L2 mode answers ARP
+    // there) and must not hand out an address a VM or the gateway already has.
+    let network = values::ipv4_cidr(&env.network.cidr).ok();
+    let mut addresses = Vec::new();
+    let mut ranges: Vec<values::AddressRange> = Vec::new();
+    for (i, a) in m.addresses.iter().enumerate() {
+        let path = format!("kubernetes.metallb.addresses[{i}]");
+        let Some(range) = r.check(a, &path, values::address_range) else {
+            continue;
+        };
+        if let Some(net) = network {
+            let edge = [net.network, net.broadcast()]
+                .into_iter()
+                .find(|ip| range.contains(*ip));
+            if let Some(ip) = edge {
+                let which = if ip == net.network {
+                    "network"
+                } else {
+                    "broadcast"
+                };
+                r.error(
+                    a.referenced,
+                    &path,
+                    format!("{} includes {ip}, the {which} address of {net}", range.text),
+                    format!(
+                        "start after {} and end before {}",
+                        net.network,
+                        net.broadcast()
+                    ),
+                );
+            } else if !net.contains(range.first) || !net.contains(range.last) {
+                r.error(
+                    a.referenced,
+                    &path,
+                    format!("{} is not inside the cluster's network {net}", range.text),
+                    format!(
+                        "use free addresses of {net} (environment `{}`), outside your DHCP range",
+                        env.name
+                    ),
+                );
+            }
+        }
+        // Every environment shares the site's bridge: no VM or gateway of any of them.
+        let taken = environments
+            .iter()
+            .flat_map(|e| {
+                e.vms
+                    .iter()
+                    .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
+                    .chain([(e.network.gateway, format!("the gateway of `{}`", e.name))])
+            })
+            .find(|(ip, _)| range.contains(*ip));
+        if let Some(other) = ranges
+            .iter()
+            .find(|o: &&values::AddressRange| o.first <= range.last && range.first <= o.last)
+        {
+            r.error(
+                a.referenced,
+                &path,
+                format!("{} overlaps {}", range.text, other.text),
+                "give each range its own addresses, or merge them into one",
+            );
+        }
+        ranges.push(range.clone());
+        if let Some((ip, owner)) = taken {
+            r.error(
+                a.referenced,
+                &path,
+                format!("{} includes {ip}, the address of {owner}", range.text),
+                "MetalLB would hand that address to a Service too: leave it out of the range",
+            );
+        }
+        addresses.push(range.text);
+    }
+    MetalLb { version, addresses }
+}
+
+fn resolve_helm_app(
+    r: &mut Resolver,
+    app: &RawHelmApp,
+    path: &str,
+    metallb_enabled: bool,
+    names: &mut BTreeMap<String, Location>,
+) -> HelmApp {
+    let name = r.label(&app.name, &format!("{path}.name"));
+    check_values_exact(
+        r,
+        &app.values,
+        app.name.referenced,
+        &format!("{path}.values"),
+    );
+    if let Some(first) = names.insert(name.clone(), app.name.referenced) {
+        r.error(
+            app.name.referenced,
+            format!("{path}.name"),
+            format!(
+                "application `{name}` is already defined at line {}",
+                first.line()
+            ),
+            "Argo CD Application names are unique: rename one",
+        );
+    }
+    // The generated k8s tree names two Applications (and `infra/` directories) itself.
+    if name == "root" || (name == "metallb" && metallb_enabled) {
+        r.error(
+            app.name.referenced,
+            format!("{path}.name"),
+            format!(
+                "the name `{name}` is taken by the generated Argo CD Application of the same name"
+            ),
+            "rename this application",
+        );
+    }
+    let namespace = match &app.namespace {
+        Some(ns) => r.label(ns, &format!("{path}.namespace")),
+        None => name.clone(),
+    };
+    check_phpipam_namespace(r, app, path, &namespace);
+    HelmApp {
+        chart_repo_url: r.valid(
+            &app.chart.repo_url,
+            &format!("{path}.chart.repo_url"),
+            values::http_url,
+        ),
+        chart: r.label(&app.chart.name, &format!("{path}.chart.name")),
+        chart_version: r.valid(
+            &app.chart.version,
+            &format!("{path}.chart.version"),
+            values::semver,
+        ),
+        name,
+        namespace,
+        values: app.values.clone(),
+        sync: SyncPolicy {
+            automated: app.sync.automated,
+            prune: app.sync.prune,
+            self_heal: app.sync.self_heal,
+        },
+    }
 }
 
 /// The phpIPAM chart (nullconfig, 1.0.1) puts its PersistentVolumeClaim in
