@@ -224,38 +224,8 @@ fn resolve_images(r: &mut Resolver, raw: &At<Vec<RawImage>>, metallb_enabled: bo
                 "Proxmox VM id",
             )
         });
-        let build = BuildVm {
-            cores: r.int(
-                &image.build.cores,
-                &format!("{path}.build.cores"),
-                1,
-                128,
-                "core count",
-            ),
-            memory_mib: r
-                .check(&image.build.memory, &format!("{path}.build.memory"), |s| {
-                    values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
-                })
-                .unwrap_or(0),
-            disk_gib: r
-                .check(&image.build.disk, &format!("{path}.build.disk"), |s| {
-                    values::disk_gib(s, MIN_DISK_GIB)
-                })
-                .unwrap_or(0),
-        };
-        let mut disable: BTreeSet<String> = BTreeSet::from(["traefik".to_owned()]);
-        if metallb_enabled {
-            disable.insert("servicelb".to_owned());
-        }
-        for (j, component) in image.k3s_disable.iter().enumerate() {
-            if let Some(c) = r.check(
-                component,
-                &format!("{path}.k3s_disable[{j}]"),
-                values::k3s_component,
-            ) {
-                disable.insert(c);
-            }
-        }
+        let build = resolve_build(r, &image.build, &path);
+        let disable = resolve_k3s_disable(r, image, &path, metallb_enabled);
         let (arch, rpm_arch) = match image.arch {
             Arch::Amd64 => ("amd64", "x86_64"),
         };
@@ -266,29 +236,9 @@ fn resolve_images(r: &mut Resolver, raw: &At<Vec<RawImage>>, metallb_enabled: bo
         };
         let template_name = format!("alma{os_version}-k3-node-{arch}-{k3s_dashed}-v{release}");
         if !k3s_dashed.is_empty() {
-            if let Err(invalid) = values::dns_name(&template_name) {
-                r.error(
-                    image.name.referenced,
-                    format!("{path}.name"),
-                    format!(
-                        "the template name `{template_name}` is not valid in Proxmox: {}",
-                        invalid.message
-                    ),
-                    invalid.help,
-                );
-            }
+            check_template_name(r, image, &path, &name, &template_name, &mut template_names);
         }
         let iso_base = format!("https://repo.almalinux.org/almalinux/{os_version}/isos/{rpm_arch}");
-        if !k3s_dashed.is_empty() {
-            if let Some(first) = template_names.insert(template_name.clone(), name.clone()) {
-                r.error(
-                    image.release.referenced,
-                    format!("{path}.release"),
-                    format!("image `{name}` builds the same template `{template_name}` as image `{first}`"),
-                    "templates are found by name: give one of them another release, k3s or OS version",
-                );
-            }
-        }
         images.push(Image {
             name,
             os_major: os.0,
@@ -307,12 +257,87 @@ fn resolve_images(r: &mut Resolver, raw: &At<Vec<RawImage>>, metallb_enabled: bo
             ),
             os_version,
             build,
-            k3s_disable: disable.into_iter().collect(),
+            k3s_disable: disable,
             airgap_images: image.airgap_images,
             openscap: image.openscap,
         });
     }
     images
+}
+
+fn resolve_build(r: &mut Resolver, build: &RawBuild, path: &str) -> BuildVm {
+    BuildVm {
+        cores: r.int(
+            &build.cores,
+            &format!("{path}.build.cores"),
+            1,
+            128,
+            "core count",
+        ),
+        memory_mib: r
+            .check(&build.memory, &format!("{path}.build.memory"), |s| {
+                values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
+            })
+            .unwrap_or(0),
+        disk_gib: r
+            .check(&build.disk, &format!("{path}.build.disk"), |s| {
+                values::disk_gib(s, MIN_DISK_GIB)
+            })
+            .unwrap_or(0),
+    }
+}
+
+/// k3s components the image disables: traefik always, servicelb when MetalLB replaces it.
+fn resolve_k3s_disable(
+    r: &mut Resolver,
+    image: &RawImage,
+    path: &str,
+    metallb_enabled: bool,
+) -> Vec<String> {
+    let mut disable: BTreeSet<String> = BTreeSet::from(["traefik".to_owned()]);
+    if metallb_enabled {
+        disable.insert("servicelb".to_owned());
+    }
+    for (j, component) in image.k3s_disable.iter().enumerate() {
+        if let Some(c) = r.check(
+            component,
+            &format!("{path}.k3s_disable[{j}]"),
+            values::k3s_component,
+        ) {
+            disable.insert(c);
+        }
+    }
+    disable.into_iter().collect()
+}
+
+/// The template name must be valid in Proxmox and unique: templates are found by name.
+fn check_template_name(
+    r: &mut Resolver,
+    image: &RawImage,
+    path: &str,
+    name: &str,
+    template_name: &str,
+    template_names: &mut BTreeMap<String, String>,
+) {
+    if let Err(invalid) = values::dns_name(template_name) {
+        r.error(
+            image.name.referenced,
+            format!("{path}.name"),
+            format!(
+                "the template name `{template_name}` is not valid in Proxmox: {}",
+                invalid.message
+            ),
+            invalid.help,
+        );
+    }
+    if let Some(first) = template_names.insert(template_name.to_owned(), name.to_owned()) {
+        r.error(
+            image.release.referenced,
+            format!("{path}.release"),
+            format!("image `{name}` builds the same template `{template_name}` as image `{first}`"),
+            "templates are found by name: give one of them another release, k3s or OS version",
+        );
+    }
 }
 
 fn resolve_environments(
