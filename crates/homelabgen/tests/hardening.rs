@@ -558,3 +558,37 @@ fn a_render_killed_at_any_step_loses_nothing() {
     eprintln!("crash test: killed at each of {} steps", steps - 1);
     assert!(steps > 20, "only {steps} steps: the hook is not reached");
 }
+
+/// Writability is checked before the first write: with one directory that cannot be
+/// written (immutable, which binds root too), render changes nothing at all.
+#[test]
+fn an_unwritable_directory_stops_render_before_the_first_write() {
+    let ws = workspace(&fixture());
+    assert!(run(ws.path(), &["render"]).status.success());
+    let gen = ws.path().join("generated");
+    // Variant B changes files in packer/ and removes k8s/: lock one k8s directory.
+    let locked = gen.join("k8s/apps");
+    let chattr = |flag: &str| Command::new("chattr").arg(flag).arg(&locked).status();
+    match chattr("+i") {
+        Ok(status) if status.success() => {}
+        _ => {
+            eprintln!("skipped: chattr +i is not available here");
+            return;
+        }
+    }
+    fs::write(ws.path().join("spec/homelab.yaml"), variant_b()).unwrap();
+    let before = snapshot(&gen);
+    let o = run(ws.path(), &["render"]);
+    let _ = chattr("-i");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot write into") && stderr(&o).contains("nothing was changed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        snapshot(&gen) == before,
+        "a refused render changed the tree"
+    );
+    assert!(run(ws.path(), &["render"]).status.success());
+}
