@@ -231,6 +231,12 @@ fn explain_syntax(message: String) -> (String, Option<String>) {
             Some("move the comment above the key, or quote the whole value".to_owned()),
         );
     }
+    if message.contains("did not find expected key") {
+        return (
+            "this line is not a `key: value` entry of the mapping above".to_owned(),
+            Some("check its indentation against the keys above it; a value continued on the next line must be indented further, with no comment in between".to_owned()),
+        );
+    }
     if message.contains("did not find expected") || message.contains("unclosed") {
         return (
             message,
