@@ -581,7 +581,10 @@ pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
         };
         // Re-check right before removing: only the content homelabgen wrote goes.
         let hashes = plan.owned.get(rel.as_path()).cloned().unwrap_or_default();
-        let current = read(dirs, &path, rel, fsx::MAX_FILE_BYTES)?;
+        // Gone or changed since the plan (by another program): leave it alone.
+        let Ok(current) = read(dirs, &path, rel, fsx::MAX_FILE_BYTES) else {
+            continue;
+        };
         if !hashes.contains(&hash(&current.bytes)) {
             continue;
         }
