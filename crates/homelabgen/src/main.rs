@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 ok, 1 drift (`diff` found changes), 2 user or I/O error.
 
+mod input;
 mod sync;
 
 use anyhow::{bail, Result};
@@ -77,79 +78,13 @@ fn spec_display_name(path: &Utf8Path) -> String {
     homelabgen_spec::diag::terminal_safe(text.strip_prefix("./").unwrap_or(text))
 }
 
-/// An absolute, lexically normalised form of `path` (no `.`, `..` or `//`).
-fn normalise(path: &std::path::Path) -> std::path::PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut out = std::path::PathBuf::new();
-    for component in absolute.components() {
-        match component {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// How generated headers name the spec, independent of how its path is spelled: its
-/// path relative to the directory that holds the output directory (the repository),
-/// if it lies there; otherwise its file name; for a pipe or device, `homelab.yaml`.
-/// `homelabgen_spec::header_name` then keeps only characters safe in every language.
-fn spec_header_name(spec: &Utf8Path, out: &Utf8Path) -> String {
-    let Ok(spec_real) = std::fs::canonicalize(spec) else {
-        return "homelab.yaml".to_owned();
-    };
-    if !std::fs::metadata(&spec_real).is_ok_and(|m| m.is_file()) {
-        return "homelab.yaml".to_owned();
-    }
-    let out_abs = normalise(out.as_std_path());
-    let base = out_abs.parent().unwrap_or(std::path::Path::new("/"));
-    let base_real = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
-    let name = match spec_real.strip_prefix(&base_real) {
-        Ok(rel) if base_real.parent().is_some() => rel.to_string_lossy().into_owned(),
-        _ => spec_real
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    homelabgen_spec::header_name(&name)
-}
-
-/// Read the spec: a regular file's size is checked before reading, and at most the
-/// limit + 1 bytes are read from anything (a pipe, `/dev/zero`).
-fn read_spec(spec: &Utf8Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let limit = homelabgen_spec::load::MAX_SPEC_BYTES as u64;
-    let file = std::fs::File::open(spec)?;
-    let meta = file.metadata()?;
-    if meta.is_dir() {
-        return Err(std::io::Error::other("it is a directory"));
-    }
-    if meta.is_file() && meta.len() > limit {
-        return Err(std::io::Error::other(format!(
-            "it is {} bytes; the limit is {limit}",
-            meta.len()
-        )));
-    }
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(std::io::Error::other(format!(
-            "it is more than {limit} bytes, the limit"
-        )));
-    }
-    Ok(bytes)
-}
-
 fn load(spec: &Utf8Path, header_name: &str) -> Result<homelabgen_spec::Model> {
     let name = spec_display_name(spec);
     if spec.as_str().is_empty() {
         eprintln!("error: the spec path is empty (`--spec ''`)\n  help: pass the spec with --spec PATH (default spec/homelab.yaml)");
         return Err(Reported.into());
     }
-    let text = match read_spec(spec) {
+    let text = match input::read_spec(spec) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
             eprintln!("error: {name}: the file is not UTF-8 text\n  help: save the spec as UTF-8");
             Reported
@@ -182,7 +117,7 @@ fn prepare(
     if out.as_str().is_empty() {
         bail!("the output directory is empty (`--out ''`)\n  help: name a directory, e.g. `--out generated`");
     }
-    let model = load(spec, &spec_header_name(spec, out))?;
+    let model = load(spec, &input::spec_header_name(spec, out))?;
     let tree = homelabgen_render::render(&model);
     let mut dir = sync::open(out, render)?;
     let plan = sync::plan(&tree, &mut dir)?;
