@@ -57,6 +57,37 @@ pub fn parse(file: &str, text: &str) -> Result<RawSpec, Diagnostics> {
     result.map_err(|err| yaml_diagnostic(file, &path.into_inner(), &err).into())
 }
 
+/// The spec text with the key an "unknown field" diagnostic points at commented out,
+/// with its nested lines, so parsing can go on to later errors. `None` for any other
+/// error, or when the key does not start its line (a flow mapping, a list item's first
+/// key), where commenting out would change what the rest means.
+pub fn set_aside(text: &str, diagnostic: &Diagnostic) -> Option<String> {
+    let field = diagnostic
+        .message
+        .strip_prefix("unknown field `")?
+        .strip_suffix('`')?;
+    let (line, column) = diagnostic.line_col?;
+    let (line, column) = (
+        usize::try_from(line).ok()?.checked_sub(1)?,
+        usize::try_from(column).ok()?.checked_sub(1)?,
+    );
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    let key_line = lines.get(line)?.clone();
+    let (indent, rest) = key_line.split_at_checked(column)?;
+    if !indent.bytes().all(|b| b == b' ') || !rest.starts_with(field) {
+        return None;
+    }
+    lines[line] = format!("#{key_line}");
+    for next in lines.iter_mut().skip(line + 1) {
+        let depth = next.len() - next.trim_start_matches(' ').len();
+        if !next.trim().is_empty() && depth <= column {
+            break;
+        }
+        *next = format!("#{next}");
+    }
+    Some(lines.join("\n"))
+}
+
 /// serde_path_to_error writes `?` for a step it could not follow and `.` for the root;
 /// `Spanned` values add a `.value` step the user never wrote.
 fn clean_path(path: &str) -> String {
