@@ -117,9 +117,26 @@ fn prepare(
     if out.as_str().is_empty() {
         bail!("the output directory is empty (`--out ''`)\n  help: name a directory, e.g. `--out generated`");
     }
-    let model = load(spec, &input::spec_header_name(spec, out))?;
-    let tree = homelabgen_render::render(&model);
-    let mut dir = sync::open(out, render)?;
+    // The disk is surveyed (and locked) on a second thread while the spec renders.
+    let (tree, dir) = std::thread::scope(|s| {
+        let disk = s.spawn(|| -> Result<sync::OutDir> {
+            let mut dir = sync::open(out, render, false)?;
+            sync::prefetch(&mut dir)?;
+            Ok(dir)
+        });
+        let tree = load(spec, &input::spec_header_name(spec, out))
+            .map(|model| homelabgen_render::render(&model));
+        let dir = disk
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("internal: the disk survey failed")));
+        (tree, dir)
+    });
+    let tree = tree?;
+    let mut dir = dir?;
+    if render && !dir.exists() {
+        // Created only now that the spec is valid.
+        dir = sync::open(out, true, true)?;
+    }
     let plan = sync::plan(&tree, &mut dir)?;
     Ok((tree, dir, plan))
 }

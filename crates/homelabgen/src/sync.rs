@@ -90,8 +90,16 @@ impl Plan {
 /// The output directory, opened once and locked.
 pub struct OutDir {
     path: Utf8PathBuf,
-    /// `None`: the directory does not exist (diff only).
+    /// `None`: the directory does not exist.
     dirs: Option<Dirs>,
+    survey: Option<Survey>,
+}
+
+impl OutDir {
+    /// Whether the directory exists (render creates it with `open(out, true, true)`).
+    pub fn exists(&self) -> bool {
+        self.dirs.is_some()
+    }
 }
 
 /// Handles of the directories below the output directory, opened on demand, each from
@@ -99,6 +107,8 @@ pub struct OutDir {
 struct Dirs {
     root: OwnedFd,
     open: HashMap<Utf8PathBuf, OwnedFd>,
+    /// Prefetched contents of owned files, taken by `plan`.
+    cache: HashMap<Utf8PathBuf, fsx::Contents>,
 }
 
 impl Dirs {
@@ -123,8 +133,9 @@ impl Dirs {
     }
 }
 
-/// Open (for render: create) the output directory and take its lock.
-pub fn open(out: &Utf8Path, render: bool) -> Result<OutDir> {
+/// Open the output directory (with `create`, create it first) and take its lock:
+/// exclusive for a render, shared for a diff.
+pub fn open(out: &Utf8Path, render: bool, create: bool) -> Result<OutDir> {
     if out.as_str().is_empty() {
         bail!("the output directory is empty (`--out ''`)\n  help: name a directory, e.g. `--out generated`");
     }
@@ -137,10 +148,11 @@ pub fn open(out: &Utf8Path, render: bool) -> Result<OutDir> {
         }
         Ok(_) => {}
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            if !render {
+            if !create {
                 return Ok(OutDir {
                     path: out.to_owned(),
                     dirs: None,
+                    survey: None,
                 });
             }
             std::fs::create_dir_all(out).with_context(|| format!("cannot create `{out}`"))?;
@@ -163,7 +175,9 @@ pub fn open(out: &Utf8Path, render: bool) -> Result<OutDir> {
         dirs: Some(Dirs {
             root,
             open: HashMap::new(),
+            cache: HashMap::new(),
         }),
+        survey: None,
     })
 }
 
@@ -285,6 +299,80 @@ fn manifest_text(entries: &BTreeMap<&Utf8Path, Vec<String>>) -> String {
     text
 }
 
+/// What is on disk before the tree is known: every entry, the manifest, and the
+/// contents of every owned file (read while the spec is rendered, see `prefetch`).
+pub struct Survey {
+    existing: BTreeMap<Utf8PathBuf, fsx::Kind>,
+    old_manifest: Option<String>,
+    owned: BTreeMap<Utf8PathBuf, Vec<String>>,
+}
+
+fn survey(dirs: &mut Dirs, path: &Utf8Path) -> Result<Survey> {
+    let existing = scan(dirs)?;
+    let manifest_path = Utf8Path::new(MANIFEST);
+    let old_manifest = match existing.get(manifest_path) {
+        None => None,
+        Some(fsx::Kind::File) => {
+            let contents = read(dirs, path, manifest_path, MAX_MANIFEST_BYTES)?;
+            Some(String::from_utf8(contents.bytes).map_err(|_| {
+                anyhow!("`{}` is not UTF-8 text\n  help: the manifest is written by homelabgen; restore it from git", path.join(MANIFEST))
+            })?)
+        }
+        Some(kind) => bail!(
+            "`{}` is {}, not the manifest file homelabgen writes\n  help: remove it and render again",
+            path.join(MANIFEST),
+            kind.describe()
+        ),
+    };
+    let owned = match &old_manifest {
+        Some(text) => parse_manifest(text, &path.join(MANIFEST))?,
+        None => BTreeMap::new(),
+    };
+    Ok(Survey {
+        existing,
+        old_manifest,
+        owned,
+    })
+}
+
+/// Survey the output directory and read every owned regular file ahead, so that this
+/// I/O can run while the spec is rendered. `plan` then compares from memory.
+pub fn prefetch(out: &mut OutDir) -> Result<()> {
+    let path = out.path.clone();
+    let Some(dirs) = out.dirs.as_mut() else {
+        return Ok(());
+    };
+    let survey = survey(dirs, &path)?;
+    for rel in survey.owned.keys() {
+        let parents_ok = rel
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_str().is_empty())
+            .all(|a| survey.existing.get(a) == Some(&fsx::Kind::Dir));
+        if parents_ok && survey.existing.get(rel) == Some(&fsx::Kind::File) {
+            // Errors surface again (with context) when plan reads the file itself.
+            if let Ok(contents) = read(dirs, &path, rel, fsx::MAX_FILE_BYTES) {
+                dirs.cache.insert(rel.clone(), contents);
+            }
+        }
+    }
+    out.survey = Some(survey);
+    Ok(())
+}
+
+/// `read`, from the prefetched contents when there are some.
+fn read_cached(
+    dirs: &mut Dirs,
+    out: &Utf8Path,
+    rel: &Utf8Path,
+    limit: u64,
+) -> Result<fsx::Contents> {
+    match dirs.cache.remove(rel) {
+        Some(contents) => Ok(contents),
+        None => read(dirs, out, rel, limit),
+    }
+}
+
 /// Compare the tree with the output directory. Reads only.
 pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
     let path = out.path.clone();
@@ -309,26 +397,16 @@ pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
         plan.manifest_stale = true;
         return Ok(plan);
     };
-    let existing = scan(dirs)?;
-    let manifest_path = Utf8Path::new(MANIFEST);
-    let old_manifest = match existing.get(manifest_path) {
-        None => None,
-        Some(fsx::Kind::File) => {
-            let contents = read(dirs, &path, manifest_path, MAX_MANIFEST_BYTES)?;
-            Some(String::from_utf8(contents.bytes).map_err(|_| {
-                anyhow!("`{}` is not UTF-8 text\n  help: the manifest is written by homelabgen; restore it from git", path.join(MANIFEST))
-            })?)
-        }
-        Some(kind) => bail!(
-            "`{}` is {}, not the manifest file homelabgen writes\n  help: remove it and render again",
-            path.join(MANIFEST),
-            kind.describe()
-        ),
+    let survey = match out.survey.take() {
+        Some(survey) => survey,
+        None => survey(dirs, &path)?,
     };
-    plan.owned = match &old_manifest {
-        Some(text) => parse_manifest(text, &path.join(MANIFEST))?,
-        None => BTreeMap::new(),
-    };
+    let Survey {
+        existing,
+        old_manifest,
+        owned,
+    } = survey;
+    plan.owned = owned;
     plan.manifest_stale = old_manifest.as_deref() != Some(plan.manifest.as_str());
 
     for (rel, kind) in &existing {
@@ -367,7 +445,7 @@ pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
             None => plan.changes.push((rel.clone(), Change::Create)),
             Some(fsx::Kind::File) if !plan.owned.contains_key(rel) => plan.unowned.push(rel.clone()),
             Some(fsx::Kind::File) => {
-                let old = read(dirs, &path, rel, fsx::MAX_FILE_BYTES)?;
+                let old = read_cached(dirs, &path, rel, fsx::MAX_FILE_BYTES)?;
                 if old.bytes != file.contents.as_bytes() {
                     // Writing new contents also sets the mode, so this covers both.
                     plan.changes.push((rel.clone(), Change::Update { old: old.bytes }));
@@ -407,7 +485,7 @@ pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
                 .kept
                 .push((rel.clone(), "a directory above it was replaced".to_owned())),
             Some(fsx::Kind::File) => {
-                let old = read(dirs, &path, &rel, fsx::MAX_FILE_BYTES)?;
+                let old = read_cached(dirs, &path, &rel, fsx::MAX_FILE_BYTES)?;
                 if hashes.contains(&hash(&old.bytes)) {
                     plan.changes.push((rel, Change::Remove { old: old.bytes }));
                 } else if hashes.is_empty() {
