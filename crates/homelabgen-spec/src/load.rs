@@ -57,9 +57,41 @@ pub fn parse(file: &str, text: &str) -> Result<RawSpec, Diagnostics> {
     result.map_err(|err| yaml_diagnostic(file, &path.into_inner(), &err).into())
 }
 
+/// The spec text with the key an "unknown field" diagnostic points at commented out,
+/// with its nested lines, so parsing can go on to later errors. `None` for any other
+/// error, or when the key does not start its line (a flow mapping, a list item's first
+/// key), where commenting out would change what the rest means.
+pub fn set_aside(text: &str, diagnostic: &Diagnostic) -> Option<String> {
+    let field = diagnostic
+        .message
+        .strip_prefix("unknown field `")?
+        .strip_suffix('`')?;
+    let (line, column) = diagnostic.line_col?;
+    let (line, column) = (
+        usize::try_from(line).ok()?.checked_sub(1)?,
+        usize::try_from(column).ok()?.checked_sub(1)?,
+    );
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    let key_line = lines.get(line)?.clone();
+    let (indent, rest) = key_line.split_at_checked(column)?;
+    if !indent.bytes().all(|b| b == b' ') || !rest.starts_with(field) {
+        return None;
+    }
+    lines[line] = format!("#{key_line}");
+    for next in lines.iter_mut().skip(line + 1) {
+        let depth = next.len() - next.trim_start_matches(' ').len();
+        if !next.trim().is_empty() && depth <= column {
+            break;
+        }
+        *next = format!("#{next}");
+    }
+    Some(lines.join("\n"))
+}
+
 /// serde_path_to_error writes `?` for a step it could not follow and `.` for the root;
 /// `Spanned` values add a `.value` step the user never wrote.
 fn clean_path(path: &str) -> String {
+    let path = path.replace(".value[", "[");
     let mut segments: Vec<&str> = path
         .split('.')
         .filter(|segment| *segment != "value")
@@ -69,7 +101,7 @@ fn clean_path(path: &str) -> String {
     }
     let path = segments.join(".");
     match path.as_str() {
-        "" | "?" => String::new(),
+        "" | "?" | "." => String::new(),
         _ => path,
     }
 }
@@ -87,15 +119,20 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
             field, expected, ..
         } => (
             format!("unknown field `{field}`"),
-            Some(if expected.is_empty() {
-                "this mapping takes no fields; remove it".to_owned()
-            } else {
-                format!("remove it, or use one of: {}", expected.join(", "))
+            Some(match closest(field, expected) {
+                _ if expected.is_empty() => "this mapping takes no fields; remove it".to_owned(),
+                Some(near) => format!(
+                    "did you mean `{near}`? (this mapping takes: {})",
+                    expected.join(", ")
+                ),
+                None => format!("remove it, or use one of: {}", expected.join(", ")),
             }),
         ),
         E::SerdeMissingField { field, .. } => (
             format!("missing field `{field}`"),
-            Some(format!("add `{field}:` here")),
+            Some(format!(
+                "add `{field}:` here; if it is there, check its indentation: it must line up with the other keys of this mapping"
+            )),
         ),
         E::DuplicateMappingKey { key, .. } => {
             let key = key.clone().unwrap_or_default();
@@ -108,7 +145,7 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
             )
         }
         E::Budget { breach, .. } => (
-            format!("the YAML exceeds a safety limit ({breach:?})"),
+            format!("the YAML exceeds a safety limit: {}", breach_words(&format!("{breach:?}"))),
             Some(NESTING_HELP.to_owned()),
         ),
         E::AliasReplayLimitExceeded { .. }
@@ -138,13 +175,106 @@ fn yaml_diagnostic(file: &str, path: &str, err: &serde_saphyr::Error) -> Diagnos
         other => {
             let message = strip_location(&other.to_string());
             let limit = message.contains("recursion limit") || message.contains("budget breached");
-            let help = limit.then(|| NESTING_HELP.to_owned());
+            let (message, help) = explain_syntax(message);
+            let help = if limit {
+                Some(NESTING_HELP.to_owned())
+            } else if help.is_some() {
+                help
+            } else if message.starts_with("expected a whole number, found the string") {
+                Some("write the number without quotes or a `!!str` tag, e.g. `cores: 4`".to_owned())
+            } else {
+                None
+            };
             (message, help)
         }
     };
     let mut diagnostic = Diagnostic::new(file, at, clean_path(&path), message);
     diagnostic.help = help;
     diagnostic
+}
+
+/// A budget breach (`Nodes { nodes: 100001 }`) in words: `too many nodes (100001)`.
+fn breach_words(debug: &str) -> String {
+    let kind = debug.split([' ', '{', '(']).next().unwrap_or_default();
+    let mut words = String::new();
+    for c in kind.chars() {
+        if c.is_uppercase() && !words.is_empty() {
+            words.push(' ');
+        }
+        words.extend(c.to_lowercase());
+    }
+    let number: String = debug
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    if number.is_empty() {
+        format!("too many {words}")
+    } else {
+        format!("too many {words} ({number})")
+    }
+}
+
+/// The closest of `expected` to a misspelt `field`, if it is close enough to be a typo.
+fn closest<'a>(field: &str, expected: &[&'a str]) -> Option<&'a str> {
+    // Words people use for a field under another name.
+    const SYNONYMS: &[(&str, &str)] = &[
+        ("ram", "memory"),
+        ("mem", "memory"),
+        ("cpu", "cores"),
+        ("cpus", "cores"),
+        ("vcpus", "cores"),
+        ("size", "disk"),
+        ("address", "ip"),
+        ("ip_address", "ip"),
+    ];
+    if let Some((_, to)) = SYNONYMS.iter().find(|(from, _)| *from == field) {
+        if let Some(e) = expected.iter().find(|e| *e == to) {
+            return Some(e);
+        }
+    }
+    expected
+        .iter()
+        .map(|e| (strsim::damerau_levenshtein(field, e), *e))
+        .filter(|(d, e)| {
+            let allowed = match e.len() {
+                0..=4 => 1,
+                5..=8 => 2,
+                n => n / 4,
+            };
+            *d <= allowed
+        })
+        .min()
+        .map(|(_, e)| e)
+}
+
+/// Parser messages in the user's words, with a hint; others pass through.
+fn explain_syntax(message: String) -> (String, Option<String>) {
+    if message.contains("expected string scalar") || message.contains("expected a scalar") {
+        return (
+            "expected a single value here, found a list, a mapping or an unclosed `[`/`{`".to_owned(),
+            Some("write one value; quote it if it starts with `[`, `{`, `*`, `&`, `!` or contains `: ` or ` #`".to_owned()),
+        );
+    }
+    if message.contains("comment intercepting the multiline text") {
+        return (
+            "a comment (`#`) inside a value that spans several lines".to_owned(),
+            Some("move the comment above the key, or quote the whole value".to_owned()),
+        );
+    }
+    if message.contains("did not find expected key") {
+        return (
+            "this line is not a `key: value` entry of the mapping above".to_owned(),
+            Some("check its indentation against the keys above it; a value continued on the next line must be indented further, with no comment in between".to_owned()),
+        );
+    }
+    if message.contains("did not find expected") || message.contains("unclosed") {
+        return (
+            message,
+            Some("a bracket or quote is not closed: close it, or quote the value".to_owned()),
+        );
+    }
+    (message, None)
 }
 
 /// serde-saphyr appends "at line L, column C" (and sometimes more lines); the
@@ -161,5 +291,28 @@ fn type_name(ty: &str) -> &str {
         "f32" | "f64" => "a number",
         "bool" => "true or false",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_breaches_read_as_words() {
+        assert_eq!(
+            breach_words("Nodes { nodes: 100001 }"),
+            "too many nodes (100001)"
+        );
+        assert_eq!(breach_words("MaxDepth"), "too many max depth");
+    }
+
+    #[test]
+    fn typos_and_synonyms_suggest_a_field() {
+        let fields = ["endpoint", "node", "storage", "bridge"];
+        assert_eq!(closest("storag", &fields), Some("storage"));
+        assert_eq!(closest("brige", &fields), Some("bridge"));
+        assert_eq!(closest("zzz", &fields), None);
+        assert_eq!(closest("ram", &["cores", "memory"]), Some("memory"));
     }
 }

@@ -14,6 +14,43 @@ use std::collections::BTreeMap;
 /// A value with the place in the spec file it came from.
 pub type At<T> = Spanned<T>;
 
+/// A whole number written as a YAML integer. A quoted `'4'` or `!!str 4` is a
+/// string and is refused, not converted: the spec means what it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Int(pub i64);
+
+impl serde::Serialize for Int {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Int;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number (without quotes)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Int, E> {
+                Ok(Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Int, E> {
+                i64::try_from(v)
+                    .map(Int)
+                    .map_err(|_| E::custom(format!("{v} is far too large")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Int, E> {
+                Err(E::custom(format!(
+                    "expected a whole number, found the string `{v}`"
+                )))
+            }
+        }
+        de.deserialize_any(Visitor)
+    }
+}
+
 /// The whole homelab: one Proxmox site, its golden images, its environments (VMs)
 /// and the Kubernetes workloads Argo CD keeps in sync.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -26,7 +63,8 @@ pub struct RawSpec {
     #[serde(default)]
     pub versions: RawVersions,
     /// Golden images built by Packer, one entry per template.
-    pub images: Vec<RawImage>,
+    #[schemars(with = "Vec<RawImage>")]
+    pub images: At<Vec<RawImage>>,
     /// Environments deployed by OpenTofu, one directory each under `tofu/envs/`.
     pub environments: Vec<RawEnvironment>,
     /// Workloads managed by Argo CD. Leave out to render no `k8s/` tree.
@@ -38,10 +76,10 @@ pub struct RawSpec {
 #[serde(deny_unknown_fields)]
 pub struct RawSite {
     /// Proxmox VE API endpoint, without `/api2/json`, e.g. `https://pve.home.arpa:8006`.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::ProxmoxEndpoint")]
     pub endpoint: At<String>,
     /// The Proxmox node VMs and templates are created on.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::DnsLabel")]
     pub node: At<String>,
     /// Host name or address Packer uploads images to over SSH, and OpenTofu uses for snippets.
     #[schemars(with = "String")]
@@ -94,19 +132,19 @@ impl Default for RawStorage {
 pub struct RawVersions {
     /// bpg/proxmox OpenTofu provider version.
     #[serde(default = "default_proxmox_provider")]
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Semver")]
     pub proxmox_provider: At<String>,
     /// Minimum OpenTofu version the generated configuration requires.
     #[serde(default = "default_opentofu")]
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Semver")]
     pub opentofu: At<String>,
     /// hashicorp/proxmox Packer plugin version.
     #[serde(default = "default_packer_proxmox")]
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Semver")]
     pub packer_proxmox_plugin: At<String>,
     /// hashicorp/qemu Packer plugin version.
     #[serde(default = "default_packer_qemu")]
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Semver")]
     pub packer_qemu_plugin: At<String>,
 }
 
@@ -126,7 +164,7 @@ impl Default for RawVersions {
 #[serde(deny_unknown_fields)]
 pub struct RawImage {
     /// Image name; also the directory under `packer/` (a DNS label).
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::DnsLabel")]
     pub name: At<String>,
     /// AlmaLinux release, `MAJOR.MINOR` (only major version 9 is supported).
     #[serde(default = "default_os_version")]
@@ -136,15 +174,15 @@ pub struct RawImage {
     #[serde(default)]
     pub arch: Arch,
     /// k3s release baked into the image, `vX.Y.Z+k3sN`.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::K3sVersion")]
     pub k3s_version: At<String>,
     /// Release number of this image build; the `v{release}` suffix of the template name.
     #[schemars(with = "u32")]
-    pub release: At<i64>,
+    pub release: At<Int>,
     /// Proxmox VM id the template gets. Leave out to let Proxmox choose.
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
-    pub template_vm_id: Option<At<i64>>,
+    pub template_vm_id: Option<At<Int>>,
     /// Size of the VM the image is built in.
     #[serde(default)]
     pub build: RawBuild,
@@ -175,14 +213,14 @@ pub struct RawBuild {
     /// CPU cores of the build VM.
     #[serde(default = "default_build_cores")]
     #[schemars(with = "u32")]
-    pub cores: At<i64>,
+    pub cores: At<Int>,
     /// Memory of the build VM, e.g. `4GiB` or `4096MiB`.
     #[serde(default = "default_build_memory")]
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Size")]
     pub memory: At<String>,
     /// Disk of the image, e.g. `20GiB`.
     #[serde(default = "default_build_disk")]
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Size")]
     pub disk: At<String>,
 }
 
@@ -201,12 +239,12 @@ impl Default for RawBuild {
 #[serde(deny_unknown_fields)]
 pub struct RawEnvironment {
     /// Environment name; also the directory under `tofu/envs/` (a DNS label).
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::DnsLabel")]
     pub name: At<String>,
     pub network: RawNetwork,
     /// OpenSSH public keys allowed to log in as the cloud-init user.
     #[schemars(with = "Vec<String>")]
-    pub ssh_keys: Vec<At<String>>,
+    pub ssh_keys: At<Vec<At<String>>>,
     /// The cloud-init user created on every VM.
     #[serde(default = "default_vm_user")]
     #[schemars(with = "String")]
@@ -219,14 +257,14 @@ pub struct RawEnvironment {
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
     /// IPv4 network of the VMs, e.g. `192.168.1.0/24`.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Ipv4Cidr")]
     pub cidr: At<String>,
     /// IPv4 default gateway, inside `cidr`.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Ipv4")]
     pub gateway: At<String>,
     /// DNS servers (IPv4).
-    #[schemars(with = "Vec<String>")]
-    pub nameservers: Vec<At<String>>,
+    #[schemars(with = "Vec<crate::schema::Ipv4>")]
+    pub nameservers: At<Vec<At<String>>>,
     /// DNS search domain.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -237,27 +275,27 @@ pub struct RawNetwork {
 #[serde(deny_unknown_fields)]
 pub struct RawVm {
     /// VM name and host name (a DNS label, at most 63 characters).
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::DnsLabel")]
     pub name: At<String>,
     /// Name of the image (from `images`) the VM is cloned from.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::DnsLabel")]
     pub image: At<String>,
     /// CPU cores (a k3s server needs at least 2).
     #[schemars(with = "u32")]
-    pub cores: At<i64>,
+    pub cores: At<Int>,
     /// Memory, e.g. `24GiB` or `24576MiB` (at least 2GiB).
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Size")]
     pub memory: At<String>,
     /// Boot disk size in whole GiB, e.g. `64GiB`.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Size")]
     pub disk: At<String>,
     /// Static IPv4 address inside the environment's network.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Ipv4")]
     pub ip: At<String>,
     /// Proxmox VM id. Leave out to let Proxmox choose.
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
-    pub vm_id: Option<At<i64>>,
+    pub vm_id: Option<At<Int>>,
     /// A complete cloud-init user-data document (`#cloud-config`) used instead of the
     /// generated user account. It must carry its own SSH keys.
     #[serde(default)]
@@ -270,7 +308,7 @@ pub struct RawVm {
 #[serde(deny_unknown_fields)]
 pub struct RawKubernetes {
     /// The environment whose VMs run the cluster (its first VM is the k3s server).
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::DnsLabel")]
     pub cluster: At<String>,
     /// The git repository Argo CD watches: this repository, with `generated/` committed.
     pub git: RawGit,
@@ -312,7 +350,7 @@ pub struct RawArgoCd {
     pub version: At<String>,
     /// Namespace Argo CD runs in.
     #[serde(default = "default_argocd_namespace")]
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::DnsLabel")]
     pub namespace: At<String>,
 }
 
@@ -330,7 +368,7 @@ impl Default for RawArgoCd {
 pub struct RawMetalLb {
     /// MetalLB Helm chart version.
     #[serde(default = "default_metallb_version")]
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Semver")]
     pub version: At<String>,
     /// Address ranges MetalLB hands out, `A.B.C.D-E.F.G.H` or a CIDR, in the cluster's network.
     #[schemars(with = "Vec<String>")]
@@ -342,11 +380,11 @@ pub struct RawMetalLb {
 #[serde(deny_unknown_fields)]
 pub struct RawHelmApp {
     /// Application name (a DNS label); also its directory.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::DnsLabel")]
     pub name: At<String>,
     /// Namespace the chart is installed into (a DNS label). Defaults to the name.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<crate::schema::DnsLabel>")]
     pub namespace: Option<At<String>>,
     pub chart: RawChart,
     /// Helm values, written to `values.yaml` next to the Application.
@@ -361,13 +399,13 @@ pub struct RawHelmApp {
 #[serde(deny_unknown_fields)]
 pub struct RawChart {
     /// Helm repository URL (http or https).
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::HttpUrl")]
     pub repo_url: At<String>,
     /// Chart name in that repository.
     #[schemars(with = "String")]
     pub name: At<String>,
     /// Exact chart version.
-    #[schemars(with = "String")]
+    #[schemars(with = "crate::schema::Semver")]
     pub version: At<String>,
 }
 
@@ -433,8 +471,8 @@ fn default_packer_qemu() -> At<String> {
 fn default_os_version() -> At<String> {
     s(crate::defaults::ALMALINUX)
 }
-fn default_build_cores() -> At<i64> {
-    unspanned(2)
+fn default_build_cores() -> At<Int> {
+    unspanned(Int(2))
 }
 fn default_build_memory() -> At<String> {
     s("4GiB")

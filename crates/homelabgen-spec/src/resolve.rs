@@ -67,17 +67,18 @@ impl Resolver<'_> {
         self.valid(value, path, values::dns_label)
     }
 
-    fn int(&mut self, value: &At<i64>, path: &str, min: i64, max: i64, what: &str) -> u32 {
-        if value.value < min || value.value > max {
+    fn int(&mut self, value: &At<Int>, path: &str, min: i64, max: i64, what: &str) -> u32 {
+        let Int(n) = value.value;
+        if n < min || n > max {
             self.error(
                 value.referenced,
                 path,
-                format!("{} is not a valid {what}", value.value),
+                format!("{n} is not a valid {what}"),
                 format!("use a whole number from {min} to {max}"),
             );
             return min as u32;
         }
-        value.value as u32
+        n as u32
     }
 }
 
@@ -120,7 +121,7 @@ pub fn resolve(file: &str, spec_name: &str, raw: &RawSpec) -> Result<Model, Diag
 
     if r.errors.is_empty() {
         Ok(Model {
-            spec_name: spec_name.to_owned(),
+            spec_name: crate::header_name(spec_name),
             site,
             versions,
             images,
@@ -167,13 +168,15 @@ fn resolve_site(r: &mut Resolver, site: &RawSite) -> Site {
     }
 }
 
-fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> Vec<Image> {
+fn resolve_images(r: &mut Resolver, raw: &At<Vec<RawImage>>, metallb_enabled: bool) -> Vec<Image> {
+    let at = raw.referenced;
+    let raw = &raw.value;
     let mut seen = BTreeMap::new();
     let mut template_names: BTreeMap<String, String> = BTreeMap::new();
     let mut images = Vec::new();
     if raw.is_empty() {
         r.error(
-            Location::UNKNOWN,
+            at,
             "images",
             "no image is defined",
             "add one entry under `images:`",
@@ -221,38 +224,8 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
                 "Proxmox VM id",
             )
         });
-        let build = BuildVm {
-            cores: r.int(
-                &image.build.cores,
-                &format!("{path}.build.cores"),
-                1,
-                128,
-                "core count",
-            ),
-            memory_mib: r
-                .check(&image.build.memory, &format!("{path}.build.memory"), |s| {
-                    values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
-                })
-                .unwrap_or(0),
-            disk_gib: r
-                .check(&image.build.disk, &format!("{path}.build.disk"), |s| {
-                    values::disk_gib(s, MIN_DISK_GIB)
-                })
-                .unwrap_or(0),
-        };
-        let mut disable: BTreeSet<String> = BTreeSet::from(["traefik".to_owned()]);
-        if metallb_enabled {
-            disable.insert("servicelb".to_owned());
-        }
-        for (j, component) in image.k3s_disable.iter().enumerate() {
-            if let Some(c) = r.check(
-                component,
-                &format!("{path}.k3s_disable[{j}]"),
-                values::k3s_component,
-            ) {
-                disable.insert(c);
-            }
-        }
+        let build = resolve_build(r, &image.build, &path);
+        let disable = resolve_k3s_disable(r, image, &path, metallb_enabled);
         let (arch, rpm_arch) = match image.arch {
             Arch::Amd64 => ("amd64", "x86_64"),
         };
@@ -263,29 +236,9 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
         };
         let template_name = format!("alma{os_version}-k3-node-{arch}-{k3s_dashed}-v{release}");
         if !k3s_dashed.is_empty() {
-            if let Err(invalid) = values::dns_name(&template_name) {
-                r.error(
-                    image.name.referenced,
-                    format!("{path}.name"),
-                    format!(
-                        "the template name `{template_name}` is not valid in Proxmox: {}",
-                        invalid.message
-                    ),
-                    invalid.help,
-                );
-            }
+            check_template_name(r, image, &path, &name, &template_name, &mut template_names);
         }
         let iso_base = format!("https://repo.almalinux.org/almalinux/{os_version}/isos/{rpm_arch}");
-        if !k3s_dashed.is_empty() {
-            if let Some(first) = template_names.insert(template_name.clone(), name.clone()) {
-                r.error(
-                    image.release.referenced,
-                    format!("{path}.release"),
-                    format!("image `{name}` builds the same template `{template_name}` as image `{first}`"),
-                    "templates are found by name: give one of them another release, k3s or OS version",
-                );
-            }
-        }
         images.push(Image {
             name,
             os_major: os.0,
@@ -304,12 +257,87 @@ fn resolve_images(r: &mut Resolver, raw: &[RawImage], metallb_enabled: bool) -> 
             ),
             os_version,
             build,
-            k3s_disable: disable.into_iter().collect(),
+            k3s_disable: disable,
             airgap_images: image.airgap_images,
             openscap: image.openscap,
         });
     }
     images
+}
+
+fn resolve_build(r: &mut Resolver, build: &RawBuild, path: &str) -> BuildVm {
+    BuildVm {
+        cores: r.int(
+            &build.cores,
+            &format!("{path}.build.cores"),
+            1,
+            128,
+            "core count",
+        ),
+        memory_mib: r
+            .check(&build.memory, &format!("{path}.build.memory"), |s| {
+                values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
+            })
+            .unwrap_or(0),
+        disk_gib: r
+            .check(&build.disk, &format!("{path}.build.disk"), |s| {
+                values::disk_gib(s, MIN_DISK_GIB)
+            })
+            .unwrap_or(0),
+    }
+}
+
+/// k3s components the image disables: traefik always, servicelb when MetalLB replaces it.
+fn resolve_k3s_disable(
+    r: &mut Resolver,
+    image: &RawImage,
+    path: &str,
+    metallb_enabled: bool,
+) -> Vec<String> {
+    let mut disable: BTreeSet<String> = BTreeSet::from(["traefik".to_owned()]);
+    if metallb_enabled {
+        disable.insert("servicelb".to_owned());
+    }
+    for (j, component) in image.k3s_disable.iter().enumerate() {
+        if let Some(c) = r.check(
+            component,
+            &format!("{path}.k3s_disable[{j}]"),
+            values::k3s_component,
+        ) {
+            disable.insert(c);
+        }
+    }
+    disable.into_iter().collect()
+}
+
+/// The template name must be valid in Proxmox and unique: templates are found by name.
+fn check_template_name(
+    r: &mut Resolver,
+    image: &RawImage,
+    path: &str,
+    name: &str,
+    template_name: &str,
+    template_names: &mut BTreeMap<String, String>,
+) {
+    if let Err(invalid) = values::dns_name(template_name) {
+        r.error(
+            image.name.referenced,
+            format!("{path}.name"),
+            format!(
+                "the template name `{template_name}` is not valid in Proxmox: {}",
+                invalid.message
+            ),
+            invalid.help,
+        );
+    }
+    if let Some(first) = template_names.insert(template_name.to_owned(), name.to_owned()) {
+        r.error(
+            image.release.referenced,
+            format!("{path}.release"),
+            format!("image `{name}` builds the same template `{template_name}` as image `{first}`"),
+            "templates are found by name: give one of them another release, k3s or OS version",
+        );
+    }
 }
 
 fn resolve_environments(
@@ -318,8 +346,7 @@ fn resolve_environments(
     images: &[Image],
 ) -> Vec<Environment> {
     let mut env_names = BTreeMap::new();
-    let mut vm_names: BTreeMap<String, Location> = BTreeMap::new();
-    let mut ips: BTreeMap<Ipv4Addr, Location> = BTreeMap::new();
+    let mut taken = Taken::default();
     let mut environments = Vec::new();
     for (e, env) in raw.iter().enumerate() {
         let path = format!("environments[{e}]");
@@ -335,69 +362,8 @@ fn resolve_environments(
                 "give each environment its own name",
             );
         }
-        let net = r.check(
-            &env.network.cidr,
-            &format!("{path}.network.cidr"),
-            values::ipv4_cidr,
-        );
-        let gateway = r.check(
-            &env.network.gateway,
-            &format!("{path}.network.gateway"),
-            values::ipv4,
-        );
-        if let (Some(net), Some(gw)) = (net, gateway) {
-            if let Err(invalid) = net.host_address(gw) {
-                r.error(
-                    env.network.gateway.referenced,
-                    format!("{path}.network.gateway"),
-                    format!("gateway {gw} {}", invalid.message),
-                    invalid.help,
-                );
-            }
-        }
-        let mut nameservers = Vec::new();
-        if env.network.nameservers.is_empty() {
-            r.error(
-                Location::UNKNOWN,
-                format!("{path}.network.nameservers"),
-                "no nameserver is given",
-                "list at least one DNS server address",
-            );
-        }
-        for (i, ns) in env.network.nameservers.iter().enumerate() {
-            if let Some(ip) = r.check(
-                ns,
-                &format!("{path}.network.nameservers[{i}]"),
-                values::ipv4,
-            ) {
-                nameservers.push(ip);
-            }
-        }
-        let search_domain = env.network.search_domain.as_ref().map(|d| {
-            r.valid(
-                d,
-                &format!("{path}.network.search_domain"),
-                values::dns_name,
-            )
-        });
-        if env.ssh_keys.is_empty() {
-            r.error(
-                Location::UNKNOWN,
-                format!("{path}.ssh_keys"),
-                "no SSH public key is given: nobody could log in to the VMs",
-                "add your OpenSSH public key, e.g. the contents of ~/.ssh/id_ed25519.pub",
-            );
-        }
-        let mut ssh_keys = Vec::new();
-        for (i, key) in env.ssh_keys.iter().enumerate() {
-            if let Some(key) = r.check(
-                key,
-                &format!("{path}.ssh_keys[{i}]"),
-                values::ssh_public_key,
-            ) {
-                ssh_keys.push(key);
-            }
-        }
+        let (network, net) = resolve_network(r, &env.network, &path);
+        let ssh_keys = resolve_ssh_keys(r, &env.ssh_keys, &path);
         let user = r.valid(&env.user, &format!("{path}.user"), values::unix_user);
         if env.vms.is_empty() {
             r.error(
@@ -407,130 +373,357 @@ fn resolve_environments(
                 "add at least one entry under `vms:`",
             );
         }
-        let mut vms = Vec::new();
-        for (v, vm) in env.vms.iter().enumerate() {
-            let vpath = format!("{path}.vms[{v}]");
-            let vm_name = r.label(&vm.name, &format!("{vpath}.name"));
-            if let Some(first) = vm_names.insert(vm_name.clone(), vm.name.referenced) {
-                r.error(
-                    vm.name.referenced,
-                    format!("{vpath}.name"),
-                    format!(
-                        "VM name `{vm_name}` is already used at line {}",
-                        first.line()
-                    ),
-                    "VM names are host names and Proxmox names: make each one unique",
-                );
-            }
-            let template_name = match images.iter().find(|i| i.name == vm.image.value) {
-                Some(image) => image.template_name.clone(),
-                None => {
-                    let known: Vec<_> = images.iter().map(|i| i.name.as_str()).collect();
-                    r.error(
-                        vm.image.referenced,
-                        format!("{vpath}.image"),
-                        format!("no image is named `{}`", vm.image.value),
-                        format!("use one of the names under `images:`: {}", known.join(", ")),
-                    );
-                    String::new()
-                }
-            };
-            let cores = r.int(
-                &vm.cores,
-                &format!("{vpath}.cores"),
-                MIN_SERVER_CORES as i64,
-                512,
-                "core count for a k3s server (at least 2)",
-            );
-            let memory_mib = r
-                .check(&vm.memory, &format!("{vpath}.memory"), |s| {
-                    values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
-                })
-                .unwrap_or(0);
-            let disk_gib = r
-                .check(&vm.disk, &format!("{vpath}.disk"), |s| {
-                    values::disk_gib(s, MIN_DISK_GIB)
-                })
-                .unwrap_or(0);
-            let ip = r.check(&vm.ip, &format!("{vpath}.ip"), values::ipv4);
-            if let (Some(ip), Some(net)) = (ip, net) {
-                if let Err(invalid) = net.host_address(ip) {
-                    r.error(
-                        vm.ip.referenced,
-                        format!("{vpath}.ip"),
-                        format!("{ip} {}", invalid.message),
-                        invalid.help,
-                    );
-                } else if Some(ip) == gateway {
-                    r.error(
-                        vm.ip.referenced,
-                        format!("{vpath}.ip"),
-                        format!("{ip} is the gateway's address"),
-                        "give the VM an address of its own",
-                    );
-                }
-                if let Some(first) = ips.insert(ip, vm.ip.referenced) {
-                    r.error(
-                        vm.ip.referenced,
-                        format!("{vpath}.ip"),
-                        format!("IP address {ip} is already used at line {}", first.line()),
-                        "give every VM its own address",
-                    );
-                }
-            }
-            let vm_id = vm.vm_id.as_ref().map(|id| {
-                r.int(
-                    id,
-                    &format!("{vpath}.vm_id"),
-                    *VM_ID_RANGE.start(),
-                    *VM_ID_RANGE.end(),
-                    "Proxmox VM id",
-                )
-            });
-            let user_data = vm
-                .user_data
-                .as_ref()
-                .map(|u| r.valid(u, &format!("{vpath}.user_data"), values::cloud_config));
-            let prefix_len = net.map(|n| n.prefix_len).unwrap_or(0);
-            vms.push(Vm {
-                name: vm_name,
-                image: vm.image.value.clone(),
-                template_name,
-                cores,
-                memory_mib,
-                disk_gib,
-                ip: ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
-                ip_cidr: format!("{}/{prefix_len}", ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
-                vm_id,
-                user_data,
-            });
-        }
+        let vms = env
+            .vms
+            .iter()
+            .enumerate()
+            .map(|(v, vm)| {
+                let on = VmNetwork {
+                    net,
+                    gateway: (network.gateway != Ipv4Addr::UNSPECIFIED).then_some(network.gateway),
+                };
+                resolve_vm(r, vm, &format!("{path}.vms[{v}]"), images, on, &mut taken)
+            })
+            .collect();
         environments.push(Environment {
             name,
-            network: Network {
-                cidr: net.map(|n| n.to_string()).unwrap_or_default(),
-                prefix_len: net.map(|n| n.prefix_len).unwrap_or(0),
-                gateway: gateway.unwrap_or(Ipv4Addr::UNSPECIFIED),
-                nameservers,
-                search_domain,
-            },
+            network,
             ssh_keys,
             user,
             vms,
         });
     }
+    check_cross_environment_gateways(r, raw, &environments);
     environments
+}
+
+/// Names and addresses already given to a VM, with where (unique across environments).
+#[derive(Default)]
+struct Taken {
+    vm_names: BTreeMap<String, Location>,
+    ips: BTreeMap<Ipv4Addr, Location>,
+}
+
+/// The network a VM is placed in, as far as it resolved.
+#[derive(Clone, Copy)]
+struct VmNetwork {
+    net: Option<values::Ipv4Net>,
+    gateway: Option<Ipv4Addr>,
+}
+
+fn resolve_network(
+    r: &mut Resolver,
+    raw: &RawNetwork,
+    path: &str,
+) -> (Network, Option<values::Ipv4Net>) {
+    let net = r.check(
+        &raw.cidr,
+        &format!("{path}.network.cidr"),
+        values::ipv4_cidr,
+    );
+    let gateway = r.check(
+        &raw.gateway,
+        &format!("{path}.network.gateway"),
+        values::ipv4,
+    );
+    if let (Some(net), Some(gw)) = (net, gateway) {
+        if let Err(invalid) = net.host_address(gw) {
+            r.error(
+                raw.gateway.referenced,
+                format!("{path}.network.gateway"),
+                format!("gateway {gw} {}", invalid.message),
+                invalid.help,
+            );
+        }
+    }
+    let mut nameservers = Vec::new();
+    if raw.nameservers.value.is_empty() {
+        r.error(
+            raw.nameservers.referenced,
+            format!("{path}.network.nameservers"),
+            "no nameserver is given",
+            "list at least one DNS server address",
+        );
+    }
+    for (i, ns) in raw.nameservers.value.iter().enumerate() {
+        let ns_path = format!("{path}.network.nameservers[{i}]");
+        if let Some(ip) = r.check(ns, &ns_path, values::ipv4) {
+            if let Err(why) = values::nameserver(ip) {
+                r.error(
+                    ns.referenced,
+                    ns_path,
+                    format!("{ip} {}", why.message),
+                    why.help,
+                );
+            }
+            nameservers.push(ip);
+        }
+    }
+    let search_domain = raw.search_domain.as_ref().map(|d| {
+        r.valid(
+            d,
+            &format!("{path}.network.search_domain"),
+            values::dns_name,
+        )
+    });
+    let network = Network {
+        cidr: net.map(|n| n.to_string()).unwrap_or_default(),
+        prefix_len: net.map(|n| n.prefix_len).unwrap_or(0),
+        gateway: gateway.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        nameservers,
+        search_domain,
+    };
+    (network, net)
+}
+
+fn resolve_ssh_keys(r: &mut Resolver, raw: &At<Vec<At<String>>>, path: &str) -> Vec<String> {
+    if raw.value.is_empty() {
+        r.error(
+            raw.referenced,
+            format!("{path}.ssh_keys"),
+            "no SSH public key is given: nobody could log in to the VMs",
+            "add your OpenSSH public key, e.g. the contents of ~/.ssh/id_ed25519.pub",
+        );
+    }
+    raw.value
+        .iter()
+        .enumerate()
+        .filter_map(|(i, key)| {
+            r.check(
+                key,
+                &format!("{path}.ssh_keys[{i}]"),
+                values::ssh_public_key,
+            )
+        })
+        .collect()
+}
+
+fn resolve_vm(
+    r: &mut Resolver,
+    vm: &RawVm,
+    vpath: &str,
+    images: &[Image],
+    on: VmNetwork,
+    taken: &mut Taken,
+) -> Vm {
+    let vm_name = r.label(&vm.name, &format!("{vpath}.name"));
+    if let Some(first) = taken.vm_names.insert(vm_name.clone(), vm.name.referenced) {
+        r.error(
+            vm.name.referenced,
+            format!("{vpath}.name"),
+            format!(
+                "VM name `{vm_name}` is already used at line {}",
+                first.line()
+            ),
+            "VM names are host names and Proxmox names: make each one unique",
+        );
+    }
+    let image = images.iter().find(|i| i.name == vm.image.value);
+    if image.is_none() {
+        let known: Vec<_> = images.iter().map(|i| i.name.as_str()).collect();
+        r.error(
+            vm.image.referenced,
+            format!("{vpath}.image"),
+            format!("no image is named `{}`", vm.image.value),
+            if known.is_empty() {
+                "define the image under `images:` first".to_owned()
+            } else {
+                format!("use one of the names under `images:`: {}", known.join(", "))
+            },
+        );
+    }
+    let cores = r.int(
+        &vm.cores,
+        &format!("{vpath}.cores"),
+        MIN_SERVER_CORES as i64,
+        512,
+        "core count for a k3s server (at least 2)",
+    );
+    let memory_mib = r
+        .check(&vm.memory, &format!("{vpath}.memory"), |s| {
+            values::memory_mib(s, MIN_SERVER_MEMORY_MIB)
+        })
+        .unwrap_or(0);
+    let disk_gib = r
+        .check(&vm.disk, &format!("{vpath}.disk"), |s| {
+            values::disk_gib(s, MIN_DISK_GIB)
+        })
+        .unwrap_or(0);
+    if let Some(image) = image {
+        check_disk_fits_image(r, vm, vpath, disk_gib, image);
+    }
+    let ip = r.check(&vm.ip, &format!("{vpath}.ip"), values::ipv4);
+    if let Some(ip) = ip {
+        check_vm_ip(r, vm, vpath, ip, on, taken);
+    }
+    let vm_id = vm.vm_id.as_ref().map(|id| {
+        r.int(
+            id,
+            &format!("{vpath}.vm_id"),
+            *VM_ID_RANGE.start(),
+            *VM_ID_RANGE.end(),
+            "Proxmox VM id",
+        )
+    });
+    let user_data = vm
+        .user_data
+        .as_ref()
+        .map(|u| r.valid(u, &format!("{vpath}.user_data"), values::cloud_config));
+    let prefix_len = on.net.map(|n| n.prefix_len).unwrap_or(0);
+    let ip = ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    Vm {
+        name: vm_name,
+        image: vm.image.value.clone(),
+        template_name: image.map(|i| i.template_name.clone()).unwrap_or_default(),
+        cores,
+        memory_mib,
+        disk_gib,
+        ip,
+        ip_cidr: format!("{ip}/{prefix_len}"),
+        vm_id,
+        user_data,
+    }
+}
+
+/// A clone starts with the template's disk and cannot shrink it.
+fn check_disk_fits_image(r: &mut Resolver, vm: &RawVm, vpath: &str, disk_gib: u64, image: &Image) {
+    if disk_gib > 0 && disk_gib < image.build.disk_gib {
+        r.error(
+            vm.disk.referenced,
+            format!("{vpath}.disk"),
+            format!(
+                "{} is smaller than the {}GiB disk of image `{}`; a clone cannot shrink its template's disk",
+                vm.disk.value, image.build.disk_gib, image.name
+            ),
+            format!(
+                "give at least {}GiB, or make the image's `build.disk` smaller",
+                image.build.disk_gib
+            ),
+        );
+    }
+}
+
+/// A VM's address: a host address of its network, not the gateway, not another VM's.
+fn check_vm_ip(
+    r: &mut Resolver,
+    vm: &RawVm,
+    vpath: &str,
+    ip: Ipv4Addr,
+    on: VmNetwork,
+    taken: &mut Taken,
+) {
+    let Some(net) = on.net else {
+        return;
+    };
+    if let Err(invalid) = net.host_address(ip) {
+        r.error(
+            vm.ip.referenced,
+            format!("{vpath}.ip"),
+            format!("{ip} {}", invalid.message),
+            invalid.help,
+        );
+    } else if Some(ip) == on.gateway {
+        r.error(
+            vm.ip.referenced,
+            format!("{vpath}.ip"),
+            format!("{ip} is the gateway's address"),
+            "give the VM an address of its own",
+        );
+    }
+    if let Some(first) = taken.ips.insert(ip, vm.ip.referenced) {
+        r.error(
+            vm.ip.referenced,
+            format!("{vpath}.ip"),
+            format!("IP address {ip} is already used at line {}", first.line()),
+            "give every VM its own address",
+        );
+    }
+}
+
+/// All environments share the site's bridge: a VM may not take the gateway address of
+/// another environment either.
+fn check_cross_environment_gateways(
+    r: &mut Resolver,
+    raw: &[RawEnvironment],
+    envs: &[Environment],
+) {
+    for (e, env) in raw.iter().enumerate() {
+        for (v, vm) in env.vms.iter().enumerate() {
+            let Ok(ip) = values::ipv4(&vm.ip.value) else {
+                continue;
+            };
+            let other = envs
+                .iter()
+                .find(|o| o.name != env.name.value && o.network.gateway == ip);
+            if let Some(other) = other {
+                r.error(
+                    vm.ip.referenced,
+                    format!("environments[{e}].vms[{v}].ip"),
+                    format!("{ip} is the gateway of environment `{}`", other.name),
+                    "give the VM an address of its own",
+                );
+            }
+        }
+    }
+}
+
+/// Helm values are copied into YAML as numbers: a whole number too large for 64 bits
+/// reaches us as a float and would be written rounded. Refuse it instead.
+fn check_values_exact(
+    r: &mut Resolver,
+    values: &BTreeMap<String, serde_json::Value>,
+    at: Location,
+    path: &str,
+) {
+    fn walk(value: &serde_json::Value, path: String, out: &mut Vec<(String, f64)>) {
+        match value {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(0.0);
+                if f.fract() == 0.0 && f.abs() >= 9_007_199_254_740_992.0 {
+                    out.push((path, f));
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, format!("{path}[{i}]"), out);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (key, item) in map {
+                    walk(item, format!("{path}.{key}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut inexact = Vec::new();
+    for (key, value) in values {
+        walk(value, format!("{path}.{key}"), &mut inexact);
+    }
+    for (path, f) in inexact {
+        r.error(
+            at,
+            path,
+            format!("the number {f:e} cannot be kept exact (it is beyond 64-bit integers or written as a float)"),
+            "quote it if it is meant as text, or give a smaller number",
+        );
+    }
 }
 
 /// VM ids are global on a Proxmox cluster: templates and VMs share one space.
 fn check_unique_vm_ids(r: &mut Resolver, raw: &RawSpec) {
     let mut seen: BTreeMap<i64, Location> = BTreeMap::new();
-    let image_ids = raw.images.iter().enumerate().filter_map(|(i, image)| {
-        Some((
-            format!("images[{i}].template_vm_id"),
-            image.template_vm_id.as_ref()?,
-        ))
-    });
+    let image_ids = raw
+        .images
+        .value
+        .iter()
+        .enumerate()
+        .filter_map(|(i, image)| {
+            Some((
+                format!("images[{i}].template_vm_id"),
+                image.template_vm_id.as_ref()?,
+            ))
+        });
     let vm_ids = raw.environments.iter().enumerate().flat_map(|(e, env)| {
         env.vms.iter().enumerate().filter_map(move |(v, vm)| {
             Some((
@@ -540,13 +733,13 @@ fn check_unique_vm_ids(r: &mut Resolver, raw: &RawSpec) {
         })
     });
     for (path, id) in image_ids.chain(vm_ids) {
-        if let Some(first) = seen.insert(id.value, id.referenced) {
+        if let Some(first) = seen.insert(id.value.0, id.referenced) {
             r.error(
                 id.referenced,
                 path,
                 format!(
                     "VM id {} is already used at line {}",
-                    id.value,
+                    id.value.0,
                     first.line()
                 ),
                 "Proxmox VM ids are unique across the cluster: pick another, or leave it out",
@@ -597,98 +790,18 @@ fn resolve_kubernetes(
         values::v_semver,
     );
     let argocd_namespace = r.label(&k.argocd.namespace, "kubernetes.argocd.namespace");
-    let metallb = k.metallb.as_ref().map(|m| {
-        let version = r.valid(&m.version, "kubernetes.metallb.version", values::semver);
-        if m.addresses.is_empty() {
-            r.error(
-                m.version.referenced,
-                "kubernetes.metallb.addresses",
-                "MetalLB has no address to hand out",
-                "list a range such as `192.168.1.240-192.168.1.250`",
-            );
-        }
-        // The pool must lie in the cluster's network (MetalLB's L2 mode answers ARP
-        // there) and must not hand out an address a VM or the gateway already has.
-        let network = values::ipv4_cidr(&env.network.cidr).ok();
-        let mut addresses = Vec::new();
-        for (i, a) in m.addresses.iter().enumerate() {
-            let path = format!("kubernetes.metallb.addresses[{i}]");
-            let Some(range) = r.check(a, &path, values::address_range) else {
-                continue;
-            };
-            if let Some(net) = network {
-                if net.host_address(range.first).is_err() || net.host_address(range.last).is_err() {
-                    r.error(
-                        a.referenced,
-                        &path,
-                        format!("{} is not inside the cluster's network {net}", range.text),
-                        format!("use free addresses of {net} (environment `{}`), outside your DHCP range", env.name),
-                    );
-                }
-            }
-            let taken = env
-                .vms
-                .iter()
-                .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
-                .chain([(env.network.gateway, "the gateway".to_owned())])
-                .find(|(ip, _)| range.contains(*ip));
-            if let Some((ip, owner)) = taken {
-                r.error(
-                    a.referenced,
-                    &path,
-                    format!("{} includes {ip}, the address of {owner}", range.text),
-                    "MetalLB would hand that address to a Service too: leave it out of the range",
-                );
-            }
-            addresses.push(range.text);
-        }
-        MetalLb {
-            version,
-            addresses,
-        }
-    });
+    check_argocd_namespace(r, k, &argocd_namespace);
+    let metallb = k
+        .metallb
+        .as_ref()
+        .map(|m| resolve_metallb(r, m, env, environments));
     let mut names = BTreeMap::new();
     let mut helm_apps = |list: &[RawHelmApp], section: &str, r: &mut Resolver| -> Vec<HelmApp> {
         list.iter()
             .enumerate()
             .map(|(i, app)| {
                 let path = format!("kubernetes.{section}[{i}]");
-                let name = r.label(&app.name, &format!("{path}.name"));
-                if let Some(first) = names.insert(name.clone(), app.name.referenced) {
-                    r.error(
-                        app.name.referenced,
-                        format!("{path}.name"),
-                        format!("application `{name}` is already defined at line {}", first.line()),
-                        "Argo CD Application names are unique: rename one",
-                    );
-                }
-                // The generated k8s tree names two Applications (and `infra/` directories) itself.
-                if name == "root" || (name == "metallb" && k.metallb.is_some()) {
-                    r.error(
-                        app.name.referenced,
-                        format!("{path}.name"),
-                        format!("the name `{name}` is taken by the generated Argo CD Application of the same name"),
-                        "rename this application",
-                    );
-                }
-                let namespace = match &app.namespace {
-                    Some(ns) => r.label(ns, &format!("{path}.namespace")),
-                    None => name.clone(),
-                };
-                check_phpipam_namespace(r, app, &path, &namespace);
-                HelmApp {
-                    chart_repo_url: r.valid(&app.chart.repo_url, &format!("{path}.chart.repo_url"), values::http_url),
-                    chart: r.label(&app.chart.name, &format!("{path}.chart.name")),
-                    chart_version: r.valid(&app.chart.version, &format!("{path}.chart.version"), values::semver),
-                    name,
-                    namespace,
-                    values: app.values.clone(),
-                    sync: SyncPolicy {
-                        automated: app.sync.automated,
-                        prune: app.sync.prune,
-                        self_heal: app.sync.self_heal,
-                    },
-                }
+                resolve_helm_app(r, app, &path, k.metallb.is_some(), &mut names)
             })
             .collect()
     };
@@ -714,6 +827,180 @@ fn resolve_kubernetes(
         infra,
         apps,
     })
+}
+
+fn check_argocd_namespace(r: &mut Resolver, k: &RawKubernetes, argocd_namespace: &str) {
+    let taken_by = match argocd_namespace {
+        "default" | "kube-system" | "kube-public" | "kube-node-lease" => Some("Kubernetes itself"),
+        "metallb-system" if k.metallb.is_some() => Some("MetalLB (with its pod-security labels)"),
+        _ => None,
+    };
+    if let Some(owner) = taken_by {
+        r.error(
+            k.argocd.namespace.referenced,
+            "kubernetes.argocd.namespace",
+            format!("namespace `{argocd_namespace}` belongs to {owner}"),
+            "give Argo CD a namespace of its own, e.g. `argocd`",
+        );
+    }
+}
+
+/// MetalLB's pool must lie in the cluster's network (its L2 mode answers ARP there),
+/// clear of the network's edges, of every VM and gateway, and of its other ranges.
+fn resolve_metallb(
+    r: &mut Resolver,
+    m: &RawMetalLb,
+    env: &Environment,
+    environments: &[Environment],
+) -> MetalLb {
+    let version = r.valid(&m.version, "kubernetes.metallb.version", values::semver);
+    if m.addresses.is_empty() {
+        r.error(
+            m.version.referenced,
+            "kubernetes.metallb.addresses",
+            "MetalLB has no address to hand out",
+            "list a range such as `192.168.1.240-192.168.1.250`",
+        );
+    }
+    // The pool must lie in the cluster's network (MetalLB's L2 mode answers ARP
+    // there) and must not hand out an address a VM or the gateway already has.
+    let network = values::ipv4_cidr(&env.network.cidr).ok();
+    let mut addresses = Vec::new();
+    let mut ranges: Vec<values::AddressRange> = Vec::new();
+    for (i, a) in m.addresses.iter().enumerate() {
+        let path = format!("kubernetes.metallb.addresses[{i}]");
+        let Some(range) = r.check(a, &path, values::address_range) else {
+            continue;
+        };
+        if let Some(net) = network {
+            let edge = [net.network, net.broadcast()]
+                .into_iter()
+                .find(|ip| range.contains(*ip));
+            if let Some(ip) = edge {
+                let which = if ip == net.network {
+                    "network"
+                } else {
+                    "broadcast"
+                };
+                r.error(
+                    a.referenced,
+                    &path,
+                    format!("{} includes {ip}, the {which} address of {net}", range.text),
+                    format!(
+                        "start after {} and end before {}",
+                        net.network,
+                        net.broadcast()
+                    ),
+                );
+            } else if !net.contains(range.first) || !net.contains(range.last) {
+                r.error(
+                    a.referenced,
+                    &path,
+                    format!("{} is not inside the cluster's network {net}", range.text),
+                    format!(
+                        "use free addresses of {net} (environment `{}`), outside your DHCP range",
+                        env.name
+                    ),
+                );
+            }
+        }
+        // Every environment shares the site's bridge: no VM or gateway of any of them.
+        let taken = environments
+            .iter()
+            .flat_map(|e| {
+                e.vms
+                    .iter()
+                    .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
+                    .chain([(e.network.gateway, format!("the gateway of `{}`", e.name))])
+            })
+            .find(|(ip, _)| range.contains(*ip));
+        if let Some(other) = ranges
+            .iter()
+            .find(|o: &&values::AddressRange| o.first <= range.last && range.first <= o.last)
+        {
+            r.error(
+                a.referenced,
+                &path,
+                format!("{} overlaps {}", range.text, other.text),
+                "give each range its own addresses, or merge them into one",
+            );
+        }
+        ranges.push(range.clone());
+        if let Some((ip, owner)) = taken {
+            r.error(
+                a.referenced,
+                &path,
+                format!("{} includes {ip}, the address of {owner}", range.text),
+                "MetalLB would hand that address to a Service too: leave it out of the range",
+            );
+        }
+        addresses.push(range.text);
+    }
+    MetalLb { version, addresses }
+}
+
+fn resolve_helm_app(
+    r: &mut Resolver,
+    app: &RawHelmApp,
+    path: &str,
+    metallb_enabled: bool,
+    names: &mut BTreeMap<String, Location>,
+) -> HelmApp {
+    let name = r.label(&app.name, &format!("{path}.name"));
+    check_values_exact(
+        r,
+        &app.values,
+        app.name.referenced,
+        &format!("{path}.values"),
+    );
+    if let Some(first) = names.insert(name.clone(), app.name.referenced) {
+        r.error(
+            app.name.referenced,
+            format!("{path}.name"),
+            format!(
+                "application `{name}` is already defined at line {}",
+                first.line()
+            ),
+            "Argo CD Application names are unique: rename one",
+        );
+    }
+    // The generated k8s tree names two Applications (and `infra/` directories) itself.
+    if name == "root" || (name == "metallb" && metallb_enabled) {
+        r.error(
+            app.name.referenced,
+            format!("{path}.name"),
+            format!(
+                "the name `{name}` is taken by the generated Argo CD Application of the same name"
+            ),
+            "rename this application",
+        );
+    }
+    let namespace = match &app.namespace {
+        Some(ns) => r.label(ns, &format!("{path}.namespace")),
+        None => name.clone(),
+    };
+    check_phpipam_namespace(r, app, path, &namespace);
+    HelmApp {
+        chart_repo_url: r.valid(
+            &app.chart.repo_url,
+            &format!("{path}.chart.repo_url"),
+            values::http_url,
+        ),
+        chart: r.label(&app.chart.name, &format!("{path}.chart.name")),
+        chart_version: r.valid(
+            &app.chart.version,
+            &format!("{path}.chart.version"),
+            values::semver,
+        ),
+        name,
+        namespace,
+        values: app.values.clone(),
+        sync: SyncPolicy {
+            automated: app.sync.automated,
+            prune: app.sync.prune,
+            self_heal: app.sync.self_heal,
+        },
+    }
 }
 
 /// The phpIPAM chart (nullconfig, 1.0.1) puts its PersistentVolumeClaim in

@@ -94,9 +94,17 @@ fn is_number(s: &str) -> bool {
         && (s == "0" || !s.starts_with('0'))
 }
 
+/// The rule for the Proxmox API endpoint as an RE2 regular expression: the generated
+/// OpenTofu validation of `proxmox_endpoint` uses this same text, and the tests check
+/// that it accepts exactly what `proxmox_endpoint` accepts. `http(s)://`, a host of
+/// DNS labels (an IPv4 address is one), an optional port 1-65535, an optional `/`.
+pub const PROXMOX_ENDPOINT_PATTERN: &str = "^https?://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/?$";
+
 /// The Proxmox API endpoint, normalised to `scheme://host:port` with no trailing `/`.
 pub fn proxmox_endpoint(s: &str) -> Result<String, Invalid> {
-    http_url(s)?;
+    const HELP: &str =
+        "write `https://HOST:PORT`, e.g. `https://pve.example.org:8006` (no path, no credentials)";
+    let url = parse_url(s, &["https", "http"])?;
     let trimmed = s.trim_end_matches('/');
     if trimmed.ends_with("/api2/json") {
         return invalid(
@@ -107,38 +115,126 @@ pub fn proxmox_endpoint(s: &str) -> Result<String, Invalid> {
             ),
         );
     }
-    Ok(trimmed.to_owned())
-}
-
-/// An `http://` or `https://` URL with a host.
-pub fn http_url(s: &str) -> Result<String, Invalid> {
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"));
-    match rest {
-        Some(rest)
-            if !rest.is_empty() && !rest.starts_with('/') && !s.contains(char::is_whitespace) =>
-        {
-            Ok(s.to_owned())
-        }
-        _ => invalid(
-            format!("`{s}` is not an http(s) URL"),
-            "write a URL starting with `https://` (or `http://`), e.g. `https://example.org/path`",
-        ),
+    if !matches!(url.rest, "" | "/") {
+        return invalid(
+            format!("`{s}` has a path; the endpoint is only scheme, host and port"),
+            HELP,
+        );
     }
+    if s.len() > 253 + 14 || dns_name(url.host).is_err() {
+        return invalid(
+            format!("`{s}`: `{}` is not a host name or IPv4 address", url.host),
+            HELP,
+        );
+    }
+    Ok(s.strip_suffix('/').unwrap_or(s).to_owned())
 }
 
-/// A git clone URL Argo CD can read: http(s), ssh:// or `git@host:path`.
+/// The parts of `scheme://host[:port]rest` this crate checks.
+struct Url<'a> {
+    host: &'a str,
+    rest: &'a str,
+}
+
+/// Split a URL and refuse what never belongs in a spec: credentials (`user:pass@`),
+/// a host starting with `-` (read as an option by git and ssh), a bad port, spaces and
+/// control characters.
+fn parse_url<'a>(s: &'a str, schemes: &[&str]) -> Result<Url<'a>, Invalid> {
+    let example = if schemes.contains(&"ssh") {
+        "`ssh://git@host/owner/repo.git`"
+    } else {
+        "`https://example.org/path`"
+    };
+    let Some((scheme, after)) = s
+        .split_once("://")
+        .filter(|(scheme, _)| schemes.contains(scheme))
+    else {
+        return invalid(
+            format!(
+                "`{s}` is not an {} URL",
+                if schemes.contains(&"ssh") {
+                    "http(s) or ssh"
+                } else {
+                    "http(s)"
+                }
+            ),
+            format!("write a URL such as {example}"),
+        );
+    };
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return invalid(
+            format!("`{s}` contains spaces or control characters"),
+            format!("write a URL such as {example}"),
+        );
+    }
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(end);
+    let host_port = match authority.rsplit_once('@') {
+        Some((user, host_port)) => {
+            if scheme != "ssh" || user.contains(':') || user.is_empty() {
+                return invalid(
+                    format!("`{s}` has credentials in it"),
+                    "secrets never belong in the spec: remove `user:password@` and give the credentials to the tool that needs them (a git credential helper, an Argo CD repository secret)",
+                );
+            }
+            host_port
+        }
+        None => authority,
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (host_port, None),
+    };
+    if host.is_empty() {
+        return invalid(
+            format!("`{s}` has no host"),
+            format!("write a URL such as {example}"),
+        );
+    }
+    if host.starts_with('-') {
+        return invalid(
+            format!("`{s}`: the host `{host}` starts with `-`"),
+            "a host starting with `-` would be read as an option by git and ssh; check the URL",
+        );
+    }
+    if let Some(port) = port {
+        if !is_number(port) || !(1..=65535).contains(&port.parse::<u32>().unwrap_or(0)) {
+            return invalid(
+                format!("`{s}`: `{port}` is not a port"),
+                "a port is a number from 1 to 65535",
+            );
+        }
+    }
+    Ok(Url { host, rest })
+}
+
+/// An `http://` or `https://` URL with a host, without credentials.
+pub fn http_url(s: &str) -> Result<String, Invalid> {
+    parse_url(s, &["https", "http"])?;
+    Ok(s.to_owned())
+}
+
+/// A git clone URL Argo CD can read: http(s), ssh:// or `git@host:path`, without
+/// credentials and with a host that cannot be taken for an option.
 pub fn git_url(s: &str) -> Result<String, Invalid> {
-    let ssh = s
-        .strip_prefix("ssh://")
-        .or_else(|| s.strip_prefix("git@").filter(|rest| rest.contains(':')));
-    if http_url(s).is_ok()
-        || ssh.is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
-    {
+    if s.contains("://") {
+        parse_url(s, &["https", "http", "ssh"])?;
         return Ok(s.to_owned());
     }
-    invalid(format!("`{s}` is not a git URL"), "use `https://host/owner/repo.git`, `ssh://git@host/owner/repo.git` or `git@host:owner/repo.git`")
+    let scp = s
+        .strip_prefix("git@")
+        .and_then(|rest| rest.split_once(':'))
+        .filter(|(host, path)| !host.is_empty() && !path.is_empty());
+    match scp {
+        Some((host, _)) if host.starts_with('-') => invalid(
+            format!("`{s}`: the host `{host}` starts with `-`"),
+            "a host starting with `-` would be read as an option by git and ssh; check the URL",
+        ),
+        Some(_) if !s.chars().any(|c| c.is_whitespace() || c.is_control()) && s.matches('@').count() == 1 => {
+            Ok(s.to_owned())
+        }
+        _ => invalid(format!("`{s}` is not a git URL"), "use `https://host/owner/repo.git`, `ssh://git@host/owner/repo.git` or `git@host:owner/repo.git`"),
+    }
 }
 
 /// A branch, tag or commit: no spaces, no `..`, no leading `-`.
@@ -291,6 +387,25 @@ fn size_mib(s: &str) -> Result<u64, Invalid> {
     if !is_number(number) {
         return invalid(format!("`{s}` is not a size"), HELP);
     }
+    if let Some(fraction) = unit.strip_prefix(['.', ',']) {
+        let digits = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
+        let (fraction, unit) = fraction.split_at(digits);
+        let exact = format!("{number}.{fraction}")
+            .parse::<f64>()
+            .ok()
+            .filter(|_| matches!(unit, "G" | "GiB" | "T" | "TiB"))
+            .map(|v| v * if unit.starts_with('T') { 1024.0 } else { 1.0 } * 1024.0)
+            .filter(|mib| mib.fract() == 0.0);
+        return invalid(
+            format!("`{s}` is not a whole number of {unit}: sizes are whole numbers of a unit"),
+            match exact {
+                Some(mib) => format!("write it in a smaller unit: `{mib}MiB`"),
+                None => HELP.to_owned(),
+            },
+        );
+    }
     let factor: u64 = match unit {
         "M" | "MiB" => 1,
         "G" | "GiB" => 1024,
@@ -356,6 +471,26 @@ pub fn ipv4(s: &str) -> Result<Ipv4Addr, Invalid> {
             "write four numbers 0-255 separated by dots, e.g. `192.168.1.10`",
         )
     })
+}
+
+/// A DNS server address: a host's address, not `0.0.0.0`, a broadcast, multicast or
+/// loopback address (the VM's own resolver is not a nameserver cloud-init can give).
+pub fn nameserver(ip: Ipv4Addr) -> Result<(), Invalid> {
+    let why = if ip.is_unspecified() || ip.octets()[0] == 0 {
+        "is not an address a host can have"
+    } else if ip.is_broadcast() {
+        "is the broadcast address"
+    } else if ip.is_loopback() {
+        "is a loopback address: inside the VM it would be the VM itself"
+    } else if ip.is_multicast() || ip.octets()[0] >= 240 {
+        "is a multicast or reserved address"
+    } else {
+        return Ok(());
+    };
+    invalid(
+        why,
+        "give the address of a DNS server on your network, e.g. your router's",
+    )
 }
 
 /// An IPv4 network written as its network address and prefix length.
@@ -538,13 +673,57 @@ pub fn ssh_public_key(s: &str) -> Result<String, Invalid> {
     if inner != Some(kind.as_bytes()) {
         return invalid(format!("the key data does not hold a `{kind}` key"), HELP);
     }
+    // The whole blob is a sequence of SSH strings: the type, then the key itself.
+    let mut parts = Vec::new();
+    let mut rest = bytes.as_slice();
+    while !rest.is_empty() {
+        let Some(len) = rest
+            .get(..4)
+            .map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize)
+        else {
+            return invalid(format!("the `{kind}` key data is cut short"), HELP);
+        };
+        let Some(part) = rest.get(4..4 + len) else {
+            return invalid(format!("the `{kind}` key data is cut short"), HELP);
+        };
+        parts.push(part);
+        rest = &rest[4 + len..];
+    }
+    let complete = parts.len() >= 2 && parts[1..].iter().all(|p| !p.is_empty());
+    let ed25519_ok = kind != "ssh-ed25519" || (parts.len() == 2 && parts[1].len() == 32);
+    if !complete || !ed25519_ok {
+        return invalid(
+            format!(
+                "the `{kind}` key data holds no complete key (only {} bytes)",
+                bytes.len()
+            ),
+            HELP,
+        );
+    }
     Ok(line.to_owned())
 }
 
 /// Custom user-data must be a cloud-config document.
 pub fn cloud_config(s: &str) -> Result<(), Invalid> {
     if s.starts_with("#cloud-config\n") {
-        return Ok(());
+        return match serde_saphyr::from_str::<serde_json::Value>(s) {
+            Ok(serde_json::Value::Object(_) | serde_json::Value::Null) => Ok(()),
+            Ok(_) => invalid(
+                "user_data is not a YAML mapping",
+                "cloud-config is a mapping of modules, e.g. `packages: [htop]`",
+            ),
+            Err(err) => invalid(
+                format!(
+                    "user_data is not valid YAML: {}",
+                    err.to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim_start_matches("error: ")
+                ),
+                "fix the YAML inside user_data (it is parsed by cloud-init)",
+            ),
+        };
     }
     invalid(
         "user_data is not a cloud-config document",

@@ -2,9 +2,10 @@
 //!
 //! Exit codes: 0 ok, 1 drift (`diff` found changes), 2 user or I/O error.
 
+mod input;
 mod sync;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -71,19 +72,19 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
-/// How generated files name the spec: the path as given, without `./`, and only the
-/// file name for an absolute path, so output never depends on the machine.
+/// How messages name the spec: as the user spelled it, control characters escaped.
 fn spec_display_name(path: &Utf8Path) -> String {
-    if path.is_absolute() {
-        return path.file_name().unwrap_or("homelab.yaml").to_owned();
-    }
     let text = path.as_str();
-    text.strip_prefix("./").unwrap_or(text).to_owned()
+    homelabgen_spec::diag::terminal_safe(text.strip_prefix("./").unwrap_or(text))
 }
 
-fn load(spec: &Utf8Path) -> Result<homelabgen_spec::Model> {
+fn load(spec: &Utf8Path, header_name: &str) -> Result<homelabgen_spec::Model> {
     let name = spec_display_name(spec);
-    let text = match std::fs::read(spec) {
+    if spec.as_str().is_empty() {
+        eprintln!("error: the spec path is empty (`--spec ''`)\n  help: pass the spec with --spec PATH (default spec/homelab.yaml)");
+        return Err(Reported.into());
+    }
+    let text = match input::read_spec(spec) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
             eprintln!("error: {name}: the file is not UTF-8 text\n  help: save the spec as UTF-8");
             Reported
@@ -93,7 +94,12 @@ fn load(spec: &Utf8Path) -> Result<homelabgen_spec::Model> {
             return Err(Reported.into());
         }
     };
-    homelabgen_spec::from_str(&name, &text).map_err(|diagnostics| {
+    homelabgen_spec::from_str_named(
+        spec.as_str().strip_prefix("./").unwrap_or(spec.as_str()),
+        header_name,
+        &text,
+    )
+    .map_err(|diagnostics| {
         eprintln!("{diagnostics}");
         let n = diagnostics.0.len();
         eprintln!("{n} error{} in {name}", if n == 1 { "" } else { "s" });
@@ -101,10 +107,44 @@ fn load(spec: &Utf8Path) -> Result<homelabgen_spec::Model> {
     })
 }
 
+/// Render the spec and plan the sync of `out` (opened and locked: exclusively for a
+/// render, shared for a diff).
+fn prepare(
+    spec: &Utf8Path,
+    out: &Utf8Path,
+    render: bool,
+) -> Result<(homelabgen_render::Tree, sync::OutDir, sync::Plan)> {
+    if out.as_str().is_empty() {
+        bail!("the output directory is empty (`--out ''`)\n  help: name a directory, e.g. `--out generated`");
+    }
+    // The disk is surveyed (and locked) on a second thread while the spec renders.
+    let (tree, dir) = std::thread::scope(|s| {
+        let disk = s.spawn(|| -> Result<sync::OutDir> {
+            let mut dir = sync::open(out, render, false)?;
+            sync::prefetch(&mut dir)?;
+            Ok(dir)
+        });
+        let tree = load(spec, &input::spec_header_name(spec, out))
+            .map(|model| homelabgen_render::render(&model));
+        let dir = disk
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("internal: the disk survey failed")));
+        (tree, dir)
+    });
+    let tree = tree?;
+    let mut dir = dir?;
+    if render && !dir.exists() {
+        // Created only now that the spec is valid.
+        dir = sync::open(out, true, true)?;
+    }
+    let plan = sync::plan(&tree, &mut dir)?;
+    Ok((tree, dir, plan))
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { spec } => {
-            let model = load(&spec.spec)?;
+            let model = load(&spec.spec, "homelab.yaml")?;
             let vms: usize = model.environments.iter().map(|e| e.vms.len()).sum();
             println!(
                 "{}: ok ({} image{}, {} environment{}, {} VM{})",
@@ -123,13 +163,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render { spec, out } => {
-            let model = load(&spec.spec)?;
-            let tree = homelabgen_render::render(&model);
-            let plan = sync::plan(&tree, &out.out)?;
-            sync::apply(&tree, &out.out, &plan)?;
+            let (tree, mut dir, plan) = prepare(&spec.spec, &out.out, true)?;
+            sync::apply(&tree, &mut dir, &plan)?;
             let created = plan.count(|c| matches!(c, sync::Change::Create));
             let removed = plan.count(|c| matches!(c, sync::Change::Remove { .. }));
             let updated = plan.changes.len() - created - removed;
+            for (rel, why) in &plan.kept {
+                eprintln!(
+                    "warning: kept {}: no longer rendered, but {why}; it is no longer tracked",
+                    out.out.join(rel)
+                );
+            }
+            if !plan.stale_temps.is_empty() {
+                eprintln!(
+                    "note: removed {} temp file{} left by an interrupted render",
+                    plan.stale_temps.len(),
+                    plural(plan.stale_temps.len())
+                );
+            }
             println!(
                 "rendered {} files into {}: {created} created, {updated} updated, {removed} removed, {} unchanged",
                 tree.len(),
@@ -139,9 +190,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff { spec, out } => {
-            let model = load(&spec.spec)?;
-            let tree = homelabgen_render::render(&model);
-            let plan = sync::plan(&tree, &out.out)?;
+            let (tree, _dir, plan) = prepare(&spec.spec, &out.out, false)?;
             if plan.is_clean() {
                 eprintln!(
                     "{} is up to date with {}",
@@ -151,12 +200,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             print!("{}", sync::unified_diff(&plan, &tree, &out.out));
+            let n =
+                plan.changes.len() + plan.unowned.len() + plan.kept.len() + plan.stale_temps.len();
             eprintln!(
                 "{} differs from {}: {} file{} would change; run `homelabgen render`",
                 out.out,
                 spec_display_name(&spec.spec),
-                plan.changes.len() + plan.unowned.len(),
-                plural(plan.changes.len() + plan.unowned.len())
+                n.max(1),
+                plural(n.max(1))
             );
             Ok(ExitCode::from(1))
         }
@@ -177,7 +228,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             if err.downcast_ref::<Reported>().is_none() {
-                eprintln!("error: {err:#}");
+                eprintln!(
+                    "error: {}",
+                    homelabgen_spec::diag::terminal_safe(&format!("{err:#}"))
+                );
             }
             ExitCode::from(2)
         }

@@ -1,39 +1,55 @@
 //! Tree ↔ disk: compare a rendered tree with the output directory, and bring the
 //! directory in line with it — safely.
 //!
-//! Rules:
-//! - Nothing is written until every check has passed (unowned files, symlinks, paths).
-//! - Files are written atomically: a temporary file in the same directory, then rename.
-//!   A file whose bytes and mode are already right is not touched (its mtime stays).
-//! - The directory holds a manifest of the files homelabgen wrote. Files in the old
-//!   manifest that the tree no longer has are removed; a file that is not in the
-//!   manifest is never overwritten or removed (render stops and lists them).
-//! - Nothing is read or written outside the output directory: paths are relative and
-//!   plain, and no path may pass through a symlink.
+//! Rules (README, "Reliability"):
+//! - One render or diff at a time per output directory: render holds an exclusive
+//!   `flock` on the directory for plan and apply, diff a shared one.
+//! - The output directory may not be a symlink; symlinks in its parents are resolved
+//!   once, when it is opened. Below it, every operation goes through directory handles
+//!   with no-follow semantics (`fsx`), so a symlink swapped in later is never followed.
+//! - Nothing is written until every check has passed: paths, unowned files, file types
+//!   (only regular files are read, never a FIFO or device), sizes, and that every
+//!   directory to be written is writable.
+//! - Files are written as temp files, the file system is synced once, then the temp
+//!   files are renamed into place, then synced once more: a file is old or new, never
+//!   torn. A file whose bytes and mode are already right is not touched.
+//! - The manifest records every file homelabgen wrote with the SHA-256 of what it
+//!   wrote. A file the tree no longer has is removed only if it still has that content;
+//!   a file the user changed is kept, reported and no longer tracked. A file not in the
+//!   manifest is never overwritten or removed. Entries whose file is gone are dropped.
+//! - Temp files left by an interrupted render are removed by the next render and
+//!   reported by diff.
 
-use anyhow::{bail, Context, Result};
+mod fsx;
+
+use anyhow::{anyhow, bail, Context, Result};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use homelabgen_render::Tree;
-use std::collections::BTreeSet;
-use std::fs;
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::PermissionsExt;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-/// The manifest of owned files, one relative path per line, inside the output dir.
+/// The manifest of owned files (`path<TAB>sha256[,sha256]` lines) inside the output dir.
 pub const MANIFEST: &str = ".homelabgen-manifest";
-const MANIFEST_HEADER: &str =
-    "# Files written by homelabgen render; it updates and removes only these.";
+const MANIFEST_HEADER: &str = "# Files written by homelabgen render, with the SHA-256 of what it wrote.\n# It updates only these, and removes one only while it still has that content.\n";
+/// A manifest is one short line per rendered file; anything larger is not ours.
+pub const MAX_MANIFEST_BYTES: u64 = 8 * 1024 * 1024;
+const TEMP_SUFFIX: &str = ".homelabgen-tmp";
+/// How long a render or diff waits for another one holding the output directory.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Create,
     Update {
-        old: String,
+        old: Vec<u8>,
     },
     /// Same bytes, other mode (executable bit).
     Mode,
     Remove {
-        old: String,
+        old: Vec<u8>,
     },
 }
 
@@ -44,13 +60,26 @@ pub struct Plan {
     pub unchanged: usize,
     /// Existing files the tree would write but homelabgen does not own.
     pub unowned: Vec<Utf8PathBuf>,
-    /// The manifest as it is on disk.
-    owned: BTreeSet<Utf8PathBuf>,
+    /// Owned files no longer rendered that the user changed (or replaced): kept, and
+    /// dropped from the manifest. The reason is given for each.
+    pub kept: Vec<(Utf8PathBuf, String)>,
+    /// Temp files of an interrupted render; render removes them.
+    pub stale_temps: Vec<Utf8PathBuf>,
+    /// The manifest on disk differs from what this render records.
+    pub manifest_stale: bool,
+    /// The manifest as it is on disk: path → the hashes homelabgen wrote there.
+    owned: BTreeMap<Utf8PathBuf, Vec<String>>,
+    /// The manifest this render writes.
+    manifest: String,
 }
 
 impl Plan {
     pub fn is_clean(&self) -> bool {
-        self.changes.is_empty() && self.unowned.is_empty()
+        self.changes.is_empty()
+            && self.unowned.is_empty()
+            && self.kept.is_empty()
+            && self.stale_temps.is_empty()
+            && !self.manifest_stale
     }
 
     pub fn count(&self, pred: fn(&Change) -> bool) -> usize {
@@ -58,219 +87,614 @@ impl Plan {
     }
 }
 
+/// The output directory, opened once and locked.
+pub struct OutDir {
+    path: Utf8PathBuf,
+    /// `None`: the directory does not exist.
+    dirs: Option<Dirs>,
+    survey: Option<Survey>,
+}
+
+impl OutDir {
+    /// Whether the directory exists (render creates it with `open(out, true, true)`).
+    pub fn exists(&self) -> bool {
+        self.dirs.is_some()
+    }
+}
+
+/// Handles of the directories below the output directory, opened on demand, each from
+/// its parent's handle with no-follow semantics.
+struct Dirs {
+    root: OwnedFd,
+    open: HashMap<Utf8PathBuf, OwnedFd>,
+    /// Prefetched contents of owned files, taken by `plan`.
+    cache: HashMap<Utf8PathBuf, fsx::Contents>,
+}
+
+impl Dirs {
+    fn fd(&mut self, rel: &Utf8Path, create: bool) -> std::io::Result<BorrowedFd<'_>> {
+        if rel.as_str().is_empty() {
+            return Ok(self.root.as_fd());
+        }
+        if !self.open.contains_key(rel) {
+            let parent = rel.parent().unwrap_or(Utf8Path::new(""));
+            let name = rel.file_name().unwrap_or(".");
+            let fd = {
+                let parent = self.fd(parent, create)?;
+                if create {
+                    fsx::make_dir(parent, name)?
+                } else {
+                    fsx::open_dir(parent, name)?
+                }
+            };
+            self.open.insert(rel.to_owned(), fd);
+        }
+        Ok(self.open[rel].as_fd())
+    }
+}
+
+/// Open the output directory (with `create`, create it first) and take its lock:
+/// exclusive for a render, shared for a diff.
+pub fn open(out: &Utf8Path, render: bool, create: bool) -> Result<OutDir> {
+    if out.as_str().is_empty() {
+        bail!("the output directory is empty (`--out ''`)\n  help: name a directory, e.g. `--out generated`");
+    }
+    match std::fs::symlink_metadata(out) {
+        Ok(meta) if meta.file_type().is_symlink() => bail!(
+            "the output directory `{out}` is a symlink; homelabgen does not follow it\n  help: pass the directory it points to with --out"
+        ),
+        Ok(meta) if !meta.is_dir() => {
+            bail!("the output path `{out}` exists and is not a directory")
+        }
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            if !create {
+                return Ok(OutDir {
+                    path: out.to_owned(),
+                    dirs: None,
+                    survey: None,
+                });
+            }
+            std::fs::create_dir_all(out).with_context(|| format!("cannot create `{out}`"))?;
+        }
+        Err(err) => return Err(err).with_context(|| format!("cannot inspect `{out}`")),
+    }
+    let root = fsx::open_root(out.as_str()).with_context(|| {
+        format!("cannot open the output directory `{out}` (it may have been replaced by a symlink)")
+    })?;
+    let locked = fsx::lock(root.as_fd(), render, LOCK_WAIT)
+        .with_context(|| format!("cannot lock `{out}`"))?;
+    if !locked {
+        bail!(
+            "another homelabgen render is writing to `{out}` (it holds the directory's lock); waited {}s\n  help: wait for it to finish, then run this again",
+            LOCK_WAIT.as_secs()
+        );
+    }
+    Ok(OutDir {
+        path: out.to_owned(),
+        dirs: Some(Dirs {
+            root,
+            open: HashMap::new(),
+            cache: HashMap::new(),
+        }),
+        survey: None,
+    })
+}
+
 /// A path from the tree or the manifest must be relative and plain: no `..`, no root,
-/// no `.` tricks. Anything else would escape the output directory.
+/// no `.` tricks, no control characters. Anything else could escape the directory.
 fn check_relative(path: &Utf8Path) -> Result<()> {
     let plain = !path.as_str().is_empty()
         && path
             .components()
             .all(|c| matches!(c, Utf8Component::Normal(_)))
-        && !path.as_str().contains('\\');
+        && !path.as_str().contains(['\\', '\t', '\n'])
+        && !path.as_str().chars().any(char::is_control);
     if !plain {
-        bail!("refusing path `{path}`: not a plain relative path inside the output directory");
+        bail!(
+            "refusing path `{}`: not a plain relative path inside the output directory",
+            path.as_str().escape_debug()
+        );
     }
     Ok(())
 }
 
-/// Fail if any existing component of `out/rel` (the last one included) is a symlink.
-fn check_no_symlink(out: &Utf8Path, rel: &Utf8Path) -> Result<()> {
-    let mut current = out.to_path_buf();
-    for component in rel.components() {
-        current.push(component);
-        match fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                bail!("refusing to follow the symlink `{current}` inside the output directory; remove it and render again")
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.len() > 1 + TEMP_SUFFIX.len() && name.ends_with(TEMP_SUFFIX)
+}
+
+fn temp_name(name: &str) -> String {
+    format!(".{name}{TEMP_SUFFIX}")
+}
+
+fn hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        hex.push(char::from_digit(u32::from(byte & 15), 16).unwrap_or('0'));
+    }
+    hex
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Every entry below the output directory (no symlink followed), path → kind.
+fn scan(dirs: &Dirs) -> Result<BTreeMap<Utf8PathBuf, fsx::Kind>> {
+    fn walk(
+        dir: BorrowedFd<'_>,
+        prefix: &Utf8Path,
+        out: &Utf8Path,
+        found: &mut BTreeMap<Utf8PathBuf, fsx::Kind>,
+    ) -> Result<()> {
+        let entries =
+            fsx::list(dir).with_context(|| format!("cannot list `{}`", out.join(prefix)))?;
+        for (name, kind) in entries {
+            let rel = prefix.join(&name);
+            if kind == fsx::Kind::Dir {
+                let sub = fsx::open_dir(dir, &name)
+                    .with_context(|| format!("cannot open `{}`", out.join(&rel)))?;
+                walk(sub.as_fd(), &rel, out, found)?;
             }
-            Ok(_) => {}
-            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(err) => return Err(err).with_context(|| format!("cannot inspect `{current}`")),
+            found.insert(rel, kind);
         }
+        Ok(())
     }
-    Ok(())
+    let mut found = BTreeMap::new();
+    walk(
+        dirs.root.as_fd(),
+        Utf8Path::new(""),
+        Utf8Path::new(""),
+        &mut found,
+    )?;
+    Ok(found)
 }
 
-fn read_manifest(out: &Utf8Path) -> Result<BTreeSet<Utf8PathBuf>> {
-    let path = out.join(MANIFEST);
-    check_no_symlink(out, Utf8Path::new(MANIFEST))?;
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(BTreeSet::new()),
-        Err(err) => return Err(err).with_context(|| format!("cannot read `{path}`")),
-    };
-    let mut owned = BTreeSet::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let rel = Utf8PathBuf::from(line);
-        check_relative(&rel).with_context(|| format!("in `{path}`"))?;
-        owned.insert(rel);
+fn read(dirs: &mut Dirs, out: &Utf8Path, rel: &Utf8Path, limit: u64) -> Result<fsx::Contents> {
+    let parent = rel.parent().unwrap_or(Utf8Path::new(""));
+    let name = rel.file_name().unwrap_or(".");
+    let dir = dirs
+        .fd(parent, false)
+        .with_context(|| format!("cannot open `{}`", out.join(parent)))?;
+    fsx::read_file(dir, name, limit).with_context(|| format!("cannot read `{}`", out.join(rel)))
+}
+
+/// Parse the manifest: path → hashes (empty for a line of the old hash-less format).
+fn parse_manifest(text: &str, path: &Utf8Path) -> Result<BTreeMap<Utf8PathBuf, Vec<String>>> {
+    let mut owned = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (rel, hashes) = line.split_once('\t').unwrap_or((line, ""));
+        let hashes: Vec<String> = hashes
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let rel = Utf8PathBuf::from(rel);
+        check_relative(&rel).with_context(|| format!("{path}:{}", n + 1))?;
+        if let Some(bad) = hashes.iter().find(|h| !is_hash(h)) {
+            bail!(
+                "{path}:{}: `{}` is not a SHA-256\n  help: the manifest is written by homelabgen; restore it from git",
+                n + 1,
+                bad.escape_debug()
+            );
+        }
+        owned.insert(rel, hashes);
     }
     Ok(owned)
 }
 
-/// Read a file if it exists. A directory where a file should be is an error.
-fn read_existing(path: &Utf8Path) -> Result<Option<(String, bool)>> {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let executable = fs::metadata(path)
-                .map(|m| m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false);
-            // A file that is not UTF-8 cannot be ours; show it as replaced wholesale.
-            Ok(Some((
-                String::from_utf8(bytes).unwrap_or_default(),
-                executable,
-            )))
+fn manifest_text(entries: &BTreeMap<&Utf8Path, Vec<String>>) -> String {
+    let mut text = String::from(MANIFEST_HEADER);
+    for (rel, hashes) in entries {
+        text.push_str(rel.as_str());
+        text.push('\t');
+        text.push_str(&hashes.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+/// What is on disk before the tree is known: every entry, the manifest, and the
+/// contents of every owned file (read while the spec is rendered, see `prefetch`).
+pub struct Survey {
+    existing: BTreeMap<Utf8PathBuf, fsx::Kind>,
+    old_manifest: Option<String>,
+    owned: BTreeMap<Utf8PathBuf, Vec<String>>,
+}
+
+fn survey(dirs: &mut Dirs, path: &Utf8Path) -> Result<Survey> {
+    let existing = scan(dirs)?;
+    let manifest_path = Utf8Path::new(MANIFEST);
+    let old_manifest = match existing.get(manifest_path) {
+        None => None,
+        Some(fsx::Kind::File) => {
+            let contents = read(dirs, path, manifest_path, MAX_MANIFEST_BYTES)?;
+            Some(String::from_utf8(contents.bytes).map_err(|_| {
+                anyhow!("`{}` is not UTF-8 text\n  help: the manifest is written by homelabgen; restore it from git", path.join(MANIFEST))
+            })?)
         }
-        Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
-        Err(err) if err.kind() == ErrorKind::IsADirectory => {
-            bail!("`{path}` is a directory, but a file is rendered there")
+        Some(kind) => bail!(
+            "`{}` is {}, not the manifest file homelabgen writes\n  help: remove it and render again",
+            path.join(MANIFEST),
+            kind.describe()
+        ),
+    };
+    let owned = match &old_manifest {
+        Some(text) => parse_manifest(text, &path.join(MANIFEST))?,
+        None => BTreeMap::new(),
+    };
+    Ok(Survey {
+        existing,
+        old_manifest,
+        owned,
+    })
+}
+
+/// Survey the output directory and read every owned regular file ahead, so that this
+/// I/O can run while the spec is rendered. `plan` then compares from memory.
+pub fn prefetch(out: &mut OutDir) -> Result<()> {
+    let path = out.path.clone();
+    let Some(dirs) = out.dirs.as_mut() else {
+        return Ok(());
+    };
+    let survey = survey(dirs, &path)?;
+    for rel in survey.owned.keys() {
+        let parents_ok = rel
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_str().is_empty())
+            .all(|a| survey.existing.get(a) == Some(&fsx::Kind::Dir));
+        if parents_ok && survey.existing.get(rel) == Some(&fsx::Kind::File) {
+            // Errors surface again (with context) when plan reads the file itself.
+            if let Ok(contents) = read(dirs, &path, rel, fsx::MAX_FILE_BYTES) {
+                dirs.cache.insert(rel.clone(), contents);
+            }
         }
-        Err(err) => Err(err).with_context(|| format!("cannot read `{path}`")),
+    }
+    out.survey = Some(survey);
+    Ok(())
+}
+
+/// `read`, from the prefetched contents when there are some.
+fn read_cached(
+    dirs: &mut Dirs,
+    out: &Utf8Path,
+    rel: &Utf8Path,
+    limit: u64,
+) -> Result<fsx::Contents> {
+    match dirs.cache.remove(rel) {
+        Some(contents) => Ok(contents),
+        None => read(dirs, out, rel, limit),
     }
 }
 
 /// Compare the tree with the output directory. Reads only.
-pub fn plan(tree: &Tree, out: &Utf8Path) -> Result<Plan> {
-    if out.exists() && !out.is_dir() {
-        bail!("the output path `{out}` exists and is not a directory");
-    }
-    let owned = read_manifest(out)?;
-    let mut plan = Plan {
-        owned: owned.clone(),
-        ..Plan::default()
-    };
+pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
+    let path = out.path.clone();
+    let mut new_manifest: BTreeMap<&Utf8Path, Vec<String>> = BTreeMap::new();
     for (rel, file) in tree.iter() {
         check_relative(rel)?;
-        if rel.as_str() == MANIFEST {
-            bail!("the tree may not contain `{MANIFEST}`");
+        let name = rel.file_name().unwrap_or("");
+        if rel.as_str() == MANIFEST || is_temp_name(name) {
+            bail!("internal: the tree may not contain `{rel}`");
         }
-        check_no_symlink(out, rel)?;
-        match read_existing(&out.join(rel))? {
-            None => plan.changes.push((rel.clone(), Change::Create)),
-            Some(_) if !owned.contains(rel) => plan.unowned.push(rel.clone()),
-            // Writing new contents also sets the mode, so a content change covers both.
-            Some((old, _)) if old != file.contents => {
-                plan.changes.push((rel.clone(), Change::Update { old }))
-            }
-            Some((_, executable)) if executable != file.executable => {
-                plan.changes.push((rel.clone(), Change::Mode))
-            }
-            Some(_) => plan.unchanged += 1,
+        new_manifest.insert(rel, vec![hash(file.contents.as_bytes())]);
+    }
+    let mut plan = Plan {
+        manifest: manifest_text(&new_manifest),
+        ..Plan::default()
+    };
+    let Some(dirs) = out.dirs.as_mut() else {
+        plan.changes = tree
+            .iter()
+            .map(|(p, _)| (p.clone(), Change::Create))
+            .collect();
+        plan.manifest_stale = true;
+        return Ok(plan);
+    };
+    let survey = match out.survey.take() {
+        Some(survey) => survey,
+        None => survey(dirs, &path)?,
+    };
+    let Survey {
+        existing,
+        old_manifest,
+        owned,
+    } = survey;
+    plan.owned = owned;
+    plan.manifest_stale = old_manifest.as_deref() != Some(plan.manifest.as_str());
+
+    for (rel, kind) in &existing {
+        if *kind != fsx::Kind::Dir && rel.file_name().is_some_and(is_temp_name) {
+            plan.stale_temps.push(rel.clone());
         }
     }
-    for rel in &owned {
-        if tree.get(rel).is_none() {
-            check_no_symlink(out, rel)?;
-            if let Some((old, _)) = read_existing(&out.join(rel))? {
-                plan.changes.push((rel.clone(), Change::Remove { old }));
+
+    for (rel, file) in tree.iter() {
+        // Every parent must be a real directory (or missing).
+        let mut missing = false;
+        for ancestor in rel.ancestors().skip(1) {
+            if ancestor.as_str().is_empty() {
+                break;
             }
+            match existing.get(ancestor) {
+                None => missing = true,
+                Some(fsx::Kind::Dir) => {}
+                Some(fsx::Kind::Symlink) => bail!(
+                    "refusing to follow the symlink `{}` inside the output directory\n  help: remove it and render again",
+                    path.join(ancestor)
+                ),
+                Some(kind) => bail!(
+                    "`{}` is {}, but a directory is rendered there\n  help: move it away and render again",
+                    path.join(ancestor),
+                    kind.describe()
+                ),
+            }
+        }
+        let kind = if missing {
+            None
+        } else {
+            existing.get(rel.as_path())
+        };
+        match kind {
+            None => plan.changes.push((rel.clone(), Change::Create)),
+            Some(fsx::Kind::File) if !plan.owned.contains_key(rel) => plan.unowned.push(rel.clone()),
+            Some(fsx::Kind::File) => {
+                let old = read_cached(dirs, &path, rel, fsx::MAX_FILE_BYTES)?;
+                if old.bytes != file.contents.as_bytes() {
+                    // Writing new contents also sets the mode, so this covers both.
+                    plan.changes.push((rel.clone(), Change::Update { old: old.bytes }));
+                } else if old.executable != file.executable {
+                    plan.changes.push((rel.clone(), Change::Mode));
+                } else {
+                    plan.unchanged += 1;
+                }
+            }
+            Some(fsx::Kind::Symlink) => bail!(
+                "refusing to follow the symlink `{}` inside the output directory\n  help: remove it and render again",
+                path.join(rel)
+            ),
+            Some(kind) => bail!(
+                "`{}` is {}, but a file is rendered there\n  help: move it away and render again",
+                path.join(rel),
+                kind.describe()
+            ),
+        }
+    }
+    let gone: Vec<(Utf8PathBuf, Vec<String>)> = plan
+        .owned
+        .iter()
+        .filter(|(rel, _)| tree.get(rel).is_none())
+        .map(|(rel, hashes)| (rel.clone(), hashes.clone()))
+        .collect();
+    for (rel, hashes) in gone {
+        let parents_ok = rel
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_str().is_empty())
+            .all(|a| existing.get(a) == Some(&fsx::Kind::Dir));
+        match existing.get(&rel) {
+            // Already gone: the manifest entry is dropped.
+            None => {}
+            Some(_) if !parents_ok => plan
+                .kept
+                .push((rel.clone(), "a directory above it was replaced".to_owned())),
+            Some(fsx::Kind::File) => {
+                let old = read_cached(dirs, &path, &rel, fsx::MAX_FILE_BYTES)?;
+                if hashes.contains(&hash(&old.bytes)) {
+                    plan.changes.push((rel, Change::Remove { old: old.bytes }));
+                } else if hashes.is_empty() {
+                    plan.kept
+                        .push((rel, "the manifest has no record of its content".to_owned()));
+                } else {
+                    plan.kept
+                        .push((rel, "it was changed after homelabgen wrote it".to_owned()));
+                }
+            }
+            Some(kind) => plan
+                .kept
+                .push((rel, format!("it is now {}", kind.describe()))),
         }
     }
     plan.changes.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(plan)
 }
 
-/// Write `contents` to `path` atomically with the given mode.
-fn write_atomic(path: &Utf8Path, contents: &[u8], executable: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or(Utf8Path::new("."));
-    let name = path.file_name().unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.homelabgen-tmp"));
-    let result = (|| -> std::io::Result<()> {
-        // A temp file left by an interrupted render is ours: remove it (a symlink is
-        // removed, never followed), then create exclusively.
-        match fs::remove_file(&tmp) {
-            Err(err) if err.kind() != ErrorKind::NotFound => return Err(err),
-            _ => {}
+/// Test hook for the crash test: with `HOMELABGEN_TEST_CRASH_AT=N`, the process aborts
+/// (like a `kill -9`) just before the N-th file-system step of an apply (1-based).
+fn step() {
+    static AT: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let at = AT.get_or_init(|| {
+        std::env::var("HOMELABGEN_TEST_CRASH_AT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    let n = COUNT.fetch_add(1, Ordering::Relaxed) + 1;
+    if *at == Some(n) {
+        std::process::abort();
+    }
+}
+
+fn split(rel: &Utf8Path) -> (&Utf8Path, &str) {
+    (
+        rel.parent().unwrap_or(Utf8Path::new("")),
+        rel.file_name().unwrap_or("."),
+    )
+}
+
+/// Write `bytes` as the temp file of `rel` (replacing a stale one).
+fn write_temp(
+    dirs: &mut Dirs,
+    out: &Utf8Path,
+    rel: &Utf8Path,
+    bytes: &[u8],
+    executable: bool,
+) -> Result<()> {
+    let (parent, name) = split(rel);
+    let tmp = temp_name(name);
+    let dir = dirs
+        .fd(parent, true)
+        .with_context(|| format!("cannot create `{}`", out.join(parent)))?;
+    step();
+    let mode = if executable { 0o755 } else { 0o644 };
+    fsx::remove_file(dir, &tmp)
+        .and_then(|()| fsx::create_file(dir, &tmp, bytes, mode))
+        .with_context(|| format!("cannot write `{}`", out.join(parent).join(&tmp)))
+}
+
+fn rename_temp(dirs: &mut Dirs, out: &Utf8Path, rel: &Utf8Path) -> Result<()> {
+    let (parent, name) = split(rel);
+    let dir = dirs.fd(parent, false)?;
+    step();
+    fsx::rename(dir, &temp_name(name), name)
+        .with_context(|| format!("cannot write `{}`", out.join(rel)))
+}
+
+/// The nearest existing directory at or above `rel` (relative to the output dir).
+fn nearest_existing<'a>(rel: &'a Utf8Path, dirs: &mut Dirs) -> &'a Utf8Path {
+    let mut current = rel;
+    loop {
+        if current.as_str().is_empty() || dirs.fd(current, false).is_ok() {
+            return current;
         }
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(contents)?;
-        file.set_permissions(fs::Permissions::from_mode(if executable {
-            0o755
-        } else {
-            0o644
-        }))?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write `{path}`"))
-}
-
-fn write_manifest(out: &Utf8Path, files: &BTreeSet<Utf8PathBuf>) -> Result<()> {
-    let mut text = format!("{MANIFEST_HEADER}\n");
-    for rel in files {
-        text.push_str(rel.as_str());
-        text.push('\n');
-    }
-    let path = out.join(MANIFEST);
-    if fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
-        return Ok(());
-    }
-    write_atomic(&path, text.as_bytes(), false)
-}
-
-/// Remove now-empty directories from `rel`'s parent up to (not including) `out`.
-fn remove_empty_parents(out: &Utf8Path, rel: &Utf8Path) {
-    let mut dir = rel.parent();
-    while let Some(d) = dir.filter(|d| !d.as_str().is_empty()) {
-        if fs::remove_dir(out.join(d)).is_err() {
-            break;
-        }
-        dir = d.parent();
+        current = current.parent().unwrap_or(Utf8Path::new(""));
     }
 }
 
-/// Apply a plan made from `tree` for `out`. Refuses (writing nothing) when the plan
-/// found files homelabgen does not own.
-pub fn apply(tree: &Tree, out: &Utf8Path, plan: &Plan) -> Result<()> {
+/// Apply a plan made for `out`. Refuses (writing nothing) when the plan found files
+/// homelabgen does not own, or a directory that cannot be written.
+pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
+    let path = out.path.clone();
     if !plan.unowned.is_empty() {
         let list: Vec<_> = plan
             .unowned
             .iter()
-            .map(|p| format!("  {}", out.join(p)))
+            .map(|p| format!("  {}", path.join(p)))
             .collect();
         bail!(
             "these files exist but were not written by homelabgen, so render will not overwrite them:\n{}\n  help: move them away (or delete them) and render again",
             list.join("\n")
         );
     }
-    if plan.changes.is_empty() {
+    if plan.is_clean() {
         return Ok(());
     }
-    fs::create_dir_all(out).with_context(|| format!("cannot create `{out}`"))?;
-    let new: BTreeSet<Utf8PathBuf> = tree.iter().map(|(p, _)| p.clone()).collect();
-    // Claim new files before writing them, so an interrupted render still owns
-    // what it wrote; the final manifest below drops what was removed.
-    let claimed: BTreeSet<_> = plan.owned.union(&new).cloned().collect();
-    write_manifest(out, &claimed)?;
-    for (rel, change) in &plan.changes {
-        let path = out.join(rel);
-        match change {
-            Change::Create | Change::Update { .. } | Change::Mode => {
-                let file = tree
-                    .get(rel)
-                    .context("internal: planned file missing from tree")?;
-                if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent)
-                        .with_context(|| format!("cannot create `{parent}`"))?;
-                }
-                // Re-check after creating directories: nothing may have become a symlink.
-                check_no_symlink(out, rel)?;
-                write_atomic(&path, file.contents.as_bytes(), file.executable)?;
-            }
-            Change::Remove { .. } => {
-                fs::remove_file(&path).with_context(|| format!("cannot remove `{path}`"))?;
-                remove_empty_parents(out, rel);
-            }
+    let dirs = out
+        .dirs
+        .as_mut()
+        .context("internal: render opens the output directory")?;
+
+    // The file system is part of "validated before the first write".
+    let mut targets: BTreeSet<&Utf8Path> = BTreeSet::new();
+    targets.insert(Utf8Path::new(""));
+    for (rel, _) in &plan.changes {
+        targets.insert(split(rel).0);
+    }
+    for rel in &plan.stale_temps {
+        targets.insert(split(rel).0);
+    }
+    for target in targets {
+        let existing = nearest_existing(target, dirs);
+        let fd = dirs.fd(existing, false)?;
+        fsx::writable(fd).map_err(|err| {
+            anyhow!(
+                "cannot write into `{}`: {err}; nothing was changed\n  help: fix the directory's permissions (or pass another --out)",
+                path.join(existing)
+            )
+        })?;
+    }
+
+    for rel in &plan.stale_temps {
+        let (parent, name) = split(rel);
+        let dir = dirs.fd(parent, false)?;
+        step();
+        fsx::remove_file(dir, name)
+            .with_context(|| format!("cannot remove `{}`", path.join(rel)))?;
+    }
+
+    // Claim: the old manifest plus every file about to be written, so that an
+    // interrupted render still owns what it wrote and can still remove what it owned.
+    let mut claim: BTreeMap<&Utf8Path, Vec<String>> = BTreeMap::new();
+    for (rel, hashes) in &plan.owned {
+        if !plan.kept.iter().any(|(k, _)| k == rel) {
+            claim.insert(rel, hashes.clone());
         }
     }
-    write_manifest(out, &new)
+    for (rel, file) in tree.iter() {
+        let new = hash(file.contents.as_bytes());
+        let mut hashes = vec![new.clone()];
+        if let Some(old) = plan.owned.get(rel.as_path()) {
+            hashes.extend(old.iter().filter(|h| **h != new).cloned());
+        }
+        claim.insert(rel, hashes);
+    }
+    let claim = manifest_text(&claim);
+    let manifest = Utf8Path::new(MANIFEST);
+    write_temp(dirs, &path, manifest, claim.as_bytes(), false)?;
+    for (rel, change) in &plan.changes {
+        if let Change::Create | Change::Update { .. } | Change::Mode = change {
+            let file = tree
+                .get(rel)
+                .context("internal: planned file missing from tree")?;
+            write_temp(dirs, &path, rel, file.contents.as_bytes(), file.executable)?;
+        }
+    }
+    step();
+    fsx::sync_fs(dirs.root.as_fd()).with_context(|| format!("cannot sync `{path}`"))?;
+    rename_temp(dirs, &path, manifest)?;
+    for (rel, change) in &plan.changes {
+        if !matches!(change, Change::Remove { .. }) {
+            rename_temp(dirs, &path, rel)?;
+        }
+    }
+    for (rel, change) in &plan.changes {
+        let Change::Remove { .. } = change else {
+            continue;
+        };
+        // Re-check right before removing: only the content homelabgen wrote goes.
+        let hashes = plan.owned.get(rel.as_path()).cloned().unwrap_or_default();
+        // Gone or changed since the plan (by another program): leave it alone.
+        let Ok(current) = read(dirs, &path, rel, fsx::MAX_FILE_BYTES) else {
+            continue;
+        };
+        if !hashes.contains(&hash(&current.bytes)) {
+            continue;
+        }
+        let (parent, name) = split(rel);
+        let dir = dirs.fd(parent, false)?;
+        step();
+        fsx::remove_file(dir, name)
+            .with_context(|| format!("cannot remove `{}`", path.join(rel)))?;
+        // Remove directories left empty, bottom-up, never the output directory.
+        let mut dir_rel = parent;
+        while !dir_rel.as_str().is_empty() {
+            let (up, name) = split(dir_rel);
+            dirs.open.remove(dir_rel);
+            let up_fd = dirs.fd(up, false)?;
+            if !fsx::remove_empty_dir(up_fd, name) {
+                break;
+            }
+            dir_rel = up;
+        }
+    }
+    write_temp(dirs, &path, manifest, plan.manifest.as_bytes(), false)?;
+    rename_temp(dirs, &path, manifest)?;
+    step();
+    fsx::sync_fs(dirs.root.as_fd()).with_context(|| format!("cannot sync `{path}`"))?;
+    Ok(())
+}
+
+fn lossy(bytes: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.into(), false),
+        Err(_) => (String::from_utf8_lossy(bytes), true),
+    }
 }
 
 /// A unified diff of the plan, `a/` being the disk and `b/` the render.
@@ -279,12 +703,24 @@ pub fn unified_diff(plan: &Plan, tree: &Tree, out: &Utf8Path) -> String {
     for rel in &plan.unowned {
         text.push_str(&format!("unowned file {}: exists but was not written by homelabgen; render will refuse to overwrite it\n", out.join(rel)));
     }
+    for (rel, why) in &plan.kept {
+        text.push_str(&format!(
+            "kept file {}: no longer rendered, but {why}; render keeps it and stops tracking it\n",
+            out.join(rel)
+        ));
+    }
+    for rel in &plan.stale_temps {
+        text.push_str(&format!(
+            "stale temp file {}: left by an interrupted render; render removes it\n",
+            out.join(rel)
+        ));
+    }
     for (rel, change) in &plan.changes {
         let new = tree.get(rel).map(|f| f.contents.as_str()).unwrap_or("");
         let (old, a, b) = match change {
-            Change::Create => ("", "/dev/null".to_owned(), format!("b/{rel}")),
-            Change::Update { old } => (old.as_str(), format!("a/{rel}"), format!("b/{rel}")),
-            Change::Remove { old } => (old.as_str(), format!("a/{rel}"), "/dev/null".to_owned()),
+            Change::Create => (&[][..], "/dev/null".to_owned(), format!("b/{rel}")),
+            Change::Update { old } => (old.as_slice(), format!("a/{rel}"), format!("b/{rel}")),
+            Change::Remove { old } => (old.as_slice(), format!("a/{rel}"), "/dev/null".to_owned()),
             Change::Mode => {
                 let mode = if tree.get(rel).is_some_and(|f| f.executable) {
                     "100755"
@@ -295,7 +731,14 @@ pub fn unified_diff(plan: &Plan, tree: &Tree, out: &Utf8Path) -> String {
                 continue;
             }
         };
-        let diff = similar::TextDiff::from_lines(old, new);
+        let (old, binary) = lossy(old);
+        if binary {
+            text.push_str(&format!(
+                "file {}: not UTF-8 text on disk (shown with replacement characters)\n",
+                out.join(rel)
+            ));
+        }
+        let diff = similar::TextDiff::from_lines(old.as_ref(), new);
         text.push_str(
             &diff
                 .unified_diff()
@@ -303,6 +746,16 @@ pub fn unified_diff(plan: &Plan, tree: &Tree, out: &Utf8Path) -> String {
                 .header(&a, &b)
                 .to_string(),
         );
+    }
+    if plan.manifest_stale
+        && plan.changes.is_empty()
+        && plan.kept.is_empty()
+        && plan.stale_temps.is_empty()
+    {
+        text.push_str(&format!(
+            "manifest {}: out of date with the files on disk; render rewrites it\n",
+            out.join(MANIFEST)
+        ));
     }
     text
 }

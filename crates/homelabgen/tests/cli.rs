@@ -31,6 +31,16 @@ fn workspace() -> tempfile::TempDir {
     dir
 }
 
+/// The paths the manifest in `gen` lists (`path<TAB>sha256` lines after `#` comments).
+fn owned_paths(gen: &Path) -> Vec<String> {
+    fs::read_to_string(gen.join(".homelabgen-manifest"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .collect()
+}
+
 /// Every file below `root`, relative, sorted, with contents.
 fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -74,7 +84,7 @@ fn render_then_diff_is_clean_and_rerender_touches_nothing() {
     let file = ws
         .path()
         .join("generated")
-        .join(manifest.lines().nth(1).unwrap());
+        .join(&owned_paths(&ws.path().join("generated"))[0]);
     let mtime = fs::metadata(&file).unwrap().modified().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
 
@@ -100,11 +110,10 @@ fn diff_shows_updates_creations_and_removals_and_writes_nothing() {
     let ws = workspace();
     assert!(homelabgen(ws.path(), &["render"]).status.success());
     let gen = ws.path().join("generated");
-    let manifest = fs::read_to_string(gen.join(".homelabgen-manifest")).unwrap();
-    let owned: Vec<&str> = manifest.lines().skip(1).collect();
+    let owned = owned_paths(&gen);
     // Hand-edit one owned file, delete another, and make a third stale by the spec.
-    fs::write(gen.join(owned[0]), "edited by hand\n").unwrap();
-    fs::remove_file(gen.join(owned[1])).unwrap();
+    fs::write(gen.join(&owned[0]), "edited by hand\n").unwrap();
+    fs::remove_file(gen.join(&owned[1])).unwrap();
     let before = snapshot(ws.path());
 
     let diff = homelabgen(ws.path(), &["diff"]);
@@ -164,10 +173,10 @@ fn render_refuses_to_overwrite_a_file_it_did_not_write_and_writes_nothing() {
     let gen = ws.path().join("generated");
     let manifest = fs::read_to_string(gen.join(".homelabgen-manifest")).unwrap();
     // Disown one file by rewriting the manifest without it, then change the spec.
-    let victim = manifest.lines().nth(1).unwrap().to_owned();
+    let victim = owned_paths(&gen)[0].clone();
     let disowned: String = manifest
         .lines()
-        .filter(|l| *l != victim)
+        .filter(|l| !l.starts_with(&format!("{victim}\t")))
         .map(|l| format!("{l}\n"))
         .collect();
     fs::write(gen.join(".homelabgen-manifest"), disowned).unwrap();
@@ -327,9 +336,8 @@ fn a_lost_executable_bit_is_drift_and_render_restores_it() {
     let ws = workspace();
     assert!(homelabgen(ws.path(), &["render"]).status.success());
     let gen = ws.path().join("generated");
-    let manifest = fs::read_to_string(gen.join(".homelabgen-manifest")).unwrap();
-    let script = manifest
-        .lines()
+    let script = owned_paths(&gen)
+        .into_iter()
         .find(|l| l.ends_with(".sh"))
         .expect("the tree has scripts")
         .to_owned();
@@ -354,8 +362,7 @@ fn a_temp_file_left_by_an_interrupted_render_is_replaced_not_followed() {
     let ws = workspace();
     assert!(homelabgen(ws.path(), &["render"]).status.success());
     let gen = ws.path().join("generated");
-    let manifest = fs::read_to_string(gen.join(".homelabgen-manifest")).unwrap();
-    let rel = PathBuf::from(manifest.lines().nth(1).unwrap());
+    let rel = PathBuf::from(&owned_paths(&gen)[0]);
     let target = gen.join(&rel);
     fs::write(&target, "stale\n").unwrap();
     // A leftover temp file that is a symlink to a file outside the output directory.

@@ -130,6 +130,8 @@ struct EnvContext<'a> {
     mock_template: &'a str,
     mock_template_id: u32,
     k3s_kubeconfig: &'static str,
+    /// The spec's endpoint rule, so the generated validation and `homelabgen check` agree.
+    endpoint_pattern: &'static str,
     /// The variables of the rendered `variables.tf` (for `terraform.tfvars.example`).
     variables: Vec<VariableDoc>,
 }
@@ -181,6 +183,7 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
         cluster: cluster(model, env),
         mock_template: env.vms.first().map_or("", |vm| vm.template_name.as_str()),
         mock_template_id: MOCK_TEMPLATE_ID,
+        endpoint_pattern: homelabgen_spec::values::PROXMOX_ENDPOINT_PATTERN,
         k3s_kubeconfig: K3S_KUBECONFIG,
         variables: Vec::new(),
         vms,

@@ -11,7 +11,7 @@ locals {
       vm_id         = null
       cores         = 2
       memory        = 2048
-      disk_size     = 10
+      disk_size     = 20
       ipv4_address  = "10.0.0.10/24"
       user_data     = null
     }

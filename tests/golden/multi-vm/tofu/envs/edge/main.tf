@@ -11,7 +11,7 @@ locals {
       vm_id         = null
       cores         = 2
       memory        = 2048
-      disk_size     = 16
+      disk_size     = 24
       ipv4_address  = "172.16.5.20/24"
       user_data     = null
     }

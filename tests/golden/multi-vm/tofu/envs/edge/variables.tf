@@ -6,7 +6,7 @@ variable "proxmox_endpoint" {
   default     = "https://pve-lab.example.test:8006"
 
   validation {
-    condition     = can(regex("^https?://[^/]+/?$", var.proxmox_endpoint))
+    condition     = can(regex("^https?://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/?$", var.proxmox_endpoint))
     error_message = "proxmox_endpoint must be https://HOST:PORT without a path (bpg/proxmox adds /api2/json itself), got '${var.proxmox_endpoint}'."
   }
 }

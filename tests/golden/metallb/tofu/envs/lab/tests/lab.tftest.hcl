@@ -45,8 +45,8 @@ run "vms_as_in_the_spec" {
   }
 
   assert {
-    condition     = module.vm["node-1"].disk_size == 10
-    error_message = "node-1: must have a 10 GiB disk"
+    condition     = module.vm["node-1"].disk_size == 20
+    error_message = "node-1: must have a 20 GiB disk"
   }
 
   assert {

@@ -45,8 +45,8 @@ run "vms_as_in_the_spec" {
   }
 
   assert {
-    condition     = module.vm["edge-1"].disk_size == 16
-    error_message = "edge-1: must have a 16 GiB disk"
+    condition     = module.vm["edge-1"].disk_size == 24
+    error_message = "edge-1: must have a 24 GiB disk"
   }
 
   assert {
