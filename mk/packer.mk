@@ -24,7 +24,7 @@ packer-check-inputs:
 	@[ -f "$(PACKER_DIR)/build.pkr.hcl" ] || { echo "make: $(PACKER_DIR) is not an image directory (images: $(PACKER_IMAGES))" >&2; exit 2; }
 	@[ -z "$(VAR_FILE)" ] || [ -f "$(VAR_FILE)" ] || { echo "make: VAR_FILE=$(VAR_FILE) does not exist" >&2; exit 2; }
 
-packer: packer-check-inputs ## Build the golden image: IMAGE_VERSION=N (release), SOURCE=qemu|proxmox-iso
+packer: $(OPERATOR_GUARD) packer-check-inputs ## Build the golden image: IMAGE_VERSION=N (release), SOURCE=qemu|proxmox-iso
 	@case "$(SOURCE)" in qemu|proxmox-iso) ;; *) echo "make: SOURCE must be qemu or proxmox-iso, not '$(SOURCE)'" >&2; exit 2 ;; esac
 	@case "$(IMAGE_VERSION)" in '') ;; *[!0-9]*|0*) echo "make: IMAGE_VERSION must be a release number (1, 2, ...), not '$(IMAGE_VERSION)'" >&2; exit 2 ;; esac
 	@missing=""; \

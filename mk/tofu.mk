@@ -56,7 +56,7 @@ tf-plan: ## Plan the VMs of ENV (writes ENV's tfplan)
 	@$(tofu_init_if_needed)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" plan -input=false -out=tfplan $(TF_ARGS)
 
-tf-apply: ## Create or update the VMs of ENV (asks before changing anything)
+tf-apply: $(OPERATOR_GUARD) ## Create or update the VMs of ENV (asks before changing anything)
 	@$(tofu_env_check); $(tofu_credentials_check)
 	@$(tofu_init_if_needed)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" apply -input=false $(TF_ARGS)
