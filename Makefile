@@ -81,9 +81,8 @@ check: build ## Validate the spec; warn about each CHANGEME placeholder left
 schema: build ## Refresh spec/homelab.schema.json (editor completion for the spec)
 	@$(HOMELABGEN) schema > spec/homelab.schema.json
 
-docs: build ## Refresh docs/spec.md (homelabgen schema --markdown) and the man page docs/homelabgen.1
+docs: build ## Refresh docs/spec.md, the spec reference (homelabgen schema --markdown)
 	@$(HOMELABGEN) schema --markdown > docs/spec.md
-	@$(HOMELABGEN) man > docs/homelabgen.1
 
 tools: ## Install the pinned toolchain (OpenTofu, Packer, kustomize, kubeconform, linters)
 	@bash tools/install.sh
