@@ -19,7 +19,8 @@ TOOLS_ENV := $(HOMELABGEN_TOOLS_DIR)/env.sh
 export PATH := $(HOMELABGEN_TOOLS_DIR)/bin:$(PATH)
 # The homelabgen every target and check runs: this checkout's build, or the one you
 # export (e.g. HOMELABGEN=homelabgen after `make install`). checks/lib.sh honours it too.
-export HOMELABGEN ?= $(CURDIR)/target/debug/homelabgen
+CARGO_BUILT := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/homelabgen
+export HOMELABGEN ?= $(CARGO_BUILT)
 
 .PHONY: help build install render diff check schema docs tools test preflight fmt clean
 
@@ -40,7 +41,7 @@ help: ## List targets and variables
 
 
 build: ## Build the homelabgen binary (nothing to do when HOMELABGEN names another one)
-ifeq ($(HOMELABGEN),$(CURDIR)/target/debug/homelabgen)
+ifeq ($(HOMELABGEN),$(CARGO_BUILT))
 	@command -v cargo >/dev/null || { echo "make: cargo is missing: install Rust (https://rustup.rs)" >&2; exit 2; }
 	@cargo build --quiet --locked
 else
@@ -90,15 +91,17 @@ tools: ## Install the pinned toolchain (OpenTofu, Packer, kustomize, kubeconform
 fmt: ## Format the Rust code
 	@cargo fmt --all
 
-test: tools build ## The test suite: Rust checks, stale-tree check, real-tool preflight
+test: tools build ## The test suite: Rust checks, stale-tree check, real-tool preflight, the same on a personalised lab
 	@echo "== cargo fmt --check"; cargo fmt --all --check
 	@echo "== cargo clippy"; cargo clippy --quiet --locked --all-targets -- -D warnings
 	@echo "== cargo test"; cargo test --quiet --locked
 	@echo "== homelabgen diff (the committed tree must match the spec)"; $(HOMELABGEN) diff --spec $(SPEC) --out $(GENERATED)
-	@echo "== preflight"; ./preflight.sh $(GENERATED)
+	@echo "== preflight"; SPEC="$(abspath $(SPEC))" ./preflight.sh $(GENERATED)
+	@if [ -z "$${HOMELABGEN_NESTED:-}" ]; then \
+	  echo "== make test on a personalised lab (tests/personal/make-test.sh)"; bash tests/personal/make-test.sh; fi
 
-preflight: ## Format, validate and lint the generated tree with the real tools
-	@./preflight.sh $(GENERATED)
+preflight: build ## Format, validate and lint the generated tree with the real tools (passes for any valid spec)
+	@SPEC="$(abspath $(SPEC))" ./preflight.sh $(GENERATED)
 
 clean: ## Remove build output (not the toolchain cache)
 	@cargo clean
