@@ -82,7 +82,7 @@ run_make() {
   : >"$CALLS"
   env HOMELABGEN="$bin" HOMELABGEN_TOOLS_DIR="$work/notools" PATH="$work/bin:$PATH" \
     PROXMOX_VE_API_TOKEN='test@pve!t=not-a-secret' PKR_VAR_build_ssh_key="$work/key" \
-    make --no-print-directory -C "$root" SPEC="${SPEC:-$lab/spec/homelab.yaml}" GENERATED="${GENERATED:-$lab/generated}" \
+    make --no-print-directory -C "$root" SPEC="${LAB_SPEC:-$lab/spec/homelab.yaml}" GENERATED="${LAB_GENERATED:-$lab/generated}" \
     TOFU="$work/bin/tofu" SSH="$work/bin/ssh" KUBECONFIG_FILE="$work/home/.kube/config" \
     PROXMOX_ENDPOINT=https://pve.test:8006 "$@" >"$work/out" 2>&1 || rc=$?
   if [ "$rc" != "$want" ]; then
@@ -107,7 +107,7 @@ cp "$root/tests/specs/example.yaml" "$work/placeholder/homelab.yaml"
 "$bin" render --quiet --spec "$work/placeholder/homelab.yaml" --out "$work/placeholder/generated"
 for target in packer "tf-apply ENV=$env" k8s-bootstrap argo "up ENV=$env"; do
   # shellcheck disable=SC2086 # target and its variable are two words
-  SPEC="$work/placeholder/homelab.yaml" GENERATED="$work/placeholder/generated" run_make 2 "$target with placeholders" $target
+  LAB_SPEC="$work/placeholder/homelab.yaml" LAB_GENERATED="$work/placeholder/generated" run_make 2 "$target with placeholders" $target
   expect_out "$target with placeholders" "holds placeholders"
   expect_out "$target with placeholders" "CHANGEME"
   expect_no_calls "$target with placeholders"
