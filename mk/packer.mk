@@ -18,7 +18,7 @@ PACKER_DIR = $(GENERATED)/packer/$(IMAGE)
 .PHONY: packer packer-validate packer-check-inputs
 
 packer-check-inputs:
-	@command -v packer >/dev/null || { echo "make: packer is missing: install Packer 1.9+ (or source the tools env: make tools)" >&2; exit 2; }
+	@command -v packer >/dev/null || { echo "make: packer is missing: install Packer 1.9+ (or run make tools: make targets then find it themselves)" >&2; exit 2; }
 	@[ -n "$(PACKER_IMAGES)" ] || { echo "make: no image under $(GENERATED)/packer: run 'make render'" >&2; exit 2; }
 	@[ -n "$(IMAGE)" ] || { echo "make: several images ($(PACKER_IMAGES)): pick one with IMAGE=<name>" >&2; exit 2; }
 	@[ -f "$(PACKER_DIR)/build.pkr.hcl" ] || { echo "make: $(PACKER_DIR) is not an image directory (images: $(PACKER_IMAGES))" >&2; exit 2; }
