@@ -4,7 +4,7 @@
 #   make bench        (or: bash bench/run.sh)
 #
 # Measures wall time and peak memory (GNU time) of:
-#   - `check` and `render` of the default spec;
+#   - `check` and `render` of the example (tests/specs/example.yaml, not your spec);
 #   - `render` of a large generated spec (40 environments x 12 VMs = 480 VMs);
 #   - `check` of the hostile fixtures (alias bomb, deep nesting), which must be refused fast.
 # Each case runs 5 times; the median time and the peak memory are compared with the
@@ -34,8 +34,8 @@ PY
 
 # name  target_ms  target_mib  expected_exit  command...
 cases=(
-  "check-default|200|32|0|$bin check --spec spec/homelab.yaml"
-  "render-default|300|48|0|$bin render --spec spec/homelab.yaml --out $work/out-default"
+  "check-example|200|32|0|$bin check --spec tests/specs/example.yaml"
+  "render-example|300|48|0|$bin render --quiet --spec tests/specs/example.yaml --out $work/out-example"
   "render-480-vms|2000|128|0|$bin render --spec $work/large.yaml --out $work/out-large"
   "refuse-alias-bomb|500|64|2|$bin check --spec crates/homelabgen-spec/tests/fixtures/invalid/alias-bomb.yaml"
   "refuse-deep-nesting|200|32|2|$bin check --spec crates/homelabgen-spec/tests/fixtures/invalid/deep-nesting.yaml"
@@ -46,7 +46,7 @@ for case in "${cases[@]}"; do
   IFS='|' read -r name target_ms target_mib want_exit cmd <<<"$case"
   times=() peak=0
   for _ in 1 2 3 4 5; do
-    rm -rf "$work/out-default" "$work/out-large"
+    rm -rf "$work/out-example" "$work/out-large"
     set +e
     # shellcheck disable=SC2086 # cmd is a word list on purpose
     /usr/bin/time -f '%e %M' -o "$work/t" $cmd >/dev/null 2>&1
