@@ -93,6 +93,17 @@ run_make() {
 expect_out() { grep -qF -- "$2" "$work/out" || { fail "$1: output lacks '$2'"; sed 's/^/    /' "$work/out" >&2; }; }
 expect_no_calls() { [ ! -s "$CALLS" ] || { fail "$1: tools ran although refused: $(cat "$CALLS")"; }; }
 
+# --- every target finds the pinned tools itself (no `source env.sh`): a tofu only in
+# $HOMELABGEN_TOOLS_DIR/bin, a PATH without it
+mkdir -p "$work/tools/bin"
+cp "$work/bin/tofu" "$work/tools/bin/tofu"
+: >"$CALLS"
+env HOMELABGEN="$bin" HOMELABGEN_TOOLS_DIR="$work/tools" PATH=/usr/bin:/bin PROXMOX_VE_API_TOKEN='test@pve!t=x' \
+  make --no-print-directory -C "$root" GUARD=off SPEC="$lab/spec/homelab.yaml" GENERATED="$lab/generated" \
+  tf-plan ENV="$env" >"$work/out" 2>&1 || { fail "tf-plan did not find the toolchain's tofu"; sed 's/^/    /' "$work/out" >&2; }
+grep -q "^tofu -chdir=$lab/generated/tofu/envs/$env plan " "$CALLS" || fail "tf-plan: the toolchain's tofu did not plan: $(cat "$CALLS")"
+rm -rf "$lab/generated/tofu/envs/$env/.terraform"
+
 # --- make diff: 0, 1, 2
 run_make 0 "diff clean" diff
 printf 'drift\n' >>"$lab/generated/k8s/README.md"
@@ -176,4 +187,4 @@ if [ "$failures" -gt 0 ]; then
   echo "make targets: $failures failure(s)" >&2
   exit 1
 fi
-echo "make targets: diff exit codes, guards (placeholders, drift, unpushed), up/down chain"
+echo "make targets: tools on PATH, diff exit codes, guards (placeholders, drift, unpushed), up/down chain"
