@@ -61,7 +61,7 @@ render: build ## Render the spec into the generated tree
 # turns on -q for a goal whose recipe then reports "not up to date" (1).
 ifeq ($(MAKECMDGOALS),diff)
   DIFF_STATUS := $(shell rc=0; \
-    { cargo build --quiet --locked && "$(HOMELABGEN)" diff --spec "$(SPEC)" --out "$(GENERATED)"; } \
+    { $(if $(filter $(CARGO_BUILT),$(HOMELABGEN)),cargo build --quiet --locked &&) "$(HOMELABGEN)" diff --spec "$(SPEC)" --out "$(GENERATED)"; } \
       >$$(if [ -w /proc/$$PPID/fd/1 ]; then echo /proc/$$PPID/fd/1; else echo /dev/stderr; fi) || rc=$$?; echo $$rc)
   ifeq ($(DIFF_STATUS),1)
     MAKEFLAGS += -q
