@@ -27,6 +27,7 @@ packer-check-inputs:
 packer: $(OPERATOR_GUARD) packer-check-inputs ## Build the golden image: IMAGE_VERSION=N (release), SOURCE=qemu|proxmox-iso
 	@case "$(SOURCE)" in qemu|proxmox-iso) ;; *) echo "make: SOURCE must be qemu or proxmox-iso, not '$(SOURCE)'" >&2; exit 2 ;; esac
 	@case "$(IMAGE_VERSION)" in '') ;; *[!0-9]*|0*) echo "make: IMAGE_VERSION must be a release number (1, 2, ...), not '$(IMAGE_VERSION)'" >&2; exit 2 ;; esac
+	@if [ -n "$(VAR_FILE)" ] && grep -n CHANGEME "$(VAR_FILE)" >&2; then echo "make: $(VAR_FILE) still holds the CHANGEME values above: replace them" >&2; exit 2; fi
 	@missing=""; \
 	 [ -n "$(VAR_FILE)" ] || [ -n "$${PKR_VAR_build_ssh_key:-}" ] || missing="$$missing PKR_VAR_build_ssh_key (the build key, see $(PACKER_DIR)/README.md)"; \
 	 if [ "$(SOURCE)" = proxmox-iso ] && [ -z "$(VAR_FILE)" ]; then \

@@ -63,6 +63,12 @@ assert_file_has "$CALLS" "packer init . (in $image)"
 assert_file_has "$CALLS" "packer validate -var-file=example.pkrvars.hcl -var build_ssh_key="
 pass "make packer-validate: fmt -check, init, validate with example.pkrvars.hcl and a throwaway key"
 
+printf 'proxmox_username = "CHANGEME@pve!packer"\n' >"$SANDBOX/local.pkrvars.hcl"
+if KEY=$SANDBOX/key TOKEN='' run_make packer VAR_FILE="$SANDBOX/local.pkrvars.hcl"; then fail "built with a CHANGEME var file"; fi
+assert_file_has "$SANDBOX/out" "still holds the CHANGEME values"
+assert_file_lacks "$CALLS" "packer build"
+pass "make packer VAR_FILE=... with a CHANGEME value: refuses, builds nothing"
+
 if KEY=$SANDBOX/key TOKEN='' run_make packer GENERATED="$SANDBOX/empty"; then fail "make packer ran without a tree"; fi
 assert_file_has "$SANDBOX/out" "run 'make render'"
 assert_eq "$(cat "$CALLS")" "" "packer calls without a tree"
