@@ -7,7 +7,8 @@
 repo_shell_scripts() {
   local file
   {
-    if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    # ROOT must be a repository's top, not a copy inside another one (tests/personal).
+    if [ "$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null)" = "$ROOT" ]; then
       git -C "$ROOT" ls-files
     else
       (cd "$ROOT" && find . -type f -not -path './target/*' -not -path './.git/*' | sed 's|^\./||')

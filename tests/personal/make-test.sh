@@ -8,8 +8,8 @@
 #   bash tests/personal/make-test.sh       (make test runs it; HOMELABGEN_NESTED=1 skips it)
 #
 # The nested run sets HOMELABGEN_NESTED=1 so it does not start itself again; it shares
-# the toolchain cache and builds into target/personal/ of this checkout (kept, so only
-# the first run compiles the dependencies).
+# the toolchain cache and builds into target/personal/target/ of this checkout (kept, so
+# only the first run compiles the dependencies).
 set -euo pipefail
 
 if [ -n "${HOMELABGEN_NESTED:-}" ]; then
@@ -17,7 +17,12 @@ if [ -n "${HOMELABGEN_NESTED:-}" ]; then
   exit 0
 fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/homelabgen-personal.XXXXXX")
+# A fixed place (under the git-ignored target/): cargo keys its incremental state on
+# paths relative to the workspace, so a copy at a new path each run would reuse test
+# binaries whose CARGO_MANIFEST_DIR points at a deleted copy.
+work="$root/target/personal/lab"
+rm -rf "$work"
+mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 
 # The checkout as it is on disk, without build output or ignored files.
@@ -33,7 +38,7 @@ for example_value in 192.168.1. k3s-single alma9-k3s-optimized local-lvm; do
   fi
 done
 
-export HOMELABGEN_NESTED=1 CARGO_TARGET_DIR="$root/target/personal"
+export HOMELABGEN_NESTED=1 CARGO_TARGET_DIR="$root/target/personal/target"
 unset HOMELABGEN
 # A user renders their spec, then runs the tests (spec/homelab.schema.json is the
 # project's, the same for every spec).
