@@ -17,6 +17,13 @@ GENERATED=$(cd "${1:-$root/generated}" && pwd) || { echo "preflight: no generate
 export GENERATED ROOT="$root"
 cd "$root" || exit 2
 
+# Every temporary file of every check lives under one directory, removed on exit, on a
+# failure and on Ctrl-C alike (the checks' own rm -rf only tidy up early).
+PREFLIGHT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/homelabgen-preflight.XXXXXX") || exit 2
+trap 'rm -rf "$PREFLIGHT_TMP"' EXIT
+trap 'exit 130' INT TERM
+export TMPDIR="$PREFLIGHT_TMP"
+
 tools_env="${HOMELABGEN_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/homelabgen/tools}/env.sh"
 # shellcheck source=/dev/null
 [ -f "$tools_env" ] && . "$tools_env"

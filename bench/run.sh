@@ -76,7 +76,7 @@ report() { # name wall cpu mib base_wall max_ratio max_wall max_cpu max_mib
 
 printf '%-20s %8s %8s %9s %7s %10s %9s %9s  %s\n' case wall_ms cpu_ms base_ms ratio max_ratio max_wall max_cpu verdict
 for spec in default large; do
-  if [ "$spec" = default ]; then file=spec/homelab.yaml; else file=$work/large.yaml; fi
+  if [ "$spec" = default ]; then file=tests/specs/k3s-single.yaml; else file=$work/large.yaml; fi
   ref=$work/ref-$spec
   "$bin" render --spec "$file" --out "$ref" >/dev/null
   # render into an empty directory vs cp -r of the same tree
@@ -93,7 +93,7 @@ for spec in default large; do
   read -r wall cpu mib < <(measure 0 : "$bin" diff --spec "$file" --out "$ref")
   report "diff-$spec" "$wall" "$cpu" "$mib" "$base" 2 - - 128
 done
-read -r wall cpu mib < <(measure 0 : "$bin" check --spec spec/homelab.yaml)
+read -r wall cpu mib < <(measure 0 : "$bin" check --spec tests/specs/k3s-single.yaml)
 report check-default "$wall" "$cpu" "$mib" - - 200 - 32
 read -r wall cpu mib < <(measure 2 : "$bin" check --spec crates/homelabgen-spec/tests/fixtures/invalid/alias-bomb.yaml)
 report refuse-alias-bomb "$wall" "$cpu" "$mib" - - 500 - 64

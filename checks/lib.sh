@@ -48,3 +48,24 @@ need() {
 section() {
   printf '\n== %s\n' "$1"
 }
+
+# homelabgen_path: the homelabgen binary every check and test runs: $HOMELABGEN when
+# exported (the Makefile exports its build; set it to an installed one to use that),
+# else this checkout's, built by cargo when stale.
+homelabgen_path() {
+  if [ -n "${HOMELABGEN:-}" ]; then
+    printf '%s\n' "$HOMELABGEN"
+    return
+  fi
+  local root
+  root=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+  (cd "$root" && cargo build --quiet --locked -p homelabgen) >&2 || return 1
+  printf '%s\n' "${CARGO_TARGET_DIR:-$root/target}/debug/homelabgen"
+}
+
+# homelabgen ARGS...: run it (see homelabgen_path).
+homelabgen() {
+  local bin
+  bin=$(homelabgen_path) || return 1
+  "$bin" "$@"
+}

@@ -9,15 +9,12 @@ checks_packer() {
     [ -f "$dir/build.pkr.hcl" ] && images+=("${dir%/}")
   done
   step "packer tree rendered (one directory per image)" test "${#images[@]}" -gt 0
-  if need shellcheck; then
-    step "shellcheck tests/packer" shellcheck -x tests/packer/*.sh
-  fi
   for dir in "${images[@]}"; do
     image=$(basename "$dir")
     if need packer; then
       step "$image: packer fmt -check" packer fmt -check -recursive "$dir"
     fi
-    # These render test specs with homelabgen: $HOMELABGEN, or cargo run.
+    # These render test specs with homelabgen (checks/lib.sh: $HOMELABGEN, or cargo).
     if need packer && { [ -n "${HOMELABGEN:-}" ] || need cargo; }; then
       step "$image: init + validate both sources, offline" bash tests/packer/validate.sh "$dir"
       step "$image: template name = spec's (packer console)" bash tests/packer/names.sh "$dir"

@@ -41,7 +41,7 @@ k8s_destination_of = awk '/^  destination:/{d=1;next} d && /^    namespace: /{pr
 
 .PHONY: k8s-bootstrap argo phpipam-secret
 
-k8s-bootstrap: ## Install Argo CD (kubectl apply --server-side -k $(GENERATED)/k8s/bootstrap) and wait for it
+k8s-bootstrap: $(OPERATOR_GUARD) ## Install Argo CD (kubectl apply --server-side -k $(GENERATED)/k8s/bootstrap) and wait for it
 	@test -f "$(K8S_TREE)/bootstrap/kustomization.yaml" || { echo "$@: $(K8S_TREE)/bootstrap/kustomization.yaml is missing: run 'homelabgen render' (the spec needs a kubernetes: section)" >&2; exit 1; }; \
 	$(call k8s_kubectl,$@); \
 	ns=$$($(call k8s_namespace_of,"$(K8S_TREE)/bootstrap/namespace.yaml")); \
@@ -55,7 +55,7 @@ k8s-bootstrap: ## Install Argo CD (kubectl apply --server-side -k $(GENERATED)/k
 	echo "$@: UI: kubectl --context $$ctx -n $$ns port-forward svc/argocd-server 8080:443; user admin, password:"; \
 	echo "      kubectl --context $$ctx -n $$ns get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d"
 
-argo: ## Apply the app-of-apps root Application; Argo CD then syncs infra/ and apps/ from git
+argo: $(OPERATOR_GUARD) $(ARGO_GUARD) ## Apply the app-of-apps root Application; Argo CD then syncs infra/ and apps/ from git
 	@test -f "$(K8S_TREE)/root-app.yaml" || { echo "$@: $(K8S_TREE)/root-app.yaml is missing: run 'homelabgen render'" >&2; exit 1; }; \
 	$(call k8s_kubectl,$@); \
 	$$kc get crd applications.argoproj.io >/dev/null 2>&1 || { echo "$@: Argo CD is not installed in context $$ctx: run 'make k8s-bootstrap' first" >&2; exit 1; }; \
@@ -66,7 +66,7 @@ argo: ## Apply the app-of-apps root Application; Argo CD then syncs infra/ and a
 	  $$kc -n "$$pns" get secret mysql-password >/dev/null 2>&1 || echo "$@: warning: no Secret mysql-password in namespace $$pns yet: phpIPAM will not start until 'make phpipam-secret'" >&2; \
 	fi; \
 	$$kc apply --server-side -f "$(K8S_TREE)/root-app.yaml"; \
-	echo "$@: root Application applied. Argo CD reads the repository, not this disk: commit and push generated/ first."; \
+	echo "$@: root Application applied; Argo CD syncs the pushed commit from the repository, not this disk."; \
 	echo "$@: watch: kubectl --context $$ctx -n $$ns get applications"
 
 phpipam-secret: ## Create phpIPAM's database Secret (mysql-password) with a random password; keeps an existing one unless FORCE=1

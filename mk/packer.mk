@@ -18,15 +18,16 @@ PACKER_DIR = $(GENERATED)/packer/$(IMAGE)
 .PHONY: packer packer-validate packer-check-inputs
 
 packer-check-inputs:
-	@command -v packer >/dev/null || { echo "make: packer is missing: install Packer 1.9+ (or source the tools env: make tools)" >&2; exit 2; }
+	@command -v packer >/dev/null || { echo "make: packer is missing: install Packer 1.9+ (or run make tools: make targets then find it themselves)" >&2; exit 2; }
 	@[ -n "$(PACKER_IMAGES)" ] || { echo "make: no image under $(GENERATED)/packer: run 'make render'" >&2; exit 2; }
 	@[ -n "$(IMAGE)" ] || { echo "make: several images ($(PACKER_IMAGES)): pick one with IMAGE=<name>" >&2; exit 2; }
 	@[ -f "$(PACKER_DIR)/build.pkr.hcl" ] || { echo "make: $(PACKER_DIR) is not an image directory (images: $(PACKER_IMAGES))" >&2; exit 2; }
 	@[ -z "$(VAR_FILE)" ] || [ -f "$(VAR_FILE)" ] || { echo "make: VAR_FILE=$(VAR_FILE) does not exist" >&2; exit 2; }
 
-packer: packer-check-inputs ## Build the golden image: IMAGE_VERSION=N (release), SOURCE=qemu|proxmox-iso
+packer: $(OPERATOR_GUARD) packer-check-inputs ## Build the golden image: IMAGE_VERSION=N (release), SOURCE=qemu|proxmox-iso
 	@case "$(SOURCE)" in qemu|proxmox-iso) ;; *) echo "make: SOURCE must be qemu or proxmox-iso, not '$(SOURCE)'" >&2; exit 2 ;; esac
 	@case "$(IMAGE_VERSION)" in '') ;; *[!0-9]*|0*) echo "make: IMAGE_VERSION must be a release number (1, 2, ...), not '$(IMAGE_VERSION)'" >&2; exit 2 ;; esac
+	@if [ -n "$(VAR_FILE)" ] && grep -n CHANGEME "$(VAR_FILE)" >&2; then echo "make: $(VAR_FILE) still holds the CHANGEME values above: replace them" >&2; exit 2; fi
 	@missing=""; \
 	 [ -n "$(VAR_FILE)" ] || [ -n "$${PKR_VAR_build_ssh_key:-}" ] || missing="$$missing PKR_VAR_build_ssh_key (the build key, see $(PACKER_DIR)/README.md)"; \
 	 if [ "$(SOURCE)" = proxmox-iso ] && [ -z "$(VAR_FILE)" ]; then \

@@ -33,7 +33,7 @@ tofu_env_check = \
     echo "make: no environment '$(ENV)' under $(GENERATED)/tofu/envs" >&2; \
     echo "      environments there: $${envs:-none (run make render)}" >&2; exit 2; \
   fi; \
-  command -v $(TOFU) >/dev/null 2>&1 || { echo "make: $(TOFU) is missing: install OpenTofu (https://opentofu.org/docs/intro/install/), or run make tools and source its env.sh" >&2; exit 2; }
+  command -v $(TOFU) >/dev/null 2>&1 || { echo "make: $(TOFU) is missing: install OpenTofu (https://opentofu.org/docs/intro/install/), or run make tools (make targets then find it themselves)" >&2; exit 2; }
 
 # The provider needs credentials for anything that talks to Proxmox.
 tofu_credentials_check = \
@@ -56,7 +56,7 @@ tf-plan: ## Plan the VMs of ENV (writes ENV's tfplan)
 	@$(tofu_init_if_needed)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" plan -input=false -out=tfplan $(TF_ARGS)
 
-tf-apply: ## Create or update the VMs of ENV (asks before changing anything)
+tf-apply: $(OPERATOR_GUARD) ## Create or update the VMs of ENV (asks before changing anything)
 	@$(tofu_env_check); $(tofu_credentials_check)
 	@$(tofu_init_if_needed)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" apply -input=false $(TF_ARGS)

@@ -9,6 +9,10 @@
 
 set -euo pipefail
 
+# The one homelabgen helper (honours an exported $HOMELABGEN).
+# shellcheck source=checks/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/checks/lib.sh"
+
 # A scratch directory removed on exit; stubs first on PATH, then only the system's
 # basic tools (no /usr/local, no /sbin: nothing real may answer for a stub).
 sandbox_init() {

@@ -28,7 +28,7 @@ run_make() { # run_make TARGET [VAR=value...]: make in the repository, stub pack
   : >"$CALLS"
   env -i HOME="$SANDBOX" PATH="$STUBS:/usr/bin:/bin" CALLS="$CALLS" ${KEY:+PKR_VAR_build_ssh_key="$KEY"} \
     ${TOKEN:+PKR_VAR_proxmox_token="$TOKEN"} ${TOKEN:+PKR_VAR_proxmox_username=packer@pve!t} \
-    make --no-print-directory -C "$repo" GENERATED="$generated" IMAGE="$image" "$@" >"$SANDBOX/out" 2>&1
+    make --no-print-directory -C "$repo" GUARD=off GENERATED="$generated" IMAGE="$image" "$@" >"$SANDBOX/out" 2>&1
 }
 
 KEY=$SANDBOX/key TOKEN='' run_make packer IMAGE_VERSION=2 || fail "make packer failed:$(printf '\n'; cat "$SANDBOX/out")"
@@ -62,6 +62,12 @@ assert_file_has "$CALLS" "packer fmt -check -recursive . (in $image)"
 assert_file_has "$CALLS" "packer init . (in $image)"
 assert_file_has "$CALLS" "packer validate -var-file=example.pkrvars.hcl -var build_ssh_key="
 pass "make packer-validate: fmt -check, init, validate with example.pkrvars.hcl and a throwaway key"
+
+printf 'proxmox_username = "CHANGEME@pve!packer"\n' >"$SANDBOX/local.pkrvars.hcl"
+if KEY=$SANDBOX/key TOKEN='' run_make packer VAR_FILE="$SANDBOX/local.pkrvars.hcl"; then fail "built with a CHANGEME var file"; fi
+assert_file_has "$SANDBOX/out" "still holds the CHANGEME values"
+assert_file_lacks "$CALLS" "packer build"
+pass "make packer VAR_FILE=... with a CHANGEME value: refuses, builds nothing"
 
 if KEY=$SANDBOX/key TOKEN='' run_make packer GENERATED="$SANDBOX/empty"; then fail "make packer ran without a tree"; fi
 assert_file_has "$SANDBOX/out" "run 'make render'"

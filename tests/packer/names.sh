@@ -23,13 +23,6 @@ console() { # console DIR EXPRESSION [-var ...]
   shift 2
   echo "$expression" | packer console "$@" "$dir"
 }
-homelabgen() {
-  if [ -n "${HOMELABGEN:-}" ]; then
-    "$HOMELABGEN" "$@"
-  else
-    (cd "$here/../.." && cargo run --quiet --offline --locked -p homelabgen -- "$@")
-  fi
-}
 
 # 1. The generated directory, with the spec's values.
 spec_name=$(awk '/^    alma[^ ]*$/ { sub(/^ +/, ""); print; exit }' "$image_dir/README.md")

@@ -25,13 +25,6 @@ proxmox=${HOMELABGEN_PACKER_PLUGIN_PROXMOX_VERSION#v}
 qemu=${HOMELABGEN_PACKER_PLUGIN_QEMU_VERSION#v}
 image=$(basename "$image_dir")
 
-homelabgen() {
-  if [ -n "${HOMELABGEN:-}" ]; then
-    "$HOMELABGEN" "$@"
-  else
-    (cd "$repo" && cargo run --quiet --offline --locked -p homelabgen -- "$@")
-  fi
-}
 
 # Example values; a throwaway build key (the key file must exist); a fixed checksum,
 # as the spec's file: checksum would be downloaded.

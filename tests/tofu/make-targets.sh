@@ -72,7 +72,7 @@ export STUB_LOG="$work/stub.log"
 
 run_make() {
   env -u PROXMOX_VE_API_TOKEN -u PROXMOX_VE_PASSWORD HOME="$work/home" \
-    make --no-print-directory -C "$root" GENERATED="$work/generated" TOFU="$work/bin/tofu" SSH="$work/bin/ssh" \
+    make --no-print-directory -C "$root" GUARD=off GENERATED="$work/generated" TOFU="$work/bin/tofu" SSH="$work/bin/ssh" \
     KUBECONFIG_FILE="$work/home/.kube/config" "$@"
 }
 
@@ -98,7 +98,7 @@ out=$(run_make tf-plan ENV=alpha 2>&1) && fail "tf-plan ran without credentials"
 
 : >"$STUB_LOG"
 out=$(env HOME="$work/home" PROXMOX_VE_API_TOKEN='test@pve!stub=not-a-secret' make --no-print-directory -C "$root" \
-  GENERATED="$work/generated" TOFU="$work/bin/tofu" tf-plan ENV=alpha 2>&1) || fail "tf-plan ENV=alpha failed: $out"
+  GUARD=off GENERATED="$work/generated" TOFU="$work/bin/tofu" tf-plan ENV=alpha 2>&1) || fail "tf-plan ENV=alpha failed: $out"
 grep -qx -- "-chdir=$work/generated/tofu/envs/alpha init -input=false" "$STUB_LOG" || fail "tf-plan did not init first: $(cat "$STUB_LOG")"
 grep -qx -- "-chdir=$work/generated/tofu/envs/alpha plan -input=false -out=tfplan" "$STUB_LOG" || fail "tf-plan did not plan: $(cat "$STUB_LOG")"
 

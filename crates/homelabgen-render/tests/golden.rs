@@ -37,21 +37,21 @@ fn specs() -> Vec<(String, String, String)> {
             }
         }
     }
-    // tests/k8s/variant-kubernetes.yaml is a `kubernetes:` section only (checks/k8s.sh
-    // puts it under the user's spec); here it goes under the minimal valid fixture,
-    // moved onto that fixture's environment and network.
+    // tests/k8s/variant-section.yaml is a `kubernetes:` section only (checks/k8s.sh puts
+    // it under the user's spec with tests/k8s/variant.py); here it goes under the minimal
+    // valid fixture, moved onto that fixture's environment and network.
     let minimal = root.join("crates/homelabgen-spec/tests/fixtures/valid/minimal.yaml");
-    let variant = root.join("tests/k8s/variant-kubernetes.yaml");
-    if let (Ok(base), Ok(section)) = (fs::read_to_string(minimal), fs::read_to_string(variant)) {
-        let section = section
-            .replace("cluster: k3s-single", "cluster: lab")
-            .replace("192.168.1.224/28", "10.0.0.224/28");
-        out.push((
-            "variant-kubernetes".to_owned(),
-            "tests/k8s/variant-kubernetes.yaml".to_owned(),
-            format!("{base}{section}"),
-        ));
-    }
+    let variant = root.join("tests/k8s/variant-section.yaml");
+    let base = fs::read_to_string(&minimal).expect("the minimal fixture");
+    let section = fs::read_to_string(&variant).expect("the k8s variant section");
+    let section = section
+        .replace("cluster: k3s-single", "cluster: lab")
+        .replace("192.168.1.224/28", "10.0.0.224/28");
+    out.push((
+        "variant-kubernetes".to_owned(),
+        "tests/k8s/variant-section.yaml".to_owned(),
+        format!("{base}{section}"),
+    ));
     out.sort();
     let mut names: Vec<_> = out.iter().map(|(n, _, _)| n.clone()).collect();
     names.dedup();

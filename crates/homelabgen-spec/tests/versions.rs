@@ -43,11 +43,14 @@ fn provider_kubernetes_and_metallb_pins_agree_with_the_toolchain() {
 }
 
 #[test]
-fn default_spec_cluster_runs_the_kubernetes_version_the_schemas_are_for() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/homelab.yaml");
-    let model =
-        homelabgen_spec::from_str("spec/homelab.yaml", &std::fs::read_to_string(path).unwrap())
-            .unwrap();
+fn example_spec_cluster_runs_the_kubernetes_version_the_schemas_are_for() {
+    // The example fixture, never the user's spec/homelab.yaml.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/specs/k3s-single.yaml");
+    let model = homelabgen_spec::from_str(
+        "tests/specs/k3s-single.yaml",
+        &std::fs::read_to_string(path).unwrap(),
+    )
+    .unwrap();
     let k8s = model.kubernetes.expect("the default spec has a cluster");
     assert_eq!(tool_pins()["KUBERNETES_VERSION"], k8s.kubernetes_version);
     assert_eq!(model.images[0].k3s_version, homelabgen_spec::defaults::K3S);

@@ -3,22 +3,53 @@
 //! Exit codes: 0 ok, 1 drift (`diff` found changes), 2 user or I/O error.
 
 mod input;
+mod placeholders;
+mod schema_md;
+mod style;
 mod sync;
 
 use anyhow::{bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use std::io::Write;
 use std::process::ExitCode;
+use style::Style;
 
 #[derive(Parser)]
 #[command(
     name = "homelabgen",
     version,
+    long_version = long_version(),
     about = "Render a Proxmox homelab (Packer, OpenTofu, Argo CD) from one typed spec"
 )]
 struct Cli {
+    /// Colour: `auto` (on a terminal, unless NO_COLOR is set), `always` or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = style::When::Auto)]
+    color: style::When,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--version`: the program's version and the upstream versions it pins by default.
+fn long_version() -> &'static str {
+    use homelabgen_spec::defaults as d;
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{}\npinned defaults (a spec's `versions:` section overrides them):\n  \
+             AlmaLinux {}\n  k3s {}\n  bpg/proxmox provider {}\n  OpenTofu >= {}\n  \
+             packer-plugin-proxmox {}\n  packer-plugin-qemu {}\n  Argo CD {}\n  MetalLB chart {}",
+            env!("CARGO_PKG_VERSION"),
+            d::ALMALINUX,
+            d::K3S,
+            d::PROXMOX_PROVIDER,
+            d::OPENTOFU,
+            d::PACKER_PROXMOX_PLUGIN,
+            d::PACKER_QEMU_PLUGIN,
+            d::ARGOCD,
+            d::METALLB
+        )
+    })
 }
 
 #[derive(clap::Args)]
@@ -43,6 +74,9 @@ enum Command {
         spec: SpecArg,
         #[command(flatten)]
         out: OutArg,
+        /// Print nothing but errors (no list of created, updated and removed files).
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Show what `render` would change, as a unified diff; exit 1 if anything would.
     Diff {
@@ -51,13 +85,28 @@ enum Command {
         #[command(flatten)]
         out: OutArg,
     },
-    /// Validate the spec only.
+    /// Validate the spec only; warn about every CHANGEME placeholder still in it.
     Check {
         #[command(flatten)]
         spec: SpecArg,
+        /// Placeholders are errors (exit 2): the operator targets of the Makefile use this.
+        #[arg(long)]
+        strict: bool,
     },
-    /// Print the JSON Schema of the spec.
-    Schema,
+    /// Print the JSON Schema of the spec (for editors), or with --markdown a readable reference.
+    Schema {
+        /// A Markdown table of every field instead of the JSON Schema (docs/spec.md).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Print a shell completion script: `homelabgen completions bash > /etc/bash_completion.d/homelabgen`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `homelabgen man | man -l -`.
+    Man,
 }
 
 /// An error already printed as spec diagnostics.
@@ -141,33 +190,125 @@ fn prepare(
     Ok((tree, dir, plan))
 }
 
+/// Warn about every placeholder left in the spec; the number found.
+fn warn_placeholders(spec: &Utf8Path, style: &Style, strict: bool) -> usize {
+    let Ok(Ok(text)) = input::read_spec(spec).map(String::from_utf8) else {
+        return 0;
+    };
+    let found = placeholders::find(&text);
+    let name = spec_display_name(spec);
+    let label = if strict { "error" } else { "warning" };
+    for p in &found {
+        eprintln!(
+            "{}: {name}:{}:{}: {} is still in the spec: `{}`",
+            style.warning(label),
+            p.line,
+            p.column,
+            p.what,
+            p.text
+        );
+        if p.text.contains("repo_url") {
+            if let Some(origin) = git_origin(spec) {
+                eprintln!("  help: this repository's origin is {origin}: set `repo_url: {origin}`");
+            }
+        }
+    }
+    if !found.is_empty() {
+        eprintln!(
+            "  help: replace {} with your own value{} (the comments next to them say what goes there); \
+             the operator targets (packer, tf-apply, k8s-bootstrap, argo, up) refuse to run until then",
+            if found.len() == 1 { "it" } else { "them" },
+            plural(found.len())
+        );
+    }
+    found.len()
+}
+
+/// `git remote get-url origin` of the repository holding the spec, if there is one.
+fn git_origin(spec: &Utf8Path) -> Option<String> {
+    let dir = spec
+        .parent()
+        .filter(|d| !d.as_str().is_empty())
+        .unwrap_or(Utf8Path::new("."));
+    let out = std::process::Command::new("git")
+        .args(["-C", dir.as_str(), "remote", "get-url", "origin"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let url = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    (out.status.success() && !url.is_empty()).then_some(url)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
+    let style = Style::new(cli.color);
     match cli.command {
-        Command::Check { spec } => {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "homelabgen",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            std::io::stdout().write_all(&page)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { spec, strict } => {
             let model = load(&spec.spec, "homelab.yaml")?;
+            let left = warn_placeholders(&spec.spec, &style, strict);
+            if strict && left > 0 {
+                eprintln!(
+                    "{left} placeholder{} in {}",
+                    plural(left),
+                    spec_display_name(&spec.spec)
+                );
+                return Ok(ExitCode::from(2));
+            }
             let vms: usize = model.environments.iter().map(|e| e.vms.len()).sum();
             println!(
-                "{}: ok ({} image{}, {} environment{}, {} VM{})",
+                "{}: {} ({} image{}, {} environment{}, {} VM{}{})",
                 spec_display_name(&spec.spec),
+                style.ok("ok"),
                 model.images.len(),
                 plural(model.images.len()),
                 model.environments.len(),
                 plural(model.environments.len()),
                 vms,
-                plural(vms)
+                plural(vms),
+                if left > 0 {
+                    format!(", {left} placeholder{} to replace", plural(left))
+                } else {
+                    String::new()
+                }
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Schema => {
-            print!("{}", homelabgen_spec::json_schema());
+        Command::Schema { markdown } => {
+            if markdown {
+                print!("{}", schema_md::markdown(&homelabgen_spec::json_schema()));
+            } else {
+                print!("{}", homelabgen_spec::json_schema());
+            }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Render { spec, out } => {
+        Command::Render { spec, out, quiet } => {
             let (tree, mut dir, plan) = prepare(&spec.spec, &out.out, true)?;
             sync::apply(&tree, &mut dir, &plan)?;
             let created = plan.count(|c| matches!(c, sync::Change::Create));
             let removed = plan.count(|c| matches!(c, sync::Change::Remove { .. }));
             let updated = plan.changes.len() - created - removed;
+            for (path, change) in plan.changes.iter().filter(|_| !quiet) {
+                let what = match change {
+                    sync::Change::Create => style.added("created"),
+                    sync::Change::Remove { .. } => style.removed("removed"),
+                    sync::Change::Update { .. } | sync::Change::Mode => style.changed("updated"),
+                };
+                println!("  {what} {}", out.out.join(path));
+            }
             for (rel, why) in &plan.kept {
                 eprintln!(
                     "warning: kept {}: no longer rendered, but {why}; it is no longer tracked",
@@ -181,12 +322,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     plural(plan.stale_temps.len())
                 );
             }
+            if quiet {
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "rendered {} files into {}: {created} created, {updated} updated, {removed} removed, {} unchanged",
                 tree.len(),
                 out.out,
                 plan.unchanged
             );
+            let left = input::read_spec(&spec.spec)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .map_or(0, |text| placeholders::find(&text).len());
+            if left > 0 {
+                eprintln!(
+                    "note: {left} CHANGEME placeholder{} still in {}: `homelabgen check` lists them",
+                    plural(left),
+                    spec_display_name(&spec.spec)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff { spec, out } => {
@@ -199,7 +354,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            print!("{}", sync::unified_diff(&plan, &tree, &out.out));
+            print!(
+                "{}",
+                style.diff(&sync::unified_diff(&plan, &tree, &out.out))
+            );
             let n =
                 plan.changes.len() + plan.unowned.len() + plan.kept.len() + plan.stale_temps.len();
             eprintln!(

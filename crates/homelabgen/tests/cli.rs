@@ -22,11 +22,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A temp dir holding a copy of the default spec at spec/homelab.yaml.
+/// A temp dir holding a copy of the example fixture (tests/specs/k3s-single.yaml, never
+/// the user's spec) at spec/homelab.yaml.
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("spec")).unwrap();
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/homelab.yaml");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/specs/k3s-single.yaml");
     fs::copy(spec, dir.path().join("spec/homelab.yaml")).unwrap();
     dir
 }

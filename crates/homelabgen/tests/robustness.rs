@@ -69,7 +69,7 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
 #[test]
 fn mutated_specs_never_panic_and_valid_ones_render() {
     let spec = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/homelab.yaml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/specs/k3s-single.yaml"),
     )
     .unwrap();
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
