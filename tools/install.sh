@@ -397,7 +397,9 @@ resolve() {
 # rel_want [SHA]: the stamp of the pinned release (SHA: the one the stamp holds).
 rel_want() {
     local s="${1:-}"
-    [ -n "$s" ] || s=$(tr ' ' '\n' < "$STAMPS/$STEP" 2>/dev/null | sed -n 's/^sha256=//p' | sed -n 1p)
+    if [ -z "$s" ] && [ -f "$STAMPS/$STEP" ]; then
+        s=$(tr ' ' '\n' < "$STAMPS/$STEP" | sed -n 's/^sha256=//p' | sed -n 1p)
+    fi
     printf 'release %s=%s os=%s arch=%s sha256=%s' "$KEY" "$(pin "${P}_VERSION")" "$OS" "$ARCH" "$s"
 }
 
