@@ -76,6 +76,7 @@ printf '#!/bin/sh\n[ "$1" = describe ] && echo '"'"'{"version":"%s","sdk_version
 chmod +x "$WORK/a/$QBIN"
 (cd "$WORK/a" && python3 -m zipfile -c "$SRV/good/$QBIN.zip" "$QBIN")
 BV=${BPG_PROXMOX_VERSION#v}
+BPG_PROXMOX_VERSION_N=$BV
 fake_tool "$WORK/a" "terraform-provider-proxmox_v$BV" "plugin"
 (cd "$WORK/a" && python3 -m zipfile -c "$SRV/good/terraform-provider-proxmox_${BV}_linux_amd64.zip" "terraform-provider-proxmox_v$BV")
 KV=${KUSTOMIZE_VERSION#v}
@@ -175,6 +176,20 @@ case_fail "path: no tofu on PATH (TOOLS_SOURCE=path)" path "$GOOD" "" tofu 'noth
 case_ok "path: packer, kustomize, kubeconform fakes with the pinned versions" path "$GOOD" "$WORK/right" \
     packer,kustomize,kubeconform '[ -L "$T/bin/packer" ] && [ -L "$T/bin/kubeconform" ]' \
     "packer                   path     $PACKER_VERSION" "kubeconform              path     $KUBECONFORM_VERSION"
+# Plugins and the provider from the user's own plugin dirs ($HOME of the runs).
+PQ="$WORK/home/.config/packer/plugins/github.com/hashicorp/qemu"
+PB="$WORK/home/.terraform.d/plugins/registry.opentofu.org/bpg/proxmox/$BPG_PROXMOX_VERSION_N/linux_amd64"
+mkdir -p "$PQ" "$PB"
+cp "$WORK/a/$QBIN" "$PQ/"
+fake_tool "$PB" "terraform-provider-proxmox_v$BPG_PROXMOX_VERSION_N" plugin
+case_ok "path: the pinned Packer plugin and provider from the user's plugin dirs" path "$GOOD" "" packer-plugin-qemu,bpg \
+    '[ -x "$T/packer-plugins/github.com/hashicorp/qemu/$QBIN" ] && [ -x "$T/tofu-mirror/registry.opentofu.org/bpg/proxmox/$BPG_PROXMOX_VERSION_N/linux_amd64/terraform-provider-proxmox_v$BPG_PROXMOX_VERSION_N" ]' \
+    "packer-plugin-qemu       path     $PACKER_PLUGIN_QEMU_VERSION" "bpg/proxmox              path     $BPG_PROXMOX_VERSION"
+# The same plugin file reporting another version (describe) is refused.
+sed -i "s/\"version\":\"$QV\"/\"version\":\"0.0.1\"/" "$PQ/$QBIN"
+case_fail "path: a plugin file whose describe reports another version is refused" path "$GOOD" "" packer-plugin-qemu \
+    '[ ! -e "$T/packer-plugins/github.com/hashicorp/qemu" ]' "=0.0.1, pin is $PACKER_PLUGIN_QEMU_VERSION"
+rm -rf "${WORK:?}/home"
 : > "$FAKE_GO_LOG"
 case_ok "auto: a wrong-version tofu on PATH is passed over (then release)" auto "$GOOD" "$WORK/wrong" tofu \
     'stamp_is tofu release && ! built' "path: not used (on PATH: $WORK/wrong/tofu=0.0.1" \
