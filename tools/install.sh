@@ -231,7 +231,10 @@ find_on_path() {
     for d in $PATH; do
         [ -n "$d" ] || continue
         [ "$(cd "$d" 2>/dev/null && pwd -P)" = "$(cd "$DIR/bin" && pwd -P)" ] && continue
-        [ -x "$d/$1" ] && [ ! -d "$d/$1" ] && printf '%s\n' "$d/$1"
+        [ -x "$d/$1" ] && [ ! -d "$d/$1" ] || continue
+        # A link back into this cache is not the user's tool.
+        case "$(readlink -f "$d/$1")" in "$(cd "$DIR" && pwd -P)"/*) continue ;; esac
+        printf '%s\n' "$d/$1"
     done
     return 0
 }
@@ -566,7 +569,7 @@ provider_path() {
     local want v d f
     want=$(pin "${P}_VERSION"); v=$(nov "$want")
     while IFS= read -r d; do
-        for f in "$d"/{registry.opentofu.org,registry.terraform.io}/bpg/proxmox/"$v/${OS}_${ARCH}/terraform-provider-proxmox_v$v"; do
+        for f in "$d/$PROVIDER_ROOT/$v/${OS}_${ARCH}/terraform-provider-proxmox_v$v"; do
             [ -x "$f" ] || continue
             provider_install "$f" "$want"
             stamp_write "$STEP" "path $KEY=$want file=$f"

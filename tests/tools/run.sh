@@ -284,5 +284,11 @@ if HOMELABGEN_VERSIONS_FILE="$WORK/pins.bumped" bash "$ROOT/tools/gen-mise.sh" -
 elif grep -q "9.9.9" "$WORK/mise.out"; then ok ".mise.toml check notices a pin it does not carry"
 else bad ".mise.toml check notices a pin it does not carry" "$WORK/mise.out"; fi
 
+# --- the test's own scripts pass shellcheck ---------------------------------------------
+if command -v shellcheck >/dev/null; then
+    if shellcheck -x "$HERE/run.sh" "$HERE/fake-go" > "$WORK/sc.out" 2>&1; then ok "shellcheck tests/tools"
+    else bad "shellcheck tests/tools" "$WORK/sc.out"; fi
+fi
+
 echo "tools: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
