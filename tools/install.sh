@@ -25,7 +25,14 @@ ONLY=""
 for arg in "$@"; do
     case "$arg" in
         --quiet) QUIET=1 ;;
-        --only=*) ONLY=",${arg#--only=}," ;;
+        --only=*)
+            ONLY=",${arg#--only=},"
+            for n in $(printf '%s' "${arg#--only=}" | tr ',' ' '); do
+                case "$n" in
+                    tofu|packer|packer-plugin-proxmox|packer-plugin-qemu|bpg|kustomize|kubeconform) ;;
+                    *) echo "install.sh: --only: unknown tool $n (tofu packer packer-plugin-proxmox packer-plugin-qemu bpg kustomize kubeconform)" >&2; exit 2 ;;
+                esac
+            done ;;
         -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
@@ -569,14 +576,13 @@ provider_path() {
     local want v d f
     want=$(pin "${P}_VERSION"); v=$(nov "$want")
     while IFS= read -r d; do
-        for f in "$d/$PROVIDER_ROOT/$v/${OS}_${ARCH}/terraform-provider-proxmox_v$v"; do
-            [ -x "$f" ] || continue
-            provider_install "$f" "$want"
-            stamp_write "$STEP" "path $KEY=$want file=$f"
-            say "$NAME: path: $f"
-            record "$NAME" path "$want" "$f"
-            return 0
-        done
+        f="$d/$PROVIDER_ROOT/$v/${OS}_${ARCH}/terraform-provider-proxmox_v$v"
+        [ -x "$f" ] || continue
+        provider_install "$f" "$want"
+        stamp_write "$STEP" "path $KEY=$want file=$f"
+        say "$NAME: path: $f"
+        record "$NAME" path "$want" "$f"
+        return 0
     done < <(provider_dirs)
     WHY="no bpg/proxmox $v in the provider plugin dirs"
     return 1

@@ -273,6 +273,7 @@ if env PATH="$WORK/fakego:$BASEPATH" HOME="$WORK/home" HOMELABGEN_TOOLS_DIR="$T"
     ok "auto: a source-built cache from before (same stamp) is kept: no download, no build"
 else bad "auto: a source-built cache from before (same stamp) is kept" "$o"; fi
 
+case_fail "--only with an unknown tool is refused" auto "$GOOD" "" tofu,terraform 'true' "--only: unknown tool terraform"
 case_fail "TOOLS_SOURCE=bogus is refused" bogus "$GOOD" "" tofu 'true' "TOOLS_SOURCE=bogus is not one of path, release, source"
 
 # --- .mise.toml is generated from the pin file ----------------------------------------------
@@ -285,8 +286,9 @@ elif grep -q "9.9.9" "$WORK/mise.out"; then ok ".mise.toml check notices a pin i
 else bad ".mise.toml check notices a pin it does not carry" "$WORK/mise.out"; fi
 
 # --- the test's own scripts pass shellcheck ---------------------------------------------
-if command -v shellcheck >/dev/null; then
-    if shellcheck -x "$HERE/run.sh" "$HERE/fake-go" > "$WORK/sc.out" 2>&1; then ok "shellcheck tests/tools"
+SC=$(command -v shellcheck || echo "${HOMELABGEN_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/homelabgen/tools}/bin/shellcheck")
+if [ -x "$SC" ]; then
+    if "$SC" -x "$HERE/run.sh" "$HERE/fake-go" > "$WORK/sc.out" 2>&1; then ok "shellcheck tests/tools"
     else bad "shellcheck tests/tools" "$WORK/sc.out"; fi
 fi
 
