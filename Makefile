@@ -22,7 +22,7 @@ export PATH := $(HOMELABGEN_TOOLS_DIR)/bin:$(PATH)
 CARGO_BUILT := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/homelabgen
 export HOMELABGEN ?= $(CARGO_BUILT)
 
-.PHONY: help build install render diff check schema docs tools test preflight fmt clean
+.PHONY: help build install render diff check schema docs tools tools-clean test preflight fmt clean
 
 help: ## List targets and variables
 	@printf 'Usage: make TARGET [VAR=value]\n\nTargets:\n'
@@ -85,13 +85,20 @@ schema: build ## Refresh spec/homelab.schema.json (editor completion for the spe
 docs: build ## Refresh docs/spec.md, the spec reference (homelabgen schema --markdown)
 	@$(HOMELABGEN) schema --markdown > docs/spec.md
 
-tools: ## Install the pinned toolchain (OpenTofu, Packer, kustomize, kubeconform, linters)
+tools: ## Install the pinned toolchain: from PATH, verified releases, else source (TOOLS_SOURCE=path|release|source)
 	@bash tools/install.sh
+
+tools-clean: ## Free the Go module and build caches the toolchain's source builds left (not the tools)
+	@command -v go >/dev/null || { echo "make: go is not on PATH: no Go caches to clean"; exit 0; }; \
+	  echo "Go module cache $$(go env GOMODCACHE): $$(du -sh "$$(go env GOMODCACHE)" 2>/dev/null | cut -f1)"; \
+	  echo "Go build cache  $$(go env GOCACHE): $$(du -sh "$$(go env GOCACHE)" 2>/dev/null | cut -f1)"; \
+	  GOTOOLCHAIN=local go clean -cache -modcache && echo "freed; the installed tools in $(HOMELABGEN_TOOLS_DIR) stay"
 
 fmt: ## Format the Rust code
 	@cargo fmt --all
 
 test: tools build ## The test suite: Rust checks, stale-tree check, real-tool preflight, the same on a personalised lab
+	@echo "== toolchain resolution (tests/tools)"; bash tests/tools/run.sh
 	@echo "== cargo fmt --check"; cargo fmt --all --check
 	@echo "== cargo clippy"; cargo clippy --quiet --locked --all-targets -- -D warnings
 	@echo "== cargo test"; cargo test --quiet --locked
