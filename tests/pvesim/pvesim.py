@@ -119,7 +119,13 @@ class Sim:
             st = dict(s)
             if st["type"] == "dir":
                 st.setdefault("path", os.path.join(state_dir, "storage", st["storage"]))
-                os.makedirs(st["path"], exist_ok=True)
+                # A directory storage creates a subdirectory per content type when it is
+                # activated (pvesm's dir plugin, mkdir on by default).
+                subdirs = {"snippets": "snippets", "iso": "template/iso", "vztmpl": "template/cache",
+                           "images": "images", "backup": "dump"}
+                for c in st["content"].split(","):
+                    if c in subdirs:
+                        os.makedirs(os.path.join(st["path"], subdirs[c]), exist_ok=True)
             self.storages[st["storage"]] = st
         self.vms = {}
         self.volumes = {}  # volid -> size in bytes

@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+"""make sim-test: the real OpenTofu + the real bpg/proxmox provider against pvesim.
+
+Renders test specs (never spec/homelab.yaml) into temp dirs, applies, changes and
+destroys them against the simulator, and asserts on what the simulator recorded.
+Known defects of the current tree are reported as "xfail" with their issue, and do
+not count as failures; an xfail that starts passing is reported as "XPASS" (a failure:
+the test should be updated). Closing line: "N passed, M failed".
+"""
+
+import json
+import os
+import re
+import ssl
+import sys
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+SPEC_SINGLE = os.path.join(h.HERE, "specs", "k3s-single.yaml")
+SPEC_MULTI = os.path.join(h.ROOT, "tests", "specs", "multi-vm.yaml")
+VM = 'proxmox_virtual_environment_vm.this'
+
+RESULTS = {"passed": 0, "failed": 0, "xfail": 0}
+
+
+class XFail(Exception):
+    pass
+
+
+def test(name, fn, *args):
+    try:
+        fn(*args)
+    except XFail as e:
+        RESULTS["xfail"] += 1
+        print(f"xfail {name}: {e}", flush=True)
+        return False
+    except Exception as e:  # noqa: BLE001 - every failure is reported, then the run goes on
+        RESULTS["failed"] += 1
+        msg = str(e) if isinstance(e, (h.Failure, AssertionError)) else traceback.format_exc()
+        print(f"FAIL  {name}: {msg}", flush=True)
+        return False
+    RESULTS["passed"] += 1
+    print(f"ok    {name}", flush=True)
+    return True
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def opts(value):
+    """qemu-server property string -> dict (a bare first item is 'file'/'model')."""
+    out = {}
+    for i, part in enumerate(value.split(",")):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k] = v
+        elif i == 0:
+            out["file"] = part
+    return out
+
+
+def config_problems(cfg, want):
+    """What is wrong with a VM config the simulator recorded, against a VM of the spec.
+    Returns a list of problems (empty: the config is what the requirements ask)."""
+    p = []
+
+    def eq(key, got, exp):
+        if got != exp:
+            p.append(f"{key}: expected {exp!r}, got {got!r}")
+
+    eq("cores", cfg.get("cores"), str(want["cores"]))
+    eq("memory", cfg.get("memory"), str(want["memory"]))
+    eq("machine", cfg.get("machine"), "q35")
+    eq("bios", cfg.get("bios"), "ovmf")
+    eq("agent.enabled", opts(cfg.get("agent", "")).get("enabled"), "1")
+    eq("name", cfg.get("name"), want["name"])
+    d = opts(cfg.get("scsi0", ""))
+    eq("scsi0.ssd", d.get("ssd"), "1")
+    eq("scsi0.discard", d.get("discard"), "on")
+    eq("scsi0.iothread", d.get("iothread"), "1")
+    eq("scsi0.size", d.get("size"), f"{want['disk_size']}G")
+    if not re.fullmatch(r"%s:vm-%d-disk-\d+" % (re.escape(want["storage"]), want["vmid"]), d.get("file", "")):
+        p.append(f"scsi0: not a disk of VM {want['vmid']} on {want['storage']}: {cfg.get('scsi0')!r}")
+    efi = opts(cfg.get("efidisk0", ""))
+    eq("efidisk0.efitype", efi.get("efitype"), "4m")
+    n = opts(cfg.get("net0", ""))
+    if not re.fullmatch(r"([0-9A-F]{2}:){5}[0-9A-F]{2}", n.get("virtio", "")):
+        p.append(f"net0: not a virtio NIC with a MAC: {cfg.get('net0')!r}")
+    eq("net0.bridge", n.get("bridge"), want["bridge"])
+    ip = opts(cfg.get("ipconfig0", ""))
+    eq("ipconfig0.ip", ip.get("ip"), want["ipv4_address"])
+    eq("ipconfig0.gw", ip.get("gw"), want["gateway"])
+    if want.get("user_data"):
+        ci = opts(cfg.get("cicustom", ""))
+        if not ci.get("user", "").startswith(f"{want['snippets']}:snippets/"):
+            p.append(f"cicustom: expected user={want['snippets']}:snippets/..., got {cfg.get('cicustom')!r}")
+    else:
+        eq("ciuser", cfg.get("ciuser"), want["user"])
+        keys = urllib.parse.unquote(cfg.get("sshkeys", "")).strip().split("\n")
+        eq("sshkeys", keys, want["ssh_keys"])
+    if "media=cdrom" not in cfg.get("ide2", "") or "cloudinit" not in cfg.get("ide2", ""):
+        p.append(f"ide2: no cloud-init drive: {cfg.get('ide2')!r}")
+    return p
+
+
+def spec_vm(lab, env, name, vmid):
+    """What a VM of the rendered environment must look like in the simulator."""
+    env_dir = lab.env_dir(env)
+    loc = h.env_locals(env_dir)[name]
+    main = open(os.path.join(env_dir, "main.tf"), encoding="utf-8").read()
+    gw = re.search(r'ipv4_gateway\s+= "([^"]+)"', main).group(1)
+    user = re.search(r'user\s+= "([^"]+)"', main).group(1)
+    keys = json.loads(re.search(r"ssh_keys\s+= (\[.*\])", main).group(1))
+    ud = re.search(r'"%s" = \{[^}]*user_data\s+= (\S+)' % re.escape(name), main).group(1) != "null"
+    return {**loc, "name": name, "vmid": vmid, "gateway": gw, "user": user, "ssh_keys": keys,
+            "storage": lab.vm_storage, "bridge": lab.bridge, "snippets": lab.snip_storage, "user_data": ud}
+
+
+def clone_request(lab, newid):
+    found = [r for r in lab.requests() if r["method"] == "POST" and r["path"].endswith("/clone")
+             and r["params"].get("newid") == str(newid)]
+    check(found, f"no clone request for VM {newid}")
+    return found[-1]
+
+
+def assert_vm_matches(lab, env, name, template_name):
+    vmid, vm = lab.vm_by_name(name)
+    want = spec_vm(lab, env, name, vmid)
+    probs = config_problems(vm["config"], want)
+    check(not probs, f"{name}: " + "; ".join(probs))
+    check(vm["status"] == "running", f"{name} is {vm['status']}, not running")
+    c = clone_request(lab, vmid)
+    tid = lab.templates[template_name]
+    check(re.fullmatch(r"/api2/json/nodes/[^/]+/qemu/%d/clone" % tid, c["path"]),
+          f"{name} was cloned by {c['path']}, not from template {template_name} ({tid})")
+    check(c["params"].get("full") == "1", f"{name}: not a full clone: {c['params']}")
+    check(c["status"] == 200, f"clone of {name} failed: {c['reason']}")
+
+
+def plan_actions(lab, env):
+    rc, plan, path = lab.plan_json(env)
+    return rc, h.actions(plan, VM), path
+
+
+def with_spec(lab, text):
+    lab.rerender(text)
+
+
+def api_get(lab, path, token):
+    ctx = ssl.create_default_context(cafile=lab.cert)
+    req = urllib.request.Request(f"https://127.0.0.1:{lab.port}{path}")
+    if token is not None:
+        req.add_header("Authorization", f"PVEAPIToken={token}")
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            return r.status, r.reason, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, e.reason, json.load(e)
+
+
+# ---------------------------------------------------------------------------- k3s-single
+def single_env_tests():
+    base = open(SPEC_SINGLE, encoding="utf-8").read()
+    lab = h.Lab(base)
+    env = "k3s-single"
+    tname = h.env_locals(lab.env_dir(env))["k3s-1"]["template_name"]
+    try:
+        def t_auth():
+            code, reason, _ = api_get(lab, "/api2/json/version", h.TOKEN)
+            check(code == 200, f"right token: {code} {reason}")
+            bad = h.TOKEN.rsplit("=", 1)[0] + "=00000000-dead-beef-0000-000000000000"
+            code, reason, _ = api_get(lab, "/api2/json/version", bad)
+            check(code == 401, f"wrong token answered {code} {reason}, not 401")
+            code, reason, _ = api_get(lab, "/api2/json/version", None)
+            check(code == 401, f"no token answered {code} {reason}, not 401")
+            code, reason, body = api_get(lab, "/api2/json/nodes/pve/lxc", h.TOKEN)
+            check(code == 501 and "/api2/json/nodes/pve/lxc" in reason,
+                  f"an unimplemented path answered {code} {reason}, not a 501 naming it")
+        test("pvesim: API token auth (wrong token 401) and loud 501 for unimplemented paths", t_auth)
+
+        lab.init(env)
+
+        def t_wrong_token_plan():
+            p = lab.tofu(env, "plan", "-no-color", "-input=false", check=False,
+                         token=h.TOKEN.rsplit("=", 1)[0] + "=wrong")
+            check(p.returncode == 1 and "401" in p.stderr, f"plan with a wrong token: rc {p.returncode}: {p.stderr[-400:]}")
+        test("k3s-single: tofu plan with a wrong API token fails with 401", t_wrong_token_plan)
+
+        def t_apply():
+            rc, acts, plan = plan_actions(lab, env)
+            check(acts == {f'module.vm["k3s-1"].{VM}': ["create"]}, f"first plan: {acts}")
+            lab.apply_plan(env, plan)
+            assert_vm_matches(lab, env, "k3s-1", tname)
+            vmid, _ = lab.vm_by_name("k3s-1")
+            check(vmid == 9101, f"vm_id {vmid}, spec says 9101")
+        if not test("k3s-single: apply clones the template with the spec's config (full clone, 4 cores, 24576 MiB, "
+                    "scsi0 ssd/discard, virtio NIC, static ipconfig0, user+keys, q35, OVMF, agent)", t_apply):
+            return
+
+        def t_noop():
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 0 and not acts, f"second plan: exit {rc}, changes {acts}")
+        test("k3s-single: a second plan -detailed-exitcode exits 0", t_noop)
+
+        def t_outputs():
+            out = lab.outputs(env)
+            vmid, vm = lab.vm_by_name("k3s-1")
+            ip = opts(vm["config"]["ipconfig0"])["ip"].split("/")[0]
+            check(out["vm_ips"]["value"] == {"k3s-1": ip}, f"vm_ips {out['vm_ips']['value']}")
+            v = out["vms"]["value"]["k3s-1"]
+            check(v["guest_agent_ipv4_addresses"] == [ip], f"agent addresses {v['guest_agent_ipv4_addresses']}")
+            check(v["vm_id"] == vmid and v["template_vm_id"] == lab.templates[tname], f"ids {v}")
+            check(v["cores"] == 4 and v["memory"] == 24576 and v["disk_size"] == 64, f"sizes {v}")
+            check(f"ssh admin@{ip} " in out["kubeconfig_command"]["value"], out["kubeconfig_command"]["value"])
+            check(out["server_ip"]["value"] == ip, f"server_ip {out['server_ip']['value']}")
+        test("k3s-single: outputs hold the values the simulator served (vm_ips, agent addresses, kubeconfig_command)",
+             t_outputs)
+
+        def t_cores():
+            with_spec(lab, base.replace("cores: 4", "cores: 6", 1))
+            rc, acts, plan = plan_actions(lab, env)
+            check(acts == {f'module.vm["k3s-1"].{VM}': ["update"]}, f"cores change planned {acts}")
+            n = len(lab.requests())
+            lab.apply_plan(env, plan)
+            _, vm = lab.vm_by_name("k3s-1")
+            check(vm["config"]["cores"] == "6", f"cores {vm['config']['cores']}")
+            new = lab.requests()[n:]
+            check(not [r for r in new if r["path"].endswith("/clone") or r["method"] == "DELETE"],
+                  "an in-place change cloned or deleted a VM")
+        test("k3s-single: cores 4 -> 6 is an in-place update", t_cores)
+
+        def t_disk():
+            with_spec(lab, base.replace("cores: 4", "cores: 6", 1).replace("disk: 64GiB", "disk: 80GiB"))
+            rc, acts, plan = plan_actions(lab, env)
+            check(acts == {f'module.vm["k3s-1"].{VM}': ["update"]}, f"disk grow planned {acts}")
+            n = len(lab.requests())
+            lab.apply_plan(env, plan)
+            vmid, vm = lab.vm_by_name("k3s-1")
+            check(opts(vm["config"]["scsi0"])["size"] == "80G", f"scsi0 {vm['config']['scsi0']}")
+            check(vmid == 9101, "the VM was replaced")
+            check([r for r in lab.requests()[n:] if r["path"].endswith("/resize")], "no resize request")
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 0, f"plan after the disk grow: {acts}")
+        test("k3s-single: disk 64 -> 80 GiB grows in place (resize), then no diff", t_disk)
+
+        grown = base.replace("cores: 4", "cores: 6", 1).replace("disk: 64GiB", "disk: 80GiB")
+        with_ud = grown.replace("        vm_id: 9101\n", "        vm_id: 9101\n        user_data: |\n"
+                                "          #cloud-config\n          hostname: k3s-1\n")
+
+        def t_vmid_conflict():
+            with_spec(lab, with_ud)
+            rc, acts, plan = plan_actions(lab, env)
+            check(acts.get(f'module.vm["k3s-1"].{VM}') == ["create", "delete"],
+                  f"user_data null -> set on a fixed vm_id planned {acts}, not a create_before_destroy replace")
+            p = lab.apply_plan(env, plan, check=False)
+            check(p.returncode != 0, "the replacement of a VM with a fixed vm_id succeeded")
+            check("VM 9101 already exists on node 'pve'" in p.stderr, f"error: {p.stderr[-600:]}")
+            c = clone_request(lab, 9101)
+            check(c["status"] == 500 and c["reason"] == "VM 9101 already exists on node 'pve'", f"clone answer {c}")
+            vmid, vm = lab.vm_by_name("k3s-1")
+            check(vm["status"] == "running" and vm["config"].get("ciuser") == "admin", "the old VM was touched")
+        test("k3s-single: user_data set with a fixed vm_id: create_before_destroy hits "
+             "\"VM 9101 already exists\" as Proxmox reports it, old VM left running", t_vmid_conflict)
+
+        def t_back():
+            with_spec(lab, grown)
+            rc, acts, plan = plan_actions(lab, env)
+            lab.apply_plan(env, plan)
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 0, f"plan after reverting user_data: {acts}")
+            check(not any(lab.state()["snippets"].values()), f"snippets left: {lab.state()['snippets']}")
+        test("k3s-single: reverting the spec after the failed replacement converges (no snippet left)", t_back)
+
+        def t_destroy():
+            lab.tofu(env, "destroy", "-auto-approve", "-no-color", "-input=false")
+            left = {k: v["config"]["name"] for k, v in lab.state()["vms"].items() if v["config"].get("template") != "1"}
+            check(not left, f"VMs left after destroy: {left}")
+            check(set(int(k) for k in lab.state()["vms"]) == set(lab.templates.values()), "templates changed")
+        test("k3s-single: tofu destroy leaves nothing but the templates", t_destroy)
+
+        def t_negative():
+            with_spec(lab, base)
+            mod = os.path.join(lab.gen, "tofu", "modules", "proxmox-vm", "main.tf")
+            text = open(mod, encoding="utf-8").read()
+            broken = re.sub(r"(\n\s+ssd\s+= )true", r"\1false", text)
+            check(broken != text, "could not break the module (no 'ssd = true')")
+            open(mod, "w", encoding="utf-8").write(broken)
+            rc, acts, plan = plan_actions(lab, env)
+            lab.apply_plan(env, plan)
+            vmid, vm = lab.vm_by_name("k3s-1")
+            probs = config_problems(vm["config"], spec_vm(lab, env, "k3s-1", vmid))
+            check(any(p.startswith("scsi0.ssd") for p in probs),
+                  f"the config assertion passed a module with ssd = false: {vm['config'].get('scsi0')}")
+            lab.tofu(env, "destroy", "-auto-approve", "-no-color", "-input=false")
+        test("negative control: a module broken to ssd = false fails the config assertion", t_negative)
+    finally:
+        lab.close()
+
+
+# ---------------------------------------------------------------------------- multi-VM
+def multi_env_tests():
+    base = open(SPEC_MULTI, encoding="utf-8").read()
+    # The second image's template lives on another node: the module clones it across.
+    lab = h.Lab(base, nodes_extra=["pve3"],
+                template_nodes={"alma9.8-k3-node-amd64-v1.37.1-k3s1-v1": "pve3"})
+    try:
+        envs = lab.envs
+        for env in envs:
+            lab.init(env)
+
+        def t_apply():
+            for env in envs:
+                rc, acts, plan = plan_actions(lab, env)
+                check(all(a == ["create"] for a in acts.values()) and acts, f"{env}: first plan {acts}")
+                lab.apply_plan(env, plan)
+            for env in envs:
+                for name, loc in h.env_locals(lab.env_dir(env)).items():
+                    assert_vm_matches(lab, env, name, loc["template_name"])
+            vmid, vm = lab.vm_by_name("lab-worker-2")
+            c = clone_request(lab, vmid)
+            check(c["path"].startswith("/api2/json/nodes/pve3/") and c["params"].get("target") == lab.node,
+                  f"cross-node clone: {c['path']} {c['params']}")
+            check(vm["node"] == lab.node, f"lab-worker-2 is on {vm['node']}")
+            snip = opts(vm["config"]["cicustom"])["user"].split("/", 1)[1]
+            path = os.path.join(lab.state_dir, "storage", lab.snip_storage, "snippets", snip)
+            want = open(os.path.join(lab.env_dir("lab"), "user-data", "lab-worker-2.yaml"), encoding="utf-8").read()
+            check(os.path.isfile(path) and open(path, encoding="utf-8").read() == want,
+                  f"the snippet {snip} did not land in the simulator's storage with the user-data")
+            check(lab.vm_by_name("lab-server")[0] == 9201, "lab-server vm_id")
+        if not test("multi-vm: apply of every environment; each VM's config matches the spec; snippet uploaded "
+                    "over SSH lands in the snippets storage; template on another node cloned across", t_apply):
+            return
+
+        def t_noop():
+            for env in envs:
+                rc, acts, _ = plan_actions(lab, env)
+                check(rc == 0 and not acts, f"{env}: second plan exit {rc}, changes {acts}")
+        test("multi-vm: a second plan exits 0 in every environment", t_noop)
+
+        ud = ("        ip: 10.20.1.11\n        user_data: |\n          #cloud-config\n"
+              "          hostname: lab-worker-1\n")
+        with_ud = base.replace("        ip: 10.20.1.11\n", ud)
+        check(with_ud != base, "spec edit failed")
+        w1 = f'module.vm["lab-worker-1"].{VM}'
+
+        def t_ud_set():
+            old_id, _ = lab.vm_by_name("lab-worker-1")
+            with_spec(lab, with_ud)
+            rc, acts, plan = plan_actions(lab, "lab")
+            check(acts.get(w1) == ["create", "delete"], f"user_data null -> set planned {acts}")
+            n = len(lab.requests())
+            lab.apply_plan("lab", plan)
+            new = lab.requests()[n:]
+            new_id, vm = lab.vm_by_name("lab-worker-1")
+            check(new_id != old_id, "not replaced")
+            clone_seq = clone_request(lab, new_id)["seq"]
+            dels = [r["seq"] for r in new if r["method"] == "DELETE" and r["path"].endswith(f"/qemu/{old_id}")]
+            check(dels and clone_seq < dels[0], f"create_before_destroy order: clone seq {clone_seq}, delete {dels}")
+            check("cicustom" in vm["config"] and "ciuser" not in vm["config"], f"config {vm['config']}")
+        test("multi-vm: user_data null -> set replaces the VM, new one cloned before the old one is deleted "
+             "(request log)", t_ud_set)
+
+        def t_ud_unset():
+            _, before = lab.vm_by_name("lab-worker-1")
+            snip = opts(before["config"].get("cicustom", "user=x:snippets/none"))["user"].split("/", 1)[1]
+            with_spec(lab, base)
+            rc, acts, plan = plan_actions(lab, "lab")
+            lab.apply_plan("lab", plan)
+            _, vm = lab.vm_by_name("lab-worker-1")
+            dangling = "cicustom" in vm["config"] and snip not in lab.state()["snippets"].get(lab.snip_storage, [])
+            if acts.get(w1) != ["create", "delete"] or dangling:
+                raise XFail(f"issue #15 item 4: user_data set -> null planned {acts.get(w1)} for the VM; "
+                            f"its cicustom still points at {vm['config'].get('cicustom')!r}, snippet deleted: {dangling}")
+        test("multi-vm: user_data set -> null replaces the VM (expected failure, issue #15 item 4)", t_ud_unset)
+
+        def t_rename():
+            renamed = base.replace("name: lab-worker-1", "name: lab-worker-9")
+            with_spec(lab, renamed)
+            rc, acts, plan = plan_actions(lab, "lab")
+            check(acts.get(f'module.vm["lab-worker-9"].{VM}') == ["create"]
+                  and acts.get(w1) == ["delete"], f"rename planned {acts}")
+            lab.apply_plan("lab", plan)
+            lab.vm_by_name("lab-worker-9")
+            names = [v["config"]["name"] for v in lab.state()["vms"].values()]
+            check("lab-worker-1" not in names, f"old VM left: {names}")
+            rc, acts, _ = plan_actions(lab, "lab")
+            check(rc == 0, f"plan after rename: {acts}")
+        test("multi-vm: renaming a VM creates the new name and deletes the old one, then no diff", t_rename)
+
+        def t_destroy():
+            for env in envs:
+                lab.tofu(env, "destroy", "-auto-approve", "-no-color", "-input=false")
+            left = {k: v["config"]["name"] for k, v in lab.state()["vms"].items() if v["config"].get("template") != "1"}
+            check(not left, f"VMs left after destroy: {left}")
+            check(not any(lab.state()["snippets"].values()), f"snippets left: {lab.state()['snippets']}")
+        test("multi-vm: tofu destroy of every environment leaves no VM and no snippet", t_destroy)
+    finally:
+        lab.close()
+
+
+def main():
+    for tool in ("tofu", "openssl", "ssh-keygen", "ssh-agent"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(":")):
+            print(f"sim-test: {tool} is not on PATH (make tools; source the tools env.sh)", file=sys.stderr)
+            sys.exit(2)
+    only = sys.argv[1:]
+    for name, fn in (("single", single_env_tests), ("multi", multi_env_tests)):
+        if not only or name in only:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - a broken fixture is a failure, reported
+                RESULTS["failed"] += 1
+                print(f"FAIL  {name}: fixture error:\n{traceback.format_exc()}", flush=True)
+    x = f" ({RESULTS['xfail']} expected failures)" if RESULTS["xfail"] else ""
+    print(f"sim-test: {RESULTS['passed']} passed, {RESULTS['failed']} failed{x}")
+    sys.exit(1 if RESULTS["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()
