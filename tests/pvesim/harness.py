@@ -57,6 +57,26 @@ def env_locals(env_dir):
     return vms
 
 
+def packer_images(gen):
+    """Each rendered image: the template name Packer gives it (locals.pkr.hcl's formula
+    over the variables' defaults), its disk size and its template VM id (0: none)."""
+    out = []
+    root = os.path.join(gen, "packer")
+    for image in sorted(os.listdir(root)):
+        text = open(os.path.join(root, image, "variables.pkr.hcl"), encoding="utf-8").read()
+        d = {m.group(1): m.group(2).strip('"') for m in re.finditer(
+            r'variable "(\w+)" \{.*?\n  default\s+= ([^\n]*)', text, re.S)}
+        loc = open(os.path.join(root, image, "locals.pkr.hcl"), encoding="utf-8").read()
+        formula = re.search(r'template_name\s+= "(.*)"', loc).group(1)
+        check = "alma${var.os_version}-k3-node-${var.arch}-${replace(var.k3s_version, \"+\", \"-\")}-v${var.image_release}"
+        if formula != check:
+            raise Failure(f"{image}: the template name formula changed, update the seed: {formula}")
+        name = f"alma{d['os_version']}-k3-node-{d['arch']}-{d['k3s_version'].replace('+', '-')}-v{d['image_release']}"
+        out.append({"image": image, "template_name": name, "disk_size": d["disk_size"],
+                    "vmid": int(d.get("template_vm_id", "0"))})
+    return out
+
+
 def env_var_default(env_dir, name):
     text = open(os.path.join(env_dir, "variables.tf"), encoding="utf-8").read()
     m = re.search(r'variable "%s" \{.*?default\s+= "([^"]*)"' % name, text, re.S)
@@ -89,19 +109,23 @@ class Lab:
 
     # ------------------------------------------------------------ fixtures
     def _seed(self):
-        templates = {}
-        for env in self.envs:
-            for vm in env_locals(os.path.join(self.gen, "tofu", "envs", env)).values():
-                templates.setdefault(vm["template_name"], vm.get("template_vm_id"))
+        templates = packer_images(self.gen)
+        used = {t["vmid"] for t in templates}
         vms = []
-        for i, (name, tid) in enumerate(sorted(templates.items())):
-            vmid = tid or 9000 + 10 * i
+        for i, t in enumerate(templates):
+            name = t["template_name"]
+            vmid = t["vmid"]
+            if not vmid:
+                vmid = 9000 + 10 * i
+                while vmid in used:
+                    vmid += 1
+                used.add(vmid)
             st = self.vm_storage
             vms.append({"vmid": vmid, "node": self.template_nodes.get(name, self.node), "config": {
                 "name": name, "template": "1", "bios": "ovmf", "machine": "q35", "ostype": "l26",
                 "cpu": "x86-64-v2-AES", "cores": "2", "sockets": "1", "memory": "4096",
                 "agent": "enabled=1", "scsihw": "virtio-scsi-single", "boot": "order=scsi0",
-                "scsi0": f"{st}:base-{vmid}-disk-1,discard=on,iothread=1,size=20G,ssd=1",
+                "scsi0": f"{st}:base-{vmid}-disk-1,discard=on,iothread=1,size={t['disk_size']},ssd=1",
                 "efidisk0": f"{st}:base-{vmid}-disk-0,efitype=4m,pre-enrolled-keys=0,size=4M",
                 "ide2": f"{st}:vm-{vmid}-cloudinit,media=cdrom",
                 "net0": f"virtio=BC:24:11:00:{i:02X}:01,bridge={self.bridge}",

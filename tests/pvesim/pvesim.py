@@ -342,6 +342,8 @@ class Sim:
                     cfg[k] = new + ("," + opts if opts else "")
             cfg["template"] = "1"
             return self.task(node, "qmtemplate", vmid)
+        if rest == ["migrate"] and m == "POST":
+            return self.migrate(node, vmid, v, params)
         if rest == ["move_disk"] and m == "POST":
             return self.move_disk(node, vmid, v, params)
         if rest == ["resize"] and m == "PUT":
@@ -424,6 +426,11 @@ class Sim:
         full = params.get("full", "0" if str(src["config"].get("template", "0")) == "1" else "1") == "1"
         if target != node and not full:
             raise ApiError(500, "Linked clone feature for cloning to a different node is not supported")
+        if target != node:
+            for k, val in src["config"].items():
+                if DISK_RE.match(k) and "media=cdrom" not in val and \
+                        not self.storages.get(val.split(":", 1)[0], {}).get("shared"):
+                    raise ApiError(500, f"can't clone VM to node '{target}' (VM uses local storage)")
         self.check_vmid_unused(newid)
         storage = params.get("storage")
         cfg = {}
@@ -555,6 +562,23 @@ class Sim:
             sopts.pop("size", None)
         return ",".join([vol] + [f"{k}={v}" for k, v in sorted(sopts.items())])
 
+    def migrate(self, node, vmid, v, params):
+        target = params.get("target")
+        if not target:
+            raise param_error({"target": "property is missing and it is not optional"})
+        self.node_check(target)
+        if target == node:
+            raise ApiError(500, f"target is local node.")
+        if v["status"] == "running" and params.get("online") != "1":
+            raise ApiError(500, f"can't migrate running VM without --online")
+        local = [k for k in v["config"] if DISK_RE.match(k) and "media=cdrom" not in v["config"][k]
+                 and not self.storages.get(v["config"][k].split(":", 1)[0], {}).get("shared")]
+        if local and params.get("with-local-disks") != "1":
+            raise ApiError(500, f"can't migrate local disk '{v['config'][local[0]].split(',', 1)[0]}': "
+                                "use --with-local-disks to override")
+        v["node"] = target
+        return self.task(node, "qmigrate", vmid)
+
     def move_disk(self, node, vmid, v, params):
         cfg = v["config"]
         disk, storage = params.get("disk"), params.get("storage")
@@ -603,6 +627,10 @@ class Sim:
         if st is None:
             raise ApiError(500, f"storage '{sid}' does not exist")
         snip = os.path.join(st["path"], "snippets") if st["type"] == "dir" else None
+        if rest == ["status"] and m == "GET":
+            return {"type": st["type"], "content": st["content"], "active": 1, "enabled": 1,
+                    "shared": 1 if st.get("shared") else 0, "total": 1 << 40, "used": 1 << 38,
+                    "avail": (1 << 40) - (1 << 38)}
         if rest == ["content"] and m == "GET":
             want = params.get("content")
             out = []
