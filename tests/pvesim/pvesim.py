@@ -188,11 +188,6 @@ class Sim:
             raise ApiError(500, f"Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist")
         return v
 
-    def check_vmid_unused(self, vmid):
-        v = self.vms.get(vmid)
-        if v is not None:
-            raise ApiError(500, f"VM {vmid} already exists on node '{v['node']}'")
-
     def digest(self, cfg):
         text = "".join(f"{k}: {cfg[k]}\n" for k in sorted(cfg))
         return hashlib.sha1(text.encode()).hexdigest()
@@ -431,12 +426,14 @@ class Sim:
                 if DISK_RE.match(k) and "media=cdrom" not in val and \
                         not self.storages.get(val.split(":", 1)[0], {}).get("shared"):
                     raise ApiError(500, f"can't clone VM to node '{target}' (VM uses local storage)")
-        self.check_vmid_unused(newid)
+        if newid in self.vms:
+            # qemu-server checks for the new id's config file before it starts the worker.
+            raise ApiError(500, f"unable to create VM {newid}: config file already exists")
         storage = params.get("storage")
         cfg = {}
         # qemu-server clones the drives in sorted key order (efidisk0, ide2, scsi0...).
         for k, val in sorted(src["config"].items()):
-            if k in ("template", "lock", "vmgenid", "smbios1"):
+            if k in ("template", "lock", "vmgenid", "smbios1") or k.startswith("unused"):
                 continue
             if DISK_RE.match(k):
                 vol, _, opts = val.partition(",")
@@ -461,7 +458,8 @@ class Sim:
         if "description" in params:
             cfg["description"] = params["description"]
         cfg["smbios1"] = f"uuid={self.uuid()}"
-        cfg["vmgenid"] = self.uuid()
+        if "vmgenid" in src["config"]:
+            cfg["vmgenid"] = self.uuid()
         self.vms[newid] = {"node": target, "status": "stopped", "config": cfg, "started": 0}
         return self.task(node, "qmclone", vmid)
 
