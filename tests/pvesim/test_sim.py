@@ -3,9 +3,9 @@
 
 Renders test specs (never spec/homelab.yaml) into temp dirs, applies, changes and
 destroys them against the simulator, and asserts on what the simulator recorded.
-Known defects of the current tree are reported as "xfail" with their issue, and do
-not count as failures; an xfail that starts passing is reported as "XPASS" (a failure:
-the test should be updated). Closing line: "N passed, M failed".
+Known defects of the current tree are reported as "xfail" with their issue and do not
+count as failures; each such test asserts the intended behaviour, so once the defect is
+fixed it reports "ok". Closing line: "sim-test: N passed, M failed".
 """
 
 import json
