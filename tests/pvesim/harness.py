@@ -86,7 +86,7 @@ def env_var_default(env_dir, name):
 class Lab:
     """One simulator + sshd + tofu working set for one test spec."""
 
-    def __init__(self, spec_text, nodes_extra=(), template_nodes=None):
+    def __init__(self, spec_text, nodes_extra=(), template_nodes=None, seed_specs=()):
         self.tmp = tempfile.mkdtemp(prefix="pvesim-")
         self.procs = []
         self.spec_text = spec_text
@@ -102,6 +102,13 @@ class Lab:
         self.state_dir = os.path.join(self.tmp, "sim")
         os.makedirs(self.state_dir)
         self.template_nodes = template_nodes or {}
+        # Templates of other spec versions (an image bump) exist too, as after `make packer`.
+        self.seed_gens = [self.gen]
+        for i, text in enumerate(seed_specs):
+            g = os.path.join(self.tmp, f"seed{i}", "gen")
+            os.makedirs(os.path.dirname(g))
+            render(text, g)
+            self.seed_gens.append(g)
         self._seed()
         self._cert()
         self._sshd()
@@ -109,7 +116,12 @@ class Lab:
 
     # ------------------------------------------------------------ fixtures
     def _seed(self):
-        templates = packer_images(self.gen)
+        templates, seen = [], set()
+        for g in self.seed_gens:
+            for t in packer_images(g):
+                if t["template_name"] not in seen:
+                    seen.add(t["template_name"])
+                    templates.append(t)
         used = {t["vmid"] for t in templates}
         vms = []
         for i, t in enumerate(templates):
