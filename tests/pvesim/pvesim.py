@@ -256,7 +256,7 @@ class Sim:
                 return self.qemu(m, node, vmid, rest[2:], params)
             if len(rest) >= 3 and rest[0] == "storage":
                 return self.storage(m, node, rest[1], rest[2:], params)
-        return None  # -> 501
+        raise LookupError  # -> 501
 
     def resources(self, rtype):
         out = []
@@ -709,7 +709,7 @@ class Handler(BaseHTTPRequestHandler):
                     data = sim.handle(method, path[len(API):], params)
                 except LookupError:
                     data = LookupError
-                if data is None and method == "GET" or data is LookupError:
+                if data is LookupError:
                     raise ApiError(501, f"pvesim: not implemented: {method} {path}")
                 code, reason, out = 200, "OK", {"data": data}
             except ApiError as e:

@@ -153,9 +153,10 @@ def with_spec(lab, text):
     lab.rerender(text)
 
 
-def api_get(lab, path, token):
+def api_get(lab, path, token, method="GET"):
     ctx = ssl.create_default_context(cafile=lab.cert)
-    req = urllib.request.Request(f"https://127.0.0.1:{lab.port}{path}")
+    req = urllib.request.Request(f"https://127.0.0.1:{lab.port}{path}", method=method,
+                                 data=b"" if method != "GET" else None)
     if token is not None:
         req.add_header("Authorization", f"PVEAPIToken={token}")
     try:
@@ -185,6 +186,10 @@ def single_env_tests():
             code, reason, body = api_get(lab, "/api2/json/nodes/pve/lxc", h.TOKEN)
             check(code == 501 and "/api2/json/nodes/pve/lxc" in reason,
                   f"an unimplemented path answered {code} {reason}, not a 501 naming it")
+            for method, path in (("PUT", "/api2/json/cluster/options"), ("POST", "/api2/json/nodes/pve/qemu"),
+                                 ("DELETE", "/api2/json/nodes/pve/storage/local-lvm/content")):
+                code, reason, body = api_get(lab, path, h.TOKEN, method)
+                check(code == 501 and f"{method} {path}" in reason, f"{method} {path} answered {code} {reason}")
         test("pvesim: API token auth (wrong token 401) and loud 501 for unimplemented paths", t_auth)
 
         lab.init(env)
