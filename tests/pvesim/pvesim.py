@@ -327,6 +327,8 @@ class Sim:
         if rest == ["clone"] and m == "POST":
             return self.clone(node, vmid, v, params)
         if rest == ["template"] and m == "POST":
+            if str(cfg.get("template", "0")) == "1":
+                raise ApiError(500, "you can't convert a template to a template")
             if v["status"] == "running":
                 raise ApiError(500, "you can't convert a VM to template if VM is running")
             for k in list(cfg):
@@ -395,7 +397,7 @@ class Sim:
 
     def power(self, node, vmid, v, action, params):
         if str(v["config"].get("template", "0")) == "1" and action == "start":
-            raise ApiError(500, f"VM {vmid} is a template and cannot be started")
+            raise ApiError(500, "you can't start a vm if it's a template")
         if action == "start":
             if v["status"] == "running":
                 raise ApiError(500, f"VM {vmid} already running")
@@ -566,9 +568,9 @@ class Sim:
             raise param_error({"target": "property is missing and it is not optional"})
         self.node_check(target)
         if target == node:
-            raise ApiError(500, f"target is local node.")
+            raise param_error({"target": "target is local node."})
         if v["status"] == "running" and params.get("online") != "1":
-            raise ApiError(500, f"can't migrate running VM without --online")
+            raise ApiError(500, "can't migrate running VM without --online")
         local = [k for k in v["config"] if DISK_RE.match(k) and "media=cdrom" not in v["config"][k]
                  and not self.storages.get(v["config"][k].split(":", 1)[0], {}).get("shared")]
         if local and params.get("with-local-disks") != "1":
@@ -612,7 +614,7 @@ class Sim:
             raise param_error({"size": f"value does not match the regex pattern - got '{size}'"})
         new = cur + size_to_bytes(m.group(2)) if m.group(1) else size_to_bytes(m.group(2))
         if new < cur:
-            raise ApiError(500, f"shrinking disks is not supported")
+            raise ApiError(500, "shrinking disks is not supported")
         self.volumes[vol] = new
         sopts = dict(parse_prop_string(opts)) if opts else {}
         sopts["size"] = bytes_to_size(new)

@@ -506,13 +506,90 @@ def multi_env_tests():
         lab.close()
 
 
+def unit_tests():
+    """The simulator's own formats and refusals, without tofu (fast, and each a check that
+    a wrong provider request is refused as Proxmox refuses it)."""
+    import tempfile
+    sys.path.insert(0, h.HERE)
+    import pvesim as ps
+
+    d = tempfile.mkdtemp(prefix="pvesim-unit-")
+    seed = {"nodes": ["pve", "pve-b"], "storages": [
+        {"storage": "local-lvm", "type": "lvmthin", "content": "images,rootdir"},
+        {"storage": "local", "type": "dir", "content": "snippets,iso"}],
+        "vms": [{"vmid": 9000, "node": "pve", "config": {
+            "name": "tmpl", "template": "1", "scsi0": "local-lvm:base-9000-disk-1,size=20G,ssd=1",
+            "efidisk0": "local-lvm:base-9000-disk-0,efitype=4m,size=4M",
+            "ide2": "local-lvm:vm-9000-cloudinit,media=cdrom", "net0": "virtio=BC:24:11:00:00:01,bridge=vmbr0",
+            "agent": "enabled=1", "unused0": "local-lvm:vm-9000-disk-9"}}]}
+    sim = ps.Sim(d, seed, h.TOKEN)
+
+    def refused(fn, code, text):
+        try:
+            fn()
+        except ps.ApiError as e:
+            check(e.code == code and text in (e.message + json.dumps(e.errors or {})),
+                  f"refused with {e.code} {e.message} {e.errors}, expected {code} {text!r}")
+            return
+        raise AssertionError(f"not refused (expected {code} {text!r})")
+
+    def t():
+        upid = sim.handle("POST", "nodes/pve/qemu/9000/clone", {"newid": "101", "full": "1", "name": "a"})
+        check(re.fullmatch(r"UPID:pve:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmclone:9000:root@pam:", upid), upid)
+        check(sim.handle("GET", f"nodes/pve/tasks/{upid}/status", {})["exitstatus"] == "OK", "task status")
+        cfg = sim.vms[101]["config"]
+        check(cfg["efidisk0"].startswith("local-lvm:vm-101-disk-0,") and
+              cfg["scsi0"] == "local-lvm:vm-101-disk-1,size=20G,ssd=1", f"clone drives {cfg}")
+        check(cfg["ide2"] == "local-lvm:vm-101-cloudinit,media=cdrom" and "unused0" not in cfg, f"clone {cfg}")
+        check(cfg["net0"] != "virtio=BC:24:11:00:00:01,bridge=vmbr0" and cfg["net0"].endswith(",bridge=vmbr0"),
+              f"clone kept the MAC: {cfg['net0']}")
+        refused(lambda: sim.handle("POST", "nodes/pve/qemu/9000/clone", {"newid": "101"}),
+                500, "unable to create VM 101: config file already exists")
+        refused(lambda: sim.handle("POST", "nodes/pve/qemu/9000/clone", {"newid": "102", "target": "pve-b",
+                                                                        "full": "1"}),
+                500, "can't clone VM to node 'pve-b' (VM uses local storage)")
+        sim.handle("PUT", "nodes/pve/qemu/101/config", {"net0": "model=virtio,bridge=vmbr1,firewall=0"})
+        check(re.fullmatch(r"virtio=BC:24:11:[0-9A-F:]{8},bridge=vmbr1,firewall=0", cfg["net0"]), cfg["net0"])
+        refused(lambda: sim.handle("PUT", "nodes/pve/qemu/101/config", {"bogus": "1"}), 400, "bogus")
+        refused(lambda: sim.handle("PUT", "nodes/pve/qemu/101/config", {"cores": "x"}), 400, "cores")
+        refused(lambda: sim.handle("PUT", "nodes/pve/qemu/101/config", {"cores": "2", "digest": "0" * 40}),
+                500, "VM config file has been modified by another user")
+        sim.handle("PUT", "nodes/pve/qemu/101/resize", {"disk": "scsi0", "size": "+4G"})
+        check("size=24G" in cfg["scsi0"], cfg["scsi0"])
+        refused(lambda: sim.handle("PUT", "nodes/pve/qemu/101/resize", {"disk": "scsi0", "size": "10G"}),
+                500, "shrinking disks is not supported")
+        refused(lambda: sim.handle("POST", "nodes/pve/qemu/101/move_disk", {"disk": "scsi0", "storage": "local-lvm"}),
+                500, "you can't move to the same storage with same format")
+        refused(lambda: sim.handle("GET", "nodes/pve/qemu/101/agent/network-get-interfaces", {}),
+                500, "VM 101 is not running")
+        sim.handle("PUT", "nodes/pve/qemu/101/config", {"ipconfig0": "ip=10.0.0.5/24,gw=10.0.0.1"})
+        sim.handle("POST", "nodes/pve/qemu/101/status/start", {})
+        ifs = sim.handle("GET", "nodes/pve/qemu/101/agent/network-get-interfaces", {})["result"]
+        check([a["ip-address"] for i in ifs if i["name"] == "eth0" for a in i["ip-addresses"]] == ["10.0.0.5"],
+              f"agent interfaces {ifs}")
+        refused(lambda: sim.handle("DELETE", "nodes/pve/qemu/101", {}), 500, "VM 101 is running - destroy failed")
+        refused(lambda: sim.handle("POST", "nodes/pve/qemu/101/migrate", {"target": "pve-b", "online": "1"}),
+                500, "can't migrate local disk")
+        refused(lambda: sim.handle("POST", "nodes/pve/qemu/9000/status/start", {}),
+                500, "you can't start a vm if it's a template")
+        refused(lambda: sim.handle("GET", "nodes/pve/qemu/555/config", {}),
+                500, "Configuration file 'nodes/pve/qemu-server/555.conf' does not exist")
+        refused(lambda: sim.handle("GET", "cluster/nextid", {"vmid": "101"}), 400, "VM 101 already exists")
+        check(sim.handle("GET", "cluster/nextid", {}) == "100", "nextid")
+    try:
+        test("pvesim unit: clone, config formats, resize, move_disk, agent, delete, migrate refusals", t)
+    finally:
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     for tool in ("tofu", "openssl", "ssh-keygen", "ssh-agent"):
         if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(":")):
             print(f"sim-test: {tool} is not on PATH (make tools; source the tools env.sh)", file=sys.stderr)
             sys.exit(2)
     only = sys.argv[1:]
-    for name, fn in (("single", single_env_tests), ("multi", multi_env_tests)):
+    for name, fn in (("unit", unit_tests), ("single", single_env_tests), ("multi", multi_env_tests)):
         if not only or name in only:
             try:
                 fn()
