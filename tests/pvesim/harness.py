@@ -89,6 +89,14 @@ class Lab:
     def __init__(self, spec_text, nodes_extra=(), template_nodes=None, seed_specs=()):
         self.tmp = tempfile.mkdtemp(prefix="pvesim-")
         self.procs = []
+        self.agent_pid = None
+        try:
+            self._setup(spec_text, nodes_extra, template_nodes, seed_specs)
+        except BaseException:
+            self.close()  # no sshd, agent or simulator left behind by a failed setup
+            raise
+
+    def _setup(self, spec_text, nodes_extra, template_nodes, seed_specs):
         self.spec_text = spec_text
         self.gen = os.path.join(self.tmp, "gen")
         render(spec_text, self.gen)
@@ -219,7 +227,7 @@ class Lab:
         for p in self.procs:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=10)
-        if getattr(self, "agent_pid", None):
+        if self.agent_pid:
             try:
                 os.kill(self.agent_pid, signal.SIGTERM)
             except ProcessLookupError:
