@@ -53,6 +53,11 @@ for _prefix, _count in (("net", 32), ("ipconfig", 32), ("ide", 4), ("sata", 6), 
 CONFIG_CONTROL = {"delete", "digest", "revert", "skiplock", "background_delay", "force"}
 DISK_RE = re.compile(r"^(ide|sata|scsi|virtio)\d+$|^efidisk0$|^tpmstate0$")
 NET_MODELS = {"e1000", "e1000e", "rtl8139", "virtio", "vmxnet3"}
+# qemu-server's fast_plug_option and cloud-init options: applied to a running VM at once.
+CLOUDINIT_KEYS = {"cicustom", "cipassword", "citype", "ciupgrade", "ciuser", "nameserver",
+                  "searchdomain", "sshkeys"} | {f"ipconfig{i}" for i in range(32)}
+FAST_PLUG = {"description", "hookscript", "lock", "migrate_downtime", "migrate_speed", "name",
+             "onboot", "protection", "shares", "startup", "tags", "vmstatestorage"} | CLOUDINIT_KEYS
 INT_KEYS = {"cores", "sockets", "vcpus", "template", "balloon", "shares", "cpuunits",
             "onboot", "numa", "acpi", "kvm", "tablet", "protection", "localtime"}
 
@@ -133,8 +138,8 @@ class Sim:
         self.pid = 1000
         self.seq = 0
         for t in seed.get("vms", []):
-            self.vms[int(t["vmid"])] = {"node": t["node"], "status": "stopped",
-                                      "config": dict(t["config"]), "started": 0}
+            self.vms[int(t["vmid"])] = {"node": t["node"], "status": "stopped", "pending": {},
+                                      "pending_delete": [], "config": dict(t["config"]), "started": 0}
             for k, v in t["config"].items():
                 if DISK_RE.match(k):
                     vol = v.split(",", 1)[0]
@@ -148,7 +153,8 @@ class Sim:
     def dump(self):
         state = {
             "nodes": self.nodes,
-            "vms": {str(k): {"node": v["node"], "status": v["status"], "config": v["config"]}
+            "vms": {str(k): {"node": v["node"], "status": v["status"], "config": v["config"],
+                             "pending": v["pending"], "pending_delete": v["pending_delete"]}
                     for k, v in sorted(self.vms.items())},
             "snippets": {sid: sorted(os.listdir(os.path.join(s["path"], "snippets")))
                          for sid, s in self.storages.items()
@@ -188,9 +194,40 @@ class Sim:
             raise ApiError(500, f"Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist")
         return v
 
-    def digest(self, cfg):
-        text = "".join(f"{k}: {cfg[k]}\n" for k in sorted(cfg))
+    def digest(self, v):
+        cfg, pend = v["config"], v["pending"]
+        text = "".join(f"{k}: {cfg[k]}\n" for k in sorted(cfg)) + "[PENDING]\n" + \
+            "".join(f"{k}: {pend[k]}\n" for k in sorted(pend)) + "delete: " + ",".join(v["pending_delete"])
         return hashlib.sha1(text.encode()).hexdigest()
+
+    def hotpluggable(self, cfg, key):
+        """qemu-server's vmconfig_hotplug_pending, reduced: may this change reach a running VM
+        now, or does it wait in [PENDING] for the next start?"""
+        hp = cfg.get("hotplug", "1")
+        features = {"network", "disk", "usb"} if hp == "1" else set() if hp == "0" else set(hp.split(","))
+        if key in FAST_PLUG:
+            return True
+        if re.fullmatch(r"net\d+", key):
+            return "network" in features
+        if DISK_RE.match(key):
+            return "disk" in features and not re.match(r"(efidisk|ide|sata|tpmstate)\d+", key)
+        if re.fullmatch(r"usb\d+", key):
+            return "usb" in features
+        if key == "vcpus":
+            return "cpu" in features
+        if key == "memory":
+            return "memory" in features
+        if key == "balloon":
+            return str(cfg.get("balloon", "")) != "0"
+        return False
+
+    def apply_pending(self, v):
+        for k in v["pending_delete"]:
+            old = v["config"].pop(k, None)
+            if old is not None and DISK_RE.match(k):
+                self.volumes.pop(old.split(",", 1)[0], None)
+        v["config"].update(v["pending"])
+        v["pending"], v["pending_delete"] = {}, []
 
     def alloc_volume(self, storage, vmid, size_bytes, name=None):
         if storage not in self.storages:
@@ -314,13 +351,28 @@ class Sim:
         v = self.vm(node, vmid)
         cfg = v["config"]
         if rest == ["config"] and m == "GET":
+            shown = dict(cfg)
+            if params.get("current") != "1":  # the default shows pending values
+                for k in v["pending_delete"]:
+                    shown.pop(k, None)
+                shown.update(v["pending"])
             out = {}
-            for k, val in cfg.items():
+            for k, val in shown.items():
                 out[k] = int(val) if k in INT_KEYS and re.fullmatch(r"-?\d+", str(val)) else val
-            out["digest"] = self.digest(cfg)
+            out["digest"] = self.digest(v)
             return out
         if rest == ["pending"] and m == "GET":
-            return [{"key": k, "value": val} for k, val in sorted(cfg.items())]
+            out = []
+            for k in sorted(set(cfg) | set(v["pending"]) | set(v["pending_delete"])):
+                e = {"key": k}
+                if k in cfg:
+                    e["value"] = cfg[k]
+                if k in v["pending"]:
+                    e["pending"] = v["pending"][k]
+                if k in v["pending_delete"]:
+                    e["delete"] = 1
+                out.append(e)
+            return out
         if rest == ["config"] and m in ("PUT", "POST"):
             self.update_config(node, vmid, v, params)
             return None if m == "PUT" else self.task(node, "qmconfig", vmid)
@@ -401,6 +453,7 @@ class Sim:
         if action == "start":
             if v["status"] == "running":
                 raise ApiError(500, f"VM {vmid} already running")
+            self.apply_pending(v)  # a start runs the config with its pending changes applied
             v["status"], v["started"] = "running", int(time.time())
             return self.task(node, "qmstart", vmid)
         if action in ("shutdown", "stop"):
@@ -411,6 +464,8 @@ class Sim:
         if action == "reboot":
             if v["status"] != "running":
                 raise ApiError(500, f"VM {vmid} not running")
+            self.apply_pending(v)  # a reboot is a shutdown and a start
+            v["started"] = int(time.time())
             return self.task(node, "qmreboot", vmid)
         raise LookupError
 
@@ -462,7 +517,8 @@ class Sim:
         cfg["smbios1"] = f"uuid={self.uuid()}"
         if "vmgenid" in src["config"]:
             cfg["vmgenid"] = self.uuid()
-        self.vms[newid] = {"node": target, "status": "stopped", "config": cfg, "started": 0}
+        self.vms[newid] = {"node": target, "status": "stopped", "pending": {}, "pending_delete": [],
+                           "config": cfg, "started": 0}
         return self.task(node, "qmclone", vmid)
 
     def uuid(self):
@@ -477,7 +533,7 @@ class Sim:
                 errors[k] = "property is not defined in schema and the schema does not allow additional properties"
         if errors:
             raise param_error(errors)
-        if "digest" in params and params["digest"] != self.digest(cfg):
+        if "digest" in params and params["digest"] != self.digest(v):
             raise ApiError(500, "VM config file has been modified by another user")
         if str(cfg.get("template", "0")) == "1" and any(DISK_RE.match(k) for k in params):
             raise ApiError(500, "you can't change disks of a template")
@@ -487,7 +543,13 @@ class Sim:
                 errors[k] = "invalid format - unknown option"
         if errors:
             raise param_error({"delete": "; ".join(f"{k}: {e}" for k, e in errors.items())})
+        running = v["status"] == "running"
         for k in deletes:
+            v["pending"].pop(k, None)
+            if running and not self.hotpluggable(cfg, k):
+                if k in cfg and k not in v["pending_delete"]:
+                    v["pending_delete"].append(k)
+                continue
             old = cfg.pop(k, None)
             if old is not None and DISK_RE.match(k):
                 self.volumes.pop(old.split(",", 1)[0], None)
@@ -503,8 +565,16 @@ class Sim:
             if re.fullmatch(r"net\d+", k):
                 val = self.print_net(k, val)
             if DISK_RE.match(k):
-                val = self.set_disk(vmid, k, val, cfg.get(k))
-            cfg[k] = val
+                val = self.set_disk(vmid, k, val, v["pending"].get(k, cfg.get(k)))
+            if k in v["pending_delete"]:
+                v["pending_delete"].remove(k)
+            if running and not self.hotpluggable(cfg, k):
+                if cfg.get(k) == val:
+                    v["pending"].pop(k, None)
+                else:
+                    v["pending"][k] = val
+            else:
+                cfg[k] = val
 
     def print_net(self, key, val):
         """qemu-server parse_net + print_net: 'model=virtio,bridge=vmbr0' or

@@ -136,6 +136,8 @@ def assert_vm_matches(lab, env, name, template_name):
     probs = config_problems(vm["config"], want)
     check(not probs, f"{name}: " + "; ".join(probs))
     check(vm["status"] == "running", f"{name} is {vm['status']}, not running")
+    check(not vm["pending"] and not vm["pending_delete"], f"{name}: changes wait for a restart: "
+          f"{vm['pending']} {vm['pending_delete']}")
     c = clone_request(lab, vmid)
     tid = lab.templates[template_name]
     check(re.fullmatch(r"/api2/json/nodes/[^/]+/qemu/%d/clone" % tid, c["path"]),
@@ -237,7 +239,8 @@ def single_env_tests():
             n = len(lab.requests())
             lab.apply_plan(env, plan)
             _, vm = lab.vm_by_name("k3s-1")
-            check(vm["config"]["cores"] == "6", f"cores {vm['config']['cores']}")
+            check(vm["config"]["cores"] == "6" and not vm["pending"],
+                  f"the running VM has cores {vm['config']['cores']}, pending {vm['pending']}")
             new = lab.requests()[n:]
             check(not [r for r in new if r["path"].endswith("/clone") or r["method"] == "DELETE"],
                   "an in-place change cloned or deleted a VM")
@@ -568,6 +571,15 @@ def unit_tests():
         check([a["ip-address"] for i in ifs if i["name"] == "eth0" for a in i["ip-addresses"]] == ["10.0.0.5"],
               f"agent interfaces {ifs}")
         refused(lambda: sim.handle("DELETE", "nodes/pve/qemu/101", {}), 500, "VM 101 is running - destroy failed")
+        # A running VM: cores wait in [PENDING], cloud-init options and the name apply at once.
+        sim.handle("PUT", "nodes/pve/qemu/101/config", {"cores": "8", "ciuser": "ops", "name": "b"})
+        check(sim.vms[101]["pending"] == {"cores": "8"} and cfg["ciuser"] == "ops" and cfg["name"] == "b",
+              f"pending {sim.vms[101]['pending']}")
+        check(sim.handle("GET", "nodes/pve/qemu/101/config", {})["cores"] == 8, "config shows pending values")
+        check("cores" not in sim.handle("GET", "nodes/pve/qemu/101/config", {"current": "1"}), "current=1")
+        check({"key": "cores", "pending": "8"} in sim.handle("GET", "nodes/pve/qemu/101/pending", {}), "pending")
+        sim.handle("POST", "nodes/pve/qemu/101/status/reboot", {})
+        check(cfg["cores"] == "8" and not sim.vms[101]["pending"], "a reboot applies pending changes")
         refused(lambda: sim.handle("POST", "nodes/pve/qemu/101/migrate", {"target": "pve-b", "online": "1"}),
                 500, "can't migrate local disk")
         refused(lambda: sim.handle("POST", "nodes/pve/qemu/9000/status/start", {}),
