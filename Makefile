@@ -51,12 +51,13 @@ tools: ## Install the pinned toolchain (OpenTofu, Packer, kustomize, kubeconform
 fmt: ## Format the Rust code
 	@cargo fmt --all
 
-test: tools ## The test suite: Rust checks, stale-tree check, real-tool preflight
+test: tools ## The test suite: Rust checks, stale-tree check, real-tool preflight, boot tests
 	@echo "== cargo fmt --check"; cargo fmt --all --check
 	@echo "== cargo clippy"; cargo clippy --quiet --locked --all-targets -- -D warnings
 	@echo "== cargo test"; cargo test --quiet --locked
 	@echo "== homelabgen diff (the committed tree must match the spec)"; $(HOMELABGEN) diff --spec $(SPEC) --out $(GENERATED)
 	@echo "== preflight"; ./preflight.sh $(GENERATED)
+	@$(MAKE) boot-test
 
 preflight: ## Format, validate and lint the generated tree with the real tools
 	@./preflight.sh $(GENERATED)

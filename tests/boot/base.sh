@@ -48,8 +48,8 @@ debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >
 echo "boot-base: debootstrap took $((SECONDS - start)) s" >&2
 
 # The kernel and the initramfs the guest boots with (qemu -kernel/-initrd).
-vmlinuz=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n1)
-initrd=$(ls "$root"/boot/initrd.img-* | sort -V | tail -n1)
+vmlinuz=$(find "$root/boot" -name "vmlinuz-*" | sort -V | tail -n1)
+initrd=$(find "$root/boot" -name "initrd.img-*" | sort -V | tail -n1)
 [ -f "$vmlinuz" ] && [ -f "$initrd" ] || die "no kernel or initramfs in $root/boot"
 cp "$vmlinuz" "$dir/vmlinuz"
 cp "$initrd" "$dir/initrd.img"
