@@ -135,6 +135,12 @@ def single_node(case, r, conf, image):
             f"tls-san: {lists.get('tls-san')}")
         add((s["args"] or "").split() == ["server"], "k3s runs as `server`", f"args: {s['args']!r}")
 
+    # units the rendered scripts installed (first-boot units): each ran and succeeded
+    for u in image["boot_units"]:
+        st = r.get("units", {}).get(u, {})
+        add(int(st.get("ExecMainStartTimestampMonotonic") or 0) > 0 and st.get("Result") == "success",
+            f"{u} (installed by the rendered scripts) ran and succeeded", f"{st}")
+
     # ciupgrade off: no package upgrade at first boot
     log = r["cloud_init_log"] or ""
     upgrade = re.findall(r"Running command \[[^\]]*'(?:dist-upgrade|upgrade)'[^\]]*\]", log)
@@ -184,6 +190,7 @@ def main():
     image = {
         "k3s_config": open(os.path.join(work, "image", "k3s-config.yaml")).read(),
         "env": {},
+        "boot_units": open(os.path.join(work, "image", "boot-units")).read().split(),
     }
     for line in open(os.path.join(work, "image", "provision.env")):
         k, _, v = line.rstrip("\n").partition("=")

@@ -14,7 +14,8 @@
 #
 #   tests/boot/image.sh BASE_DIR PACKER_IMAGE_DIR OUT_DIR
 # Writes OUT_DIR/golden.raw and OUT_DIR/unsealed.json (the identity the build had
-# before sealing: machine-id, SSH host keys, build key), OUT_DIR/k3s-config.yaml.
+# before sealing: machine-id, SSH host keys, build key), OUT_DIR/k3s-config.yaml,
+# OUT_DIR/boot-units (units the rendered scripts added, besides k3s.service).
 set -euo pipefail
 
 base=${1:?usage: image.sh BASE_DIR PACKER_IMAGE_DIR OUT_DIR}
@@ -40,6 +41,8 @@ install -D -m 0644 "$here/guest/k3s-installer-stub.sh" "$root/tmp/k3s-installer.
 install -D -m 0755 "$here/guest/systemctl-chroot" "$root/tmp/chroot-bin/systemctl"
 install -D -m 0644 "$here/guest/boot-probe.service" "$root/etc/systemd/system/boot-probe.service"
 chroot "$root" systemctl enable boot-probe.service >/dev/null 2>&1
+
+units_before=$(cd "$root/etc/systemd/system" && ls -- *.service)
 
 # 1. The build key.
 install -d -m 0700 "$root/root/.ssh"
@@ -74,6 +77,10 @@ PY
 
 # 3. The rendered seal, generic part.
 HOMELAB_ROOT="$root" bash "$image/scripts/seal.sh" >&2 || die "scripts/seal.sh failed"
+
+# The units the rendered scripts added (besides k3s.service): they run on a clone's boot.
+(cd "$root/etc/systemd/system" && ls -- *.service) |
+  grep -vxF -e k3s.service -e "$units_before" >"$out/boot-units" || true
 
 # 4. The disk.
 rm -f "$out/golden.raw"

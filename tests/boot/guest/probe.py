@@ -71,6 +71,12 @@ facts["cloud_init_unit"] = show(
 facts["cloud_final_unit"] = show(
     "cloud-final", "ActiveState", "Result", "ExecMainExitTimestampMonotonic"
 )
+facts["units"] = {
+    os.path.basename(u): show(
+        os.path.basename(u), "ActiveState", "Result", "ExecMainStartTimestampMonotonic", "ExecMainStatus"
+    )
+    for u in glob.glob("/etc/systemd/system/*.service")
+}
 starts = []
 for d in sorted(glob.glob("/var/lib/k3s-stub/start-*")):
     starts.append({f: read(os.path.join(d, f)) for f in ("uptime", "args", "hostname", "config.yaml")})
