@@ -34,6 +34,10 @@ mapfile -t provision_env < <(python3 "$here/packer_env.py" "$image")
 [ "${#provision_env[@]}" -gt 0 ] || die "no provision_env in $image/locals.pkr.hcl"
 printf 'boot-image: provisioner env: %s\n' "${provision_env[*]}" >&2
 
+# The locale cloud-init sets by default (en_US.UTF-8), as AlmaLinux's langpack provides it.
+sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$root/etc/locale.gen"
+chroot "$root" locale-gen >/dev/null || die "locale-gen failed in the guest root"
+
 # Test harness pieces (not part of the image contract).
 install -D -m 0644 "$here/guest/k3s-stub" "$root/usr/local/share/boot-test/k3s-stub"
 install -D -m 0644 "$here/guest/probe.py" "$root/usr/local/share/boot-test/probe.py"
