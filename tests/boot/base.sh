@@ -6,14 +6,15 @@
 #   tests/boot/base.sh CACHE_DIR    prints the directory holding rootfs.tar, vmlinuz, initrd.img
 #
 # The directory is keyed by a hash of this script, the suite and the mirror, so a change
-# to any of them builds a new one; a flock makes a second caller wait instead of racing.
+# to any of them builds a new one (and removes the older ones); a flock makes a second
+# caller wait instead of racing. BOOT_SUITE picks the Debian release (default bookworm).
 # The mirror is the one apt on this machine uses (read from its sources at run time).
 # Needs root (debootstrap) and: debootstrap, tar.
 set -euo pipefail
 
 cache=${1:?usage: base.sh CACHE_DIR}
 suite=${BOOT_SUITE:-bookworm}
-packages=python3-cffi-backend,locales,systemd-sysv,udev,dbus,cloud-init,openssh-server,linux-image-cloud-amd64,initramfs-tools,systemd-resolved,iproute2,curl,ca-certificates,procps,netbase
+packages=python3-cffi-backend,locales,e2fsprogs,systemd-sysv,udev,dbus,cloud-init,openssh-server,linux-image-cloud-amd64,initramfs-tools,systemd-resolved,iproute2,curl,ca-certificates,procps,netbase
 
 die() { echo "boot-base: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap)"
@@ -64,4 +65,8 @@ rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 tar -C "$root" --numeric-owner -cpf "$dir/rootfs.tar" .
 rm -rf "$root"
 touch "$dir/done"
+# Bases built from older inputs are dead weight (about 0.5 GB each).
+for stale in "$cache"/base-*; do
+  [ "$stale" = "$dir" ] || rm -rf "$stale"
+done
 echo "$dir"

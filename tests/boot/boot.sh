@@ -35,7 +35,7 @@ qemu=$!
 while kill -0 "$qemu" 2>/dev/null; do
   sleep 15
   kill -0 "$qemu" 2>/dev/null || break
-  last=$(tr -d '\r' <"$out/console.log" | grep -a -v '^\s*$' | tail -n1 | cut -c1-90 || true)
+  last=$(sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$out/console.log" | tr -cd '[:print:]\n' | grep -a -v '^\s*$' | tail -n1 | cut -c1-90 || true)
   echo "boot-test: [$name] $((SECONDS - start)) s: ${last:-...}"
 done
 rc=0

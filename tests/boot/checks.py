@@ -120,7 +120,7 @@ def single_node(case, r, conf, image):
         ci_exit = int(r["cloud_init_unit"].get("ExecMainExitTimestampMonotonic") or 0)
         k3s_start = int(unit.get("ExecMainStartTimestampMonotonic") or 0)
         add(ci_exit > 0 and k3s_start > ci_exit,
-            "k3s started after cloud-init's network stage (cloud-init.service) finished",
+            f"k3s started after cloud-init's network stage ({r['cloud_init_unit'].get('Id', 'cloud-init.service')}) finished",
             f"cloud-init.service exit {ci_exit} us, k3s start {k3s_start} us after boot")
         add(s["config.yaml"] == image["k3s_config"],
             "k3s config at start is the one the rendered k3s-install.sh wrote",

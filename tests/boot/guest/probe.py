@@ -65,8 +65,12 @@ facts["ssh_host_keys"] = {
 facts["node_password"] = read("/etc/rancher/node/password")
 facts["k3s_config"] = read("/etc/rancher/k3s/config.yaml")
 facts["k3s_unit"] = show("k3s", "ActiveState", "NRestarts", "ExecMainStartTimestampMonotonic")
+# cloud-init's network stage: cloud-init.service, cloud-init-network.service from 24.3 on
+network_stage = "cloud-init"
+if show("cloud-init-network", "LoadState").get("LoadState") == "loaded":
+    network_stage = "cloud-init-network"
 facts["cloud_init_unit"] = show(
-    "cloud-init", "ActiveState", "Result", "ExecMainExitTimestampMonotonic"
+    network_stage, "Id", "ActiveState", "Result", "ExecMainExitTimestampMonotonic"
 )
 facts["cloud_final_unit"] = show(
     "cloud-final", "ActiveState", "Result", "ExecMainExitTimestampMonotonic"
