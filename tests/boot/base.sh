@@ -7,13 +7,13 @@
 #
 # The directory is keyed by a hash of this script, the suite and the mirror, so a change
 # to any of them builds a new one (and removes the older ones); a flock makes a second
-# caller wait instead of racing. BOOT_SUITE picks the Debian release (default bookworm).
+# caller wait instead of racing. BOOT_SUITE picks the Debian release (default trixie).
 # The mirror is the one apt on this machine uses (read from its sources at run time).
 # Needs root (debootstrap) and: debootstrap, tar.
 set -euo pipefail
 
 cache=${1:?usage: base.sh CACHE_DIR}
-suite=${BOOT_SUITE:-bookworm}
+suite=${BOOT_SUITE:-trixie}
 packages=python3-cffi-backend,locales,e2fsprogs,systemd-sysv,udev,dbus,cloud-init,openssh-server,linux-image-cloud-amd64,initramfs-tools,systemd-resolved,iproute2,curl,ca-certificates,procps,netbase
 
 die() { echo "boot-base: $*" >&2; exit 2; }
