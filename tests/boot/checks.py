@@ -188,7 +188,11 @@ def bad_vendor(case, r):
     st = r["cloud_init_status"]
     res = json.loads(r["cloud_init_result"] or "{}").get("v1", {})
     in_status = [e for e in (res.get("errors") or []) if "yaml" in str(e).lower()]
-    recoverable = res.get("recoverable_errors") or {}
+    try:
+        status_json = json.loads(r.get("cloud_init_status_json", {}).get("out") or "{}")
+    except json.JSONDecodeError:
+        status_json = {}
+    recoverable = status_json.get("recoverable_errors") or res.get("recoverable_errors") or {}
     in_status += [e for lvl in ("WARNING", "ERROR") for e in recoverable.get(lvl, []) if "yaml" in e.lower()]
     in_log = [line for line in (r["cloud_init_log"] or "").splitlines() if VENDOR_FAILURE.search(line)]
     return [(bool(in_status or in_log),

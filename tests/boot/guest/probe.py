@@ -44,6 +44,7 @@ while time.monotonic() < deadline:
 time.sleep(5)  # a restarting k3s would show a second start by now
 
 facts["cloud_init_status"] = run("cloud-init", "status", "--long")
+facts["cloud_init_status_json"] = run("cloud-init", "status", "--format", "json")
 facts["cloud_init_result"] = read("/run/cloud-init/result.json")
 facts["cloud_init_log"] = read("/var/log/cloud-init.log")
 facts["apt_history"] = read("/var/log/apt/history.log")
