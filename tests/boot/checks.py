@@ -59,6 +59,14 @@ def config_keys(text):
     return keys, lists
 
 
+def status_json(r):
+    """`cloud-init status --format json` as the probe saw it ({} if unavailable)."""
+    try:
+        return json.loads((r.get("cloud_init_status_json") or {}).get("out") or "{}")
+    except json.JSONDecodeError:
+        return {}
+
+
 def single_node(case, r, conf, image):
     """Assertion list for one clone: (ok, name, detail)."""
     out = []
@@ -67,9 +75,19 @@ def single_node(case, r, conf, image):
     def add(ok, what, detail=""):
         out.append((bool(ok), f"{case}: {what}", detail))
 
+    # done, no errors, no recoverable WARNING/ERROR. DEPRECATED notes are allowed: Proxmox's
+    # own user-data uses the deprecated `user:` string form.
     st = r["cloud_init_status"]
-    add(st["rc"] == 0 and "status: done" in st["out"], "cloud-init finished without errors",
-        st["out"].strip().replace("\n", " | ")[:400])
+    sj = status_json(r)
+    if sj:
+        rec = sj.get("recoverable_errors") or {}
+        bad = {lvl: rec[lvl] for lvl in rec if lvl != "DEPRECATED" and rec[lvl]}
+        ok = sj.get("status") == "done" and not sj.get("errors") and not bad
+        detail = f"status {sj.get('status')}, errors {sj.get('errors')}, recoverable {bad}"
+    else:  # cloud-init without --format json
+        ok = st["rc"] == 0 and "status: done" in st["out"]
+        detail = st["out"].strip().replace("\n", " | ")
+    add(ok, "cloud-init finished without errors", detail[:400])
 
     # user and keys (user-data from ciuser/sshkeys)
     user = conf.get("ciuser")
@@ -188,11 +206,7 @@ def bad_vendor(case, r):
     st = r["cloud_init_status"]
     res = json.loads(r["cloud_init_result"] or "{}").get("v1", {})
     in_status = [e for e in (res.get("errors") or []) if "yaml" in str(e).lower()]
-    try:
-        status_json = json.loads(r.get("cloud_init_status_json", {}).get("out") or "{}")
-    except json.JSONDecodeError:
-        status_json = {}
-    recoverable = status_json.get("recoverable_errors") or res.get("recoverable_errors") or {}
+    recoverable = status_json(r).get("recoverable_errors") or res.get("recoverable_errors") or {}
     in_status += [e for lvl in ("WARNING", "ERROR") for e in recoverable.get(lvl, []) if "yaml" in e.lower()]
     in_log = [line for line in (r["cloud_init_log"] or "").splitlines() if VENDOR_FAILURE.search(line)]
     return [(bool(in_status or in_log),
