@@ -14,7 +14,9 @@ builds them:
   vendor-data     get_custom_cloudinit_files() (the cicustom vendor snippet, or empty)
 
 as generate_nocloud() does. Only what our module sets is modelled: no cipassword, no
-IPv6, one NIC. Unknown or missing settings are an error (exit 2), never a guess.
+IPv6, one NIC; get_dns_conf()'s fallback to the Proxmox host's resolv.conf (when the VM
+has no nameserver/searchdomain) is not modelled: the VM then gets none. Missing
+settings are an error (exit 2), never a guess.
 
   pve_cloudinit.py --env DIR --vm NAME --mac MAC --out DIR [--vendor FILE] [--user FILE]
 """
