@@ -209,4 +209,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, KeyError, ValueError) as e:
+        die(f"{type(e).__name__}: {e}")
