@@ -32,8 +32,12 @@ timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg -smp 1 -m 1024 
   -drive "file=$out/seed.iso,if=virtio,format=raw,readonly=on" \
   -nic "user,model=virtio-net-pci,mac=$mac,restrict=on" &
 qemu=$!
+# Progress every 15 s; polled each second so the measured boot time is to the second.
+tick=0
 while kill -0 "$qemu" 2>/dev/null; do
-  sleep 15
+  sleep 1
+  tick=$((tick + 1))
+  [ $((tick % 15)) = 0 ] || continue
   kill -0 "$qemu" 2>/dev/null || break
   last=$(sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$out/console.log" | tr -cd '[:print:]\n' | grep -a -v '^\s*$' | tail -n1 | cut -c1-90 || true)
   echo "boot-test: [$name] $((SECONDS - start)) s: ${last:-...}"
