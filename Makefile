@@ -107,6 +107,7 @@ test: tools build ## The test suite: Rust checks, stale-tree check, real-tool pr
 	@# The tests below use their own specs, not yours: the nested personalised run skips them.
 	@if [ -z "$${HOMELABGEN_NESTED:-}" ]; then \
 	  echo "== sim-test (OpenTofu against the Proxmox VE API test double)"; $(MAKE) sim-test; \
+	  echo "== boot-test (first boot of rendered clones under QEMU)"; $(MAKE) boot-test; \
 	  echo "== make test on a personalised lab (tests/personal/make-test.sh)"; bash tests/personal/make-test.sh; fi
 
 preflight: build ## Format, validate and lint the generated tree with the real tools (passes for any valid spec)
