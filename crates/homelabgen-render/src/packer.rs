@@ -51,6 +51,14 @@ pub const PROVISION_SCRIPTS: &[&str] = &[
     "verify.sh",
 ];
 
+/// Slot of the template's cloud-init drive on both paths. proxmox-iso puts it on the
+/// first free IDE slot while the ISO sits on ide2, which is ide0; the qemu upload
+/// script adds it there too, so clones of either template look the same.
+pub const CLOUD_INIT_SLOT: &str = "ide0";
+
+/// How long proxmox-iso waits for a Proxmox task (ISO upload, shutdown, template).
+pub const PROXMOX_TASK_TIMEOUT: &str = "10m";
+
 /// The script the qemu source's post-processor runs on the workstation.
 pub const UPLOAD_SCRIPT: &str = "upload-to-proxmox.sh";
 

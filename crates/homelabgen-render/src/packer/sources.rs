@@ -2,7 +2,7 @@
 //! the same ISO with the same kickstart and boot command; they differ only in where
 //! the VM runs and how it becomes a template.
 
-use super::{proxmox_plugin_1_2, BUILD_USER, SOURCE_NAME};
+use super::{proxmox_plugin_1_2, BUILD_USER, PROXMOX_TASK_TIMEOUT, SOURCE_NAME};
 use crate::hcl;
 use ::hcl::{Block, BlockBuilder, Body};
 use homelabgen_spec::model::Model;
@@ -75,7 +75,10 @@ fn proxmox_iso(model: &Model) -> Block {
     if modern {
         block = block.add_block(
             Block::builder("boot_iso")
+                // On ide2, so the cloud-init drive takes the first free IDE slot,
+                // CLOUD_INIT_SLOT (ide0), as it does with the top-level ISO of 1.1.
                 .add_attribute(("type", "ide"))
+                .add_attribute(("index", "2"))
                 .add_attribute(("iso_url", hcl::expr("var.iso_url")))
                 .add_attribute(("iso_checksum", hcl::expr("var.iso_checksum")))
                 .add_attribute(("iso_storage_pool", hcl::expr("var.iso_storage")))
@@ -113,9 +116,24 @@ fn proxmox_iso(model: &Model) -> Block {
                 .add_attribute(("model", "virtio"))
                 .build(),
         )
+        // The kickstart's last console is ttyS0: a serial port, as the qemu upload adds.
+        .add_attribute(("serials", ::hcl::Expression::from(vec!["socket"])))
         .add_attribute(("cloud_init", true))
         .add_attribute(("cloud_init_storage_pool", hcl::expr("var.vm_storage")));
-    common(block).build()
+    let block = if modern {
+        // The drive on IDE, where the plugin takes the first free slot (ide0: the ISO is
+        // on ide2 until the end); Proxmox's ciupgrade (default on) would make every
+        // clone's first boot upgrade its packages.
+        block
+            .add_attribute(("cloud_init_disk_type", "ide"))
+            .add_attribute(("cloud_init_disable_upgrade_packages", true))
+    } else {
+        // Plugins before 1.2 have neither option: the drive goes to the first free IDE
+        // slot, and ciupgrade stays at Proxmox's default (README.md says so).
+        block
+    };
+    // ISO upload and shutdown take longer than the plugin's 60 s default on a busy node.
+    common(block.add_attribute(("task_timeout", PROXMOX_TASK_TIMEOUT))).build()
 }
 
 /// The template's one disk: SCSI, an SSD to the guest, TRIM passed to the storage.
