@@ -17,9 +17,9 @@ sandbox_init
 
 # What the build passes (local.provision_env with the spec's defaults).
 mapfile -t build_env < <(provision_env "$image_dir")
-version=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^K3S_VERSION=//p')
-disable=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^K3S_DISABLE=//p')
-[ -n "$version" ] && [ -n "$disable" ] || fail "provision_env has no K3S_VERSION/K3S_DISABLE: ${build_env[*]}"
+version=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^HOMELAB_K3S_VERSION=//p')
+disable=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^HOMELAB_K3S_DISABLE=//p')
+[ -n "$version" ] && [ -n "$disable" ] || fail "provision_env has no HOMELAB_K3S_VERSION/HOMELAB_K3S_DISABLE: ${build_env[*]}"
 
 stub_k3s_installer
 
@@ -54,11 +54,11 @@ assert_file_has "$dropin" "Wants=cloud-init.service"
 pass "installs $version with INSTALL_K3S_SKIP_START=true; config disables $disable; drop-in after cloud-init"
 
 # 2. Another version and disabled set reach the installer and the config unchanged.
-run ok K3S_VERSION=v1.37.1+k3s2 K3S_DISABLE=traefik,servicelb,metrics-server || fail "k3s-install.sh failed with other inputs"
+run ok HOMELAB_K3S_VERSION=v1.37.1+k3s2 HOMELAB_K3S_DISABLE=traefik,servicelb,metrics-server || fail "k3s-install.sh failed with other inputs"
 assert_file_has "$CALLS" "https://raw.githubusercontent.com/k3s-io/k3s/v1.37.1%2Bk3s2/install.sh"
 assert_file_has "$CALLS" "INSTALL_K3S_VERSION=v1.37.1+k3s2 "
 assert_file_has "$SANDBOX/root/etc/rancher/k3s/config.yaml" "  - metrics-server"
-pass "passes K3S_VERSION and K3S_DISABLE through (v1.37.1+k3s2; three components)"
+pass "passes HOMELAB_K3S_VERSION and HOMELAB_K3S_DISABLE through (v1.37.1+k3s2; three components)"
 
 # 3. Failures, one case each.
 if run missing "${build_env[@]}"; then fail "succeeded although the installer left no k3s binary"; fi
@@ -73,9 +73,9 @@ if run ok "${build_env[@]}" K3S_ACTIVE=1; then fail "succeeded although k3s is r
 assert_file_has "$SANDBOX/out" "k3s is running"
 pass "fails when k3s was started"
 
-if run ok K3S_DISABLE=traefik; then fail "succeeded without K3S_VERSION"; fi
-assert_file_has "$SANDBOX/out" "K3S_VERSION must be set"
+if run ok HOMELAB_K3S_DISABLE=traefik; then fail "succeeded without HOMELAB_K3S_VERSION"; fi
+assert_file_has "$SANDBOX/out" "HOMELAB_K3S_VERSION must be set"
 [ ! -s "$CALLS" ] || fail "called commands before checking its inputs: $(cat "$CALLS")"
-pass "fails without K3S_VERSION, before doing anything"
+pass "fails without HOMELAB_K3S_VERSION, before doing anything"
 
 echo "k3s-install: $TESTS cases passed"

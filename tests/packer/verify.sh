@@ -18,10 +18,10 @@ good="$SANDBOX/good"
 root="$SANDBOX/root"
 
 mapfile -t build_env < <(provision_env "$image_dir")
-airgap=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^K3S_AIRGAP_IMAGES=//p')
-arch=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^K3S_ARCH=//p')
+airgap=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^HOMELAB_AIRGAP_IMAGES=//p')
+arch=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^HOMELAB_ARCH=//p')
 # Verify the airgap images whatever the spec says: the case that breaks them needs them.
-build_env=("${build_env[@]/#K3S_AIRGAP_IMAGES=*/K3S_AIRGAP_IMAGES=true}")
+build_env=("${build_env[@]/#HOMELAB_AIRGAP_IMAGES=*/HOMELAB_AIRGAP_IMAGES=true}")
 
 stub_k3s_installer
 for command in cloud-init dnf fstrim getenforce; do
@@ -141,7 +141,7 @@ breaks "no package caches" 'touch var/cache/dnf/packages.db'
 # Without airgap images in the spec, their absence is fine.
 fresh
 rm "$root"/var/lib/rancher/k3s/agent/images/*
-verify K3S_AIRGAP_IMAGES=false || fail "verify.sh wants airgap images although K3S_AIRGAP_IMAGES=false"
-pass "does not ask for airgap images when K3S_AIRGAP_IMAGES=false (the spec says $airgap)"
+verify HOMELAB_AIRGAP_IMAGES=false || fail "verify.sh wants airgap images although HOMELAB_AIRGAP_IMAGES=false"
+pass "does not ask for airgap images when HOMELAB_AIRGAP_IMAGES=false (the spec says $airgap)"
 
 echo "verify: $TESTS cases passed"

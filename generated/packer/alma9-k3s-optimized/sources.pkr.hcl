@@ -23,6 +23,7 @@ source "qemu" "alma" {
   net_device           = "virtio-net"
   http_content         = local.http_content
   http_bind_address    = var.http_bind_address
+  http_interface       = var.http_interface
   boot_wait            = var.boot_wait
   boot_command         = local.boot_command
   ssh_username         = "root"
@@ -91,6 +92,7 @@ source "proxmox-iso" "alma" {
   task_timeout                        = "10m"
   http_content                        = local.http_content
   http_bind_address                   = var.http_bind_address
+  http_interface                      = var.http_interface
   boot_wait                           = var.boot_wait
   boot_command                        = local.boot_command
   ssh_username                        = "root"

@@ -65,8 +65,10 @@ pub fn locals(header: &str) -> String {
                 ))
                 .add_attribute((
                     "boot_command",
+                    // The boot ISO's GRUB highlights "Test this media & install"
+                    // (rd.live.check): <up> selects the plain install entry first.
                     Expression::from(vec![
-                        "e",
+                        "<up>e",
                         "<down><down>",
                         "<leftCtrlOn>e<leftCtrlOff>",
                         " inst.text inst.ks=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ks.cfg",
@@ -77,10 +79,10 @@ pub fn locals(header: &str) -> String {
                     "provision_env",
                     hcl::expr(
                         r#"[
-  "K3S_VERSION=${var.k3s_version}",
-  "K3S_DISABLE=${join(",", var.k3s_disable)}",
-  "K3S_ARCH=${var.arch}",
-  "K3S_AIRGAP_IMAGES=${var.airgap_images}",
+  "HOMELAB_K3S_VERSION=${var.k3s_version}",
+  "HOMELAB_K3S_DISABLE=${join(",", var.k3s_disable)}",
+  "HOMELAB_ARCH=${var.arch}",
+  "HOMELAB_AIRGAP_IMAGES=${var.airgap_images}",
   "HOMELAB_OPENSCAP=${var.openscap}",
 ]"#,
                     ),

@@ -12,6 +12,7 @@ fn common(block: BlockBuilder) -> BlockBuilder {
     block
         .add_attribute(("http_content", hcl::expr("local.http_content")))
         .add_attribute(("http_bind_address", hcl::expr("var.http_bind_address")))
+        .add_attribute(("http_interface", hcl::expr("var.http_interface")))
         .add_attribute(("boot_wait", hcl::expr("var.boot_wait")))
         .add_attribute(("boot_command", hcl::expr("local.boot_command")))
         .add_attribute(("ssh_username", BUILD_USER))

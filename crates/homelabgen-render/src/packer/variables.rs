@@ -117,7 +117,8 @@ fn all(model: &Model, image: &Image) -> Vec<Var> {
         Var::new("proxmox_ssh_user", "string", "SSH user on that host; it runs qm, so root or a user allowed to.", site.ssh_user.as_str()),
         // Build access and the local qemu build.
         Var::required("build_ssh_key", "string", "Private key Packer logs in with during the build; its public half (the same path + .pub) is put into the kickstart and removed by scripts/seal.sh. Set PKR_VAR_build_ssh_key."),
-        Var::new("http_bind_address", "string", "Address Packer's HTTP server (the kickstart) listens on; the build VM must reach it (see README.md).", "0.0.0.0"),
+        Var::new("http_bind_address", "string", "Address Packer's HTTP server (the kickstart) listens on and gives the build VM in the boot command; empty: every address, the VM gets the one Packer picks (see README.md). Set this or http_interface, not both.", ""),
+        Var::new("http_interface", "string", "Network interface whose address the build VM gets for Packer's HTTP server (e.g. the LAN interface, not docker0 or a VPN); empty: Packer picks. Set this or http_bind_address, not both.", ""),
         Var::new("boot_wait", "string", "How long to wait for the ISO's boot menu before typing the boot command; raise it on slow hosts.", "15s"),
         Var::new("qemu_accelerator", "string", "Accelerator of the local qemu build: kvm, or tcg where /dev/kvm is missing (slow).", "kvm"),
         Var::new("ovmf_code", "string", "OVMF firmware code for the qemu build (Debian/Ubuntu path; Fedora: /usr/share/edk2/ovmf/OVMF_CODE.fd).", "/usr/share/OVMF/OVMF_CODE_4M.fd"),

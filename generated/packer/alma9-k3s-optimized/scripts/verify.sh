@@ -8,25 +8,25 @@
 #              state or logs; no network profile or lease of the build VM
 #   access     root's password locked; no authorized_keys for anyone (the build key is
 #              gone); no kickstart copies in /root
-#   k3s        binary present, executable, reporting K3S_VERSION; config.yaml disables
-#              every component in K3S_DISABLE and turns SELinux on; the service enabled,
+#   k3s        binary present, executable, reporting HOMELAB_K3S_VERSION; config.yaml disables
+#              every component in HOMELAB_K3S_DISABLE and turns SELinux on; the service enabled,
 #              ordered after cloud-init, never started (no server, agent or node state,
 #              no node password, no kubeconfig; on the build VM: not active)
-#   images     the airgap archive for K3S_ARCH when K3S_AIRGAP_IMAGES is true
+#   images     the airgap archive for HOMELAB_ARCH when HOMELAB_AIRGAP_IMAGES is true
 #   system     SELinux enforcing; qemu-guest-agent installed and enabled; firewalld
 #              enabled with the k3s ports and trusted networks; no package caches
 #
-#   K3S_VERSION, K3S_DISABLE, K3S_ARCH, K3S_AIRGAP_IMAGES  as for the other scripts
+#   HOMELAB_K3S_VERSION, HOMELAB_K3S_DISABLE, HOMELAB_ARCH, HOMELAB_AIRGAP_IMAGES  as for the other scripts
 #
 # Test hook: HOMELAB_ROOT prefixes every path (the tests verify a fake root); k3s and
 # systemctl are found on PATH; checks of the running system run only without it.
 set -euo pipefail
 shopt -s nullglob dotglob
 
-: "${K3S_VERSION:?K3S_VERSION must be set}"
-: "${K3S_DISABLE?K3S_DISABLE must be set (comma-separated, may be empty)}"
-: "${K3S_ARCH:?K3S_ARCH must be set}"
-: "${K3S_AIRGAP_IMAGES:?K3S_AIRGAP_IMAGES must be true or false}"
+: "${HOMELAB_K3S_VERSION:?HOMELAB_K3S_VERSION must be set}"
+: "${HOMELAB_K3S_DISABLE?HOMELAB_K3S_DISABLE must be set (comma-separated, may be empty)}"
+: "${HOMELAB_ARCH:?HOMELAB_ARCH must be set}"
+: "${HOMELAB_AIRGAP_IMAGES:?HOMELAB_AIRGAP_IMAGES must be true or false}"
 root="${HOMELAB_ROOT:-}"
 PATH="$PATH:/usr/local/bin"
 
@@ -71,13 +71,13 @@ k3s_version_ok() {
   [ -x "$bin" ] || return 1
   output=$("$bin" --version) || return 1
   read -r _ _ reported _ <<<"$output"
-  [ "$reported" = "$K3S_VERSION" ]
+  [ "$reported" = "$HOMELAB_K3S_VERSION" ]
 }
 config_disables() {
   local config="$root/etc/rancher/k3s/config.yaml" component
   local -a components
   [ -f "$config" ] || return 1
-  IFS=',' read -r -a components <<<"$K3S_DISABLE"
+  IFS=',' read -r -a components <<<"$HOMELAB_K3S_DISABLE"
   for component in "${components[@]}"; do
     grep -qx "  - $component" "$config" || return 1
   done
@@ -123,8 +123,8 @@ check "no authorized_keys (build key removed)" \
   absent "$root/root/.ssh/authorized_keys" "$root"/home/*/.ssh/authorized_keys
 check "no kickstart copies in /root" absent "$root/root/anaconda-ks.cfg" "$root/root/original-ks.cfg"
 # k3s
-check "k3s binary present, executable, version $K3S_VERSION" k3s_version_ok
-check "config.yaml disables ${K3S_DISABLE:-nothing}" config_disables
+check "k3s binary present, executable, version $HOMELAB_K3S_VERSION" k3s_version_ok
+check "config.yaml disables ${HOMELAB_K3S_DISABLE:-nothing}" config_disables
 check "config.yaml turns SELinux on" grep -qx "selinux: true" "$root/etc/rancher/k3s/config.yaml"
 check "k3s service enabled" test -L "$root/etc/systemd/system/multi-user.target.wants/k3s.service"
 check "k3s ordered after cloud-init" after_cloud_init
@@ -139,8 +139,8 @@ if [ -z "$root" ]; then
   check "SELinux is enforcing now" test "$(getenforce)" = Enforcing
 fi
 # images
-if [ "$K3S_AIRGAP_IMAGES" = true ]; then
-  check "airgap images preloaded" test -s "$root/var/lib/rancher/k3s/agent/images/k3s-airgap-images-$K3S_ARCH.tar.zst"
+if [ "$HOMELAB_AIRGAP_IMAGES" = true ]; then
+  check "airgap images preloaded" test -s "$root/var/lib/rancher/k3s/agent/images/k3s-airgap-images-$HOMELAB_ARCH.tar.zst"
 fi
 # system
 check "SELinux enforcing at boot" grep -qx "SELINUX=enforcing" "$root/etc/selinux/config"
