@@ -49,9 +49,12 @@ for component in "${components[@]}"; do
   assert_file_has "$config" "  - $component" "config disables $component"
 done
 dropin="$SANDBOX/root/etc/systemd/system/k3s.service.d/10-after-cloud-init.conf"
-assert_file_has "$dropin" "After=cloud-init.service"
-assert_file_has "$dropin" "Wants=cloud-init.service"
-pass "installs $version with INSTALL_K3S_SKIP_START=true; config disables $disable; drop-in after cloud-init"
+assert_file_has "$dropin" "After=cloud-config.target network-online.target"
+assert_file_has "$dropin" "Wants=cloud-config.target network-online.target"
+assert_file_lacks "$dropin" "cloud-init.service" "drop-in (a unit name upstream cloud-init renamed)"
+env_file="$SANDBOX/root/etc/systemd/system/k3s.service.env"
+[ -f "$env_file" ] && [ ! -s "$env_file" ] || fail "k3s.service.env is not empty: $(cat "$env_file")"
+pass "installs $version with INSTALL_K3S_SKIP_START=true; config disables $disable; drop-in after cloud-config.target; empty k3s.service.env"
 
 # 2. Another version and disabled set reach the installer and the config unchanged.
 run ok HOMELAB_K3S_VERSION=v1.37.1+k3s2 HOMELAB_K3S_DISABLE=traefik,servicelb,metrics-server || fail "k3s-install.sh failed with other inputs"
@@ -69,9 +72,15 @@ if run other-version "${build_env[@]}"; then fail "succeeded although k3s report
 assert_file_has "$SANDBOX/out" "reports version 'v1.30.0+k3s1', expected $version"
 pass "fails when k3s reports another version"
 
-if run ok "${build_env[@]}" K3S_ACTIVE=1; then fail "succeeded although k3s is running"; fi
+if run ok "${build_env[@]}" STUB_K3S_ACTIVE=1; then fail "succeeded although k3s is running"; fi
 assert_file_has "$SANDBOX/out" "k3s is running"
 pass "fails when k3s was started"
+
+# A K3S_* variable in the build's environment would be baked into k3s.service.env.
+if run ok "${build_env[@]}" K3S_TOKEN=build-secret; then fail "succeeded although k3s.service.env holds K3S_TOKEN"; fi
+assert_file_has "$SANDBOX/out" "holds build variables (names: K3S_TOKEN"
+assert_file_lacks "$SANDBOX/out" "build-secret" "error message (must name, not print, the value)"
+pass "fails when the installer copied a build variable into k3s.service.env"
 
 if run ok HOMELAB_K3S_DISABLE=traefik; then fail "succeeded without HOMELAB_K3S_VERSION"; fi
 assert_file_has "$SANDBOX/out" "HOMELAB_K3S_VERSION must be set"

@@ -56,6 +56,14 @@ pub const PROVISION_SCRIPTS: &[&str] = &[
 /// script adds it there too, so clones of either template look the same.
 pub const CLOUD_INIT_SLOT: &str = "ide0";
 
+/// The oneshot unit `seal.sh` installs: on a clone's first boot it removes the random
+/// seed the build VM saved at poweroff and relabels the k3s-selinux directories.
+pub const FIRST_BOOT_UNIT: &str = "homelab-first-boot.service";
+
+/// containerd's snapshotter directory under `agent/containerd/`; k3s-selinux pre-creates
+/// and labels its `snapshots/`.
+pub const CONTAINERD_SNAPSHOTTER: &str = "io.containerd.snapshotter.v1.overlayfs";
+
 /// How long proxmox-iso waits for a Proxmox task (ISO upload, shutdown, template).
 pub const PROXMOX_TASK_TIMEOUT: &str = "10m";
 

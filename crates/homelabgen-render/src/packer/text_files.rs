@@ -2,8 +2,9 @@
 //! from `templates/packer/`, each template named after the file it renders.
 
 use super::{
-    appstream_url, proxmox_plugin_1_2, BUILD_USER, K3S_CLUSTER_CIDR, K3S_SERVICE_CIDR,
-    PROVISION_SCRIPTS, SOURCE_NAME, UPLOAD_SCRIPT,
+    appstream_url, proxmox_plugin_1_2, BUILD_USER, CLOUD_INIT_SLOT, CONTAINERD_SNAPSHOTTER,
+    FIRST_BOOT_UNIT, K3S_CLUSTER_CIDR, K3S_SERVICE_CIDR, PROVISION_SCRIPTS, PROXMOX_TASK_TIMEOUT,
+    SOURCE_NAME, UPLOAD_SCRIPT,
 };
 use crate::{text, Tree};
 use homelabgen_spec::model::{Image, Model};
@@ -25,6 +26,10 @@ struct Context<'a> {
     service_cidr: &'static str,
     metallb: bool,
     proxmox_plugin_1_2: bool,
+    cloud_init_slot: &'static str,
+    task_timeout: &'static str,
+    first_boot_unit: &'static str,
+    snapshotter: &'static str,
     /// VMs cloned from this image, `env/vm`, for the README.
     clones: Vec<String>,
 }
@@ -122,6 +127,10 @@ pub fn render(model: &Model, image: &Image, dir: &str, tree: &mut Tree) {
             .as_ref()
             .is_some_and(|k| k.metallb.is_some()),
         proxmox_plugin_1_2: proxmox_plugin_1_2(&model.versions.packer_proxmox_plugin),
+        cloud_init_slot: CLOUD_INIT_SLOT,
+        task_timeout: PROXMOX_TASK_TIMEOUT,
+        first_boot_unit: FIRST_BOOT_UNIT,
+        snapshotter: CONTAINERD_SNAPSHOTTER,
         clones,
     };
     for (path, source, executable) in FILES {

@@ -11,7 +11,7 @@
 #   /usr/local/bin/k3s, /etc/systemd/system/k3s.service  from the upstream installer
 #   /etc/systemd/system/k3s.service.d/10-after-cloud-init.conf
 #       k3s registers the node under its host name: it must start only after
-#       cloud-init has set the clone's host name and address.
+#       cloud-init has set the clone's host name and address (cloud-config.target).
 # The service is enabled but never started (INSTALL_K3S_SKIP_START): a started k3s
 # would leave a node identity, certificates and a node password in the template.
 # The build fails unless the k3s binary is present, executable and reports HOMELAB_K3S_VERSION.
@@ -65,14 +65,16 @@ INSTALL_K3S_VERSION="$HOMELAB_K3S_VERSION" \
   sh "$tmp/install.sh"
 
 # 3. Start only after cloud-init has named the clone and configured its address.
+# cloud-config.target: reached once cloud-init's network stage (cloud-init.service on
+# EL9, cloud-init-network.service from upstream 24.3 on) has run; both name it.
 dropin_dir="$root/etc/systemd/system/k3s.service.d"
 mkdir -p "$dropin_dir"
 cat >"$dropin_dir/10-after-cloud-init.conf" <<'UNIT'
 # Written by scripts/k3s-install.sh: k3s registers the node under its host name, so it
 # starts only after cloud-init has set the host name and the network of this clone.
 [Unit]
-Wants=cloud-init.service network-online.target
-After=cloud-init.service network-online.target
+Wants=cloud-config.target network-online.target
+After=cloud-config.target network-online.target
 UNIT
 systemctl daemon-reload
 
@@ -83,6 +85,12 @@ version_output=$("$k3s_bin" --version) || die "$k3s_bin --version failed"
 read -r _ _ reported _ <<<"$version_output"
 [ "$reported" = "$HOMELAB_K3S_VERSION" ] || die "$k3s_bin reports version '$reported', expected $HOMELAB_K3S_VERSION"
 systemctl is-enabled --quiet k3s || die "the k3s service is not enabled"
+# The installer copies every K3S_*/CONTAINERD_* and proxy variable of its environment
+# into this file, which k3s reads at every start: the build's must not end up there.
+env_file="$root/etc/systemd/system/k3s.service.env"
+if [ -s "$env_file" ]; then
+  die "$env_file holds build variables (names: $(cut -d= -f1 "$env_file" | tr '\n' ' ')): unset them before the build"
+fi
 if systemctl is-active --quiet k3s; then
   die "k3s is running: the template must never have started it"
 fi
