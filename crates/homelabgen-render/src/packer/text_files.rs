@@ -10,6 +10,113 @@ use crate::{text, Tree};
 use homelabgen_spec::model::{Image, Model};
 use serde::Serialize;
 
+/// One pinned input of the image: the Packer variable that carries it (empty when
+/// none does), its value for this spec, and where that value comes from.
+#[derive(Serialize)]
+struct Pin {
+    name: &'static str,
+    variable: &'static str,
+    value: String,
+    origin: String,
+}
+
+fn origin(value: &str, default: &str, spec_path: &str) -> String {
+    if value == default {
+        format!("homelabgen default ({spec_path} not set, or set to the same)")
+    } else {
+        format!("spec {spec_path} (homelabgen default: {default})")
+    }
+}
+
+/// Every pin the image uses, for `make image-versions` and the README.
+fn pins(model: &Model, image: &Image) -> Vec<Pin> {
+    use homelabgen_spec::defaults;
+    let derived = |_: &str| {
+        format!(
+            "derived by homelabgen from os_version {} (the AlmaLinux mirror layout)",
+            image.os_version
+        )
+    };
+    vec![
+        Pin {
+            name: "AlmaLinux",
+            variable: "os_version",
+            value: image.os_version.clone(),
+            origin: origin(&image.os_version, defaults::ALMALINUX, "images[].os_version"),
+        },
+        Pin {
+            name: "boot ISO",
+            variable: "iso_url",
+            value: image.iso_url.clone(),
+            origin: derived("iso_url"),
+        },
+        Pin {
+            name: "ISO checksum",
+            variable: "iso_checksum",
+            value: image.iso_checksum.clone(),
+            origin: derived("iso_checksum"),
+        },
+        Pin {
+            name: "BaseOS repository",
+            variable: "baseos_url",
+            value: image.baseos_url.clone(),
+            origin: derived("baseos_url"),
+        },
+        Pin {
+            name: "AppStream repository",
+            variable: "appstream_url",
+            value: appstream_url(image),
+            origin: derived("appstream_url"),
+        },
+        Pin {
+            name: "OS packages",
+            variable: "",
+            value: "newest in those repositories at build time".to_owned(),
+            origin: "not pinned: scripts/updates.sh runs dnf upgrade, so a rebuild picks up every update".to_owned(),
+        },
+        Pin {
+            name: "k3s",
+            variable: "k3s_version",
+            value: image.k3s_version.clone(),
+            origin: if image.k3s_version == defaults::K3S {
+                "spec images[].k3s_version (required; the release homelabgen's default spec pins)".to_owned()
+            } else {
+                format!("spec images[].k3s_version (required; homelabgen's default spec pins {})", defaults::K3S)
+            },
+        },
+        Pin {
+            name: "k3s installer and airgap images",
+            variable: "k3s_version",
+            value: image.k3s_version.clone(),
+            origin: "the k3s release of k3s_version (install.sh at its tag, images sha256-checked)".to_owned(),
+        },
+        Pin {
+            name: "image release",
+            variable: "image_release",
+            value: image.release.to_string(),
+            origin: "spec images[].release (make packer IMAGE_VERSION=N builds another)".to_owned(),
+        },
+        Pin {
+            name: "packer-plugin-proxmox",
+            variable: "",
+            value: model.versions.packer_proxmox_plugin.clone(),
+            origin: origin(&model.versions.packer_proxmox_plugin, defaults::PACKER_PROXMOX_PLUGIN, "versions.packer_proxmox_plugin"),
+        },
+        Pin {
+            name: "packer-plugin-qemu",
+            variable: "",
+            value: model.versions.packer_qemu_plugin.clone(),
+            origin: origin(&model.versions.packer_qemu_plugin, defaults::PACKER_QEMU_PLUGIN, "versions.packer_qemu_plugin"),
+        },
+        Pin {
+            name: "Packer",
+            variable: "",
+            value: super::PACKER_REQUIRED_VERSION.to_owned(),
+            origin: "homelabgen (required_version: 1.9.x is the last MPL-2.0 line)".to_owned(),
+        },
+    ]
+}
+
 #[derive(Serialize)]
 struct Context<'a> {
     header: String,
@@ -30,6 +137,7 @@ struct Context<'a> {
     task_timeout: &'static str,
     first_boot_unit: &'static str,
     snapshotter: &'static str,
+    pins: Vec<Pin>,
     /// VMs cloned from this image, `env/vm`, for the README.
     clones: Vec<String>,
 }
@@ -39,6 +147,11 @@ const FILES: &[(&str, &str, bool)] = &[
     (
         "README.md",
         include_str!("../../templates/packer/README.md.j2"),
+        false,
+    ),
+    (
+        "image-versions.txt",
+        include_str!("../../templates/packer/image-versions.txt.j2"),
         false,
     ),
     (
@@ -92,6 +205,11 @@ const FILES: &[(&str, &str, bool)] = &[
         true,
     ),
     (
+        "scripts/check-template-name.sh",
+        include_str!("../../templates/packer/scripts/check-template-name.sh.j2"),
+        true,
+    ),
+    (
         "scripts/upload-to-proxmox.sh",
         include_str!("../../templates/packer/scripts/upload-to-proxmox.sh.j2"),
         true,
@@ -131,6 +249,7 @@ pub fn render(model: &Model, image: &Image, dir: &str, tree: &mut Tree) {
         task_timeout: PROXMOX_TASK_TIMEOUT,
         first_boot_unit: FIRST_BOOT_UNIT,
         snapshotter: CONTAINERD_SNAPSHOTTER,
+        pins: pins(model, image),
         clones,
     };
     for (path, source, executable) in FILES {
