@@ -11,7 +11,7 @@
 //! | `locals.pkr.hcl`       | [`hcl_files`]   | the template name and values both sources share       |
 //! | `sources.pkr.hcl`      | [`sources`]     | `source "qemu"` and `source "proxmox-iso"`            |
 //! | `build.pkr.hcl`        | [`build`]       | provisioners, manifest, upload of the qemu artifact   |
-//! | `http/ks.cfg`, `scripts/*.sh`, `README.md`, `.gitignore` | [`text_files`] | minijinja templates |
+//! | `http/ks.cfg`, `scripts/*.sh`, `README.md`, `.gitignore`, `image-versions.txt` | [`text_files`] | minijinja templates |
 //!
 //! Values reach the scripts only through Packer variables (as environment variables
 //! of the provisioner), so a `-var` override changes the name and the content together.
