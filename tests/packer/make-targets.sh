@@ -50,7 +50,8 @@ api() { # api HTTP-CODE CURL-EXIT JSON
   echo "$2" >"$SANDBOX/api.exit"
   printf '%s' "$3" >"$SANDBOX/api.json"
 }
-other_vms='{"data":[{"id":"qemu/100","type":"qemu","name":"alma9.8-k3-node-amd64-v1.36.3-k3s1-v2","node":"pve","vmid":100,"template":1},{"id":"qemu/101","name":"k3s-1","node":"pve","vmid":101,"template":0}]}'
+# Names that only start like the template's (v10, v1-old) do not count as taken.
+other_vms='{"data":[{"id":"qemu/100","type":"qemu","name":"alma9.8-k3-node-amd64-v1.36.3-k3s1-v10","node":"pve","vmid":100,"template":1},{"id":"qemu/102","name": "alma9.8-k3-node-amd64-v1.36.3-k3s1-v1-old","node":"pve","vmid":102},{"id":"qemu/101","name":"k3s-1","node":"pve","vmid":101,"template":0}]}'
 api 200 0 "$other_vms"
 
 run_make() { # run_make TARGET [VAR=value...]: make in the repository, stub packer first
