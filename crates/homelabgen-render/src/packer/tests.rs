@@ -400,3 +400,34 @@ fn proxmox_iso_has_upgrade_switch_timeout_serial_and_cloud_init_slot() {
     expect(&legacy, "task_timeout", PROXMOX_TASK_TIMEOUT.into());
     expect(&legacy, "serials", vec!["socket"].into());
 }
+
+/// The boot command leaves GRUB's highlighted media-check entry for the plain install
+/// entry; the build's variables cannot leak into k3s.service.env (the k3s installer
+/// copies every K3S_* and CONTAINERD_* variable of its environment there).
+#[test]
+fn boot_command_and_build_environment() {
+    let tree = tree(&model(DEFAULT_SPEC));
+    let locals = file(&tree, &format!("{DIR}/locals.pkr.hcl"));
+    let body: ::hcl::Body = ::hcl::parse(locals).unwrap_or_else(|err| panic!("{err}"));
+    let block = body
+        .blocks()
+        .find(|b| b.identifier() == "locals")
+        .expect("locals block");
+    let boot = attribute(block, "boot_command").expect("boot_command");
+    let ::hcl::Expression::Array(keys) = boot else {
+        panic!("boot_command is not a list: {boot:?}")
+    };
+    assert_eq!(keys.first(), Some(&::hcl::Expression::from("<up>e")));
+    let env = attribute(block, "provision_env").expect("provision_env");
+    let ::hcl::Expression::Array(entries) = env else {
+        panic!("provision_env is not a list: {env:?}")
+    };
+    assert!(!entries.is_empty());
+    for entry in entries {
+        let text = format!("{entry:?}");
+        for prefix in ["\"K3S_", "\"CONTAINERD_"] {
+            assert!(!text.contains(prefix), "provision_env entry {text}");
+        }
+        assert!(text.contains("HOMELAB_"), "provision_env entry {text}");
+    }
+}
