@@ -134,6 +134,23 @@ assert_file_has "$unit_file" "WantedBy=sysinit.target"
 [ ! -s "$CALLS" ] || fail "with HOMELAB_ROOT set, seal called commands on this system: $(cat "$CALLS")"
 pass "removes exactly the ${#must_go[@]} per-machine files (+ the cloud-init instance link), keeps ${#must_stay[@]} others and the k3s-selinux directories; empties machine-id, hostname, logs; resets hosts; installs the first-boot unit"
 
+# The unit as systemd reads it: no unknown key, no missing executable (systemd-analyze
+# verify warns and still exits 0, so any output fails). Where systemd is not
+# installed, this case is skipped.
+if command -v systemd-analyze >/dev/null; then
+  analyze() { # analyze UNIT-FILE: verified alone, in a directory of its own
+    rm -rf "$SANDBOX/analyze" && mkdir "$SANDBOX/analyze" && cp "$1" "$SANDBOX/analyze/$unit"
+    (cd "$SANDBOX/analyze" && systemd-analyze verify --man=no "./$unit" 2>&1)
+  }
+  out=$(analyze "$unit_file") || fail "systemd-analyze verify rejects $unit: $out"
+  [ -z "$out" ] || fail "systemd-analyze verify warns about $unit: $out"
+  sed 's/^Before=/Befor=/' "$unit_file" >"$SANDBOX/broken.service"
+  [ -n "$(analyze "$SANDBOX/broken.service")" ] || fail "systemd-analyze verify did not notice a misspelled key"
+  pass "systemd-analyze verify accepts $unit without a warning (and warns on a misspelled key)"
+else
+  echo "skip  systemd-analyze verify of $unit (no systemd-analyze here)"
+fi
+
 # 2. Sealing twice changes nothing more.
 run_script "$SANDBOX/out" "$script" HOMELAB_ROOT="$root" || fail "second seal failed"
 assert_eq "$(listing)" "$after" "files after a second seal"
