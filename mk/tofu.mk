@@ -96,3 +96,32 @@ kubeconfig: ## Fetch ENV's k3s kubeconfig from the server VM and merge it into ~
 	  install -m 600 "$$new" "$(KUBECONFIG_FILE)"; \
 	fi; \
 	echo "context $$context -> https://$$ip:6443 in $(KUBECONFIG_FILE); try: $(KUBECTL) --context $$context get nodes"
+
+# VM=NAME of ENV, checked against the environment's main.tf.
+tofu_vm_check = \
+  if [ -z "$(VM)" ]; then echo "make: VM is not set: say which VM of $(ENV), e.g. make $@ ENV=$(ENV) VM=NAME" >&2; exit 2; fi; \
+  case "$(VM)" in *[!a-z0-9-]*) echo "make: VM='$(VM)' is not a VM name (a-z, 0-9, -)" >&2; exit 2;; esac; \
+  grep -q '^    "$(VM)" = {' "$(TOFU_ENV_DIR)/main.tf" || { echo "make: no VM '$(VM)' in environment $(ENV) ($(TOFU_ENV_DIR)/main.tf)" >&2; exit 2; }
+
+.PHONY: upgrade reboot
+
+# The clone is pinned in state (ignore_changes = [clone] in the module): a new image
+# never replaces a running VM by itself. This is the explicit upgrade: one VM
+# replaced from the template the spec names now (docs/upgrades.md). For a cluster run
+# it VM by VM (drain, upgrade, wait Ready, next); a single server loses what lives only
+# on its disk: back it up first.
+upgrade: $(OPERATOR_GUARD) ## Replace VM of ENV with a clone of the current image (asks first; docs/upgrades.md)
+	@$(tofu_env_check); $(tofu_vm_check); $(tofu_credentials_check)
+	@$(tofu_init_if_needed)
+	@echo "make: replacing $(VM) of $(ENV) with a fresh clone of its current template; data on its disk is lost (docs/upgrades.md)" >&2
+	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" apply -input=false -replace='module.vm["$(VM)"].proxmox_virtual_environment_vm.this' $(TF_ARGS)
+
+# Changes that need the VM off (cores, memory, CPU type) stay pending in Proxmox: the
+# provider runs with reboot_after_update = false. This reboots VM through Proxmox
+# (qm reboot on the node, over SSH), which applies them. A reboot from inside the guest
+# does not.
+reboot: ## Reboot VM of ENV through Proxmox to apply pending changes (qm reboot over SSH)
+	@$(tofu_env_check); $(tofu_vm_check)
+	@cmd=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -json reboot_commands 2>/dev/null | grep -o '"$(VM)": *"[^"]*"' | sed -e 's/^"$(VM)": *"//' -e 's/"$$//'); \
+	[ -n "$$cmd" ] || { echo "make: no reboot command for $(VM) in the state of $(ENV): run make tf-apply ENV=$(ENV) first" >&2; exit 2; }; \
+	echo "$$cmd"; $$cmd

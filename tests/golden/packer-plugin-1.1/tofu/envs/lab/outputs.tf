@@ -5,6 +5,11 @@ output "vm_ips" {
   value       = { for name, vm in module.vm : name => vm.ipv4_address }
 }
 
+output "reboot_commands" {
+  description = "Per VM: the command that reboots it through Proxmox (qm reboot on the node), which applies changes the provider left pending (cores, memory, ...; it never reboots by itself). `make reboot ENV=... VM=...` runs it."
+  value       = { for name, vm in module.vm : name => "ssh ${var.proxmox_ssh_user}@${var.proxmox_ssh_host} ${var.proxmox_ssh_user == "root" ? "" : "sudo "}qm reboot ${vm.vm_id}" }
+}
+
 output "vms" {
   description = "Every output of the proxmox-vm module (vm_id, addresses, what the guest agent reports, size), by VM name."
   value       = module.vm
