@@ -36,6 +36,6 @@ output "kubectl_context" {
 }
 
 output "kubeconfig_command" {
-  description = "Fetches the k3s kubeconfig from the server, points it at the server's address and names its context; or run `make kubeconfig ENV=...` to merge it into ~/.kube/config."
-  value       = "mkdir -p ~/.kube && ssh ops@${module.vm["node-a"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${module.vm["node-a"].ipv4_address}/' -e 's/: default$/: homelab-lab/' > ~/.kube/homelab-lab.yaml && chmod 600 ~/.kube/homelab-lab.yaml"
+  description = "Fetches the k3s kubeconfig from the server into ~/.kube/CONTEXT.yaml (a bash/zsh command: pipefail, a private temp file moved into place only when it holds the server's kubeconfig, so a failed ssh never overwrites a good file); or run `make kubeconfig ENV=...` to merge it into ~/.kube/config."
+  value       = "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-lab.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh ops@${module.vm["node-a"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${module.vm["node-a"].ipv4_address}/' -e 's/: default$/: homelab-lab/' > \"$f\" && grep -q 'server: https://${module.vm["node-a"].ipv4_address}:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-lab.yaml; } || { rm -f \"$f\"; false; }"
 }
