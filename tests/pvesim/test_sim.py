@@ -167,7 +167,7 @@ def break_module(lab, *subs):
 
 NO_PIN = (r"\n\s+ignore_changes\s+= \[clone, description\]", "")
 REBOOTS = (r"(\n\s+reboot_after_update = )false", r"\1true")
-NO_MODE_TRIGGER = (r"user_data_file_id = var\.user_data == null \? \"\" : one", "user_data_file_id = one")
+NO_MODE_TRIGGER = (r"\n\s+replace_triggered_by\s+= \[terraform_data\.cloud_init_mode\]", "")
 
 
 def plan_actions(lab, env):
@@ -378,14 +378,36 @@ def single_env_tests():
         test("k3s-single: user_data set with a fixed vm_id: create_before_destroy hits "
              "\"unable to create VM 9101: config file already exists\" as Proxmox reports it, old VM left running", t_vmid_conflict)
 
+        def upgrade(vm):
+            """tools/tf-upgrade.sh (make upgrade) for vm, approved; the new requests."""
+            n = len(lab.requests())
+            p = h.run(["sh", os.path.join(h.ROOT, "tools", "tf-upgrade.sh"), lab.env_dir(env), vm,
+                       "-auto-approve", "-no-color"], env=lab.tofu_env(env), check=False)
+            check(p.returncode == 0, f"tf-upgrade failed: {p.stdout[-600:]} {p.stderr[-800:]}")
+            return p, lab.requests()[n:]
+
         def t_back():
+            # The way for a fixed vm_id: destroy first (tools/tf-upgrade.sh), user_data set ...
+            p, new = upgrade("k3s-1")
+            check("fixed vm_id 9101: destroying it first" in p.stderr, f"no destroy-first notice: {p.stderr[-400:]}")
+            vmid, vm = lab.vm_by_name("k3s-1")
+            check(vmid == 9101 and "cicustom" in vm["config"] and "ciuser" not in vm["config"],
+                  f"user_data set by the destroy-first replacement: {vmid} {vm['config']}")
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 0, f"plan after the user_data replacement: {acts}")
+            # ... and set -> null: planned as a replacement, done destroy-first.
             with_spec(lab, grown)
-            rc, acts, plan = plan_actions(lab, env)
-            lab.apply_plan(env, plan)
+            rc, acts, _ = plan_actions(lab, env)
+            check(acts.get(f'module.vm["k3s-1"].{VM}') == ["create", "delete"], f"user_data set -> null planned {acts}")
+            upgrade("k3s-1")
+            vmid, vm = lab.vm_by_name("k3s-1")
+            probs = config_problems(vm["config"], spec_vm(lab, env, "k3s-1", vmid))
+            check(vmid == 9101 and not probs and "cicustom" not in vm["config"], f"back to the account: {probs}")
             rc, acts, _ = plan_actions(lab, env)
             check(rc == 0, f"plan after reverting user_data: {acts}")
             check(not any(lab.state()["snippets"].values()), f"snippets left: {lab.state()['snippets']}")
-        test("k3s-single: reverting the spec after the failed replacement converges (no snippet left)", t_back)
+        test("k3s-single: a fixed vm_id is replaced destroy-first (tools/tf-upgrade.sh): user_data null -> set -> "
+             "null on VM 9101, each a replacement, then no diff and no snippet left", t_back)
 
         bumped_grown = (bumped.replace("cores: 4", "cores: 6", 1).replace("disk: 64GiB", "disk: 80GiB")
                         .replace("ops@lab\n", f"ops@lab\n      - {key2}\n", 1))
@@ -403,13 +425,8 @@ def single_env_tests():
             with_spec(lab, grown)
 
         def t_upgrade():
-            old_id, _ = lab.vm_by_name("k3s-1")
-            n = len(lab.requests())
-            p = h.run(["sh", os.path.join(h.ROOT, "tools", "tf-upgrade.sh"), lab.env_dir(env), "k3s-1",
-                       "-auto-approve", "-no-color"], env=lab.tofu_env(env), check=False)
-            check(p.returncode == 0, f"tf-upgrade failed: {p.stderr[-800:]}")
+            p, new = upgrade("k3s-1")
             check("fixed vm_id 9101: destroying it first" in p.stderr, f"no destroy-first notice: {p.stderr[-400:]}")
-            new = lab.requests()[n:]
             vmid, vm = lab.vm_by_name("k3s-1")
             check(vmid == 9101, f"the upgraded VM has id {vmid}, the spec pins 9101")
             c = clone_request(lab, 9101)
@@ -474,6 +491,8 @@ def small_disk_test():
     """The multi-VM test spec gives edge-1 a 16 GiB disk from an image built with 24 GiB.
     A clone cannot shrink a disk: record what the real provider does with it."""
     spec = open(SPEC_MULTI, encoding="utf-8").read()
+    if "disk: 16GiB" not in spec:
+        spec = spec.replace("        disk: 24GiB\n        ip: 172.16.5.20\n", "        disk: 16GiB\n        ip: 172.16.5.20\n")
     check("disk: 16GiB" in spec and "disk: 24GiB" in spec, "the multi-VM spec changed: update small_disk_test")
     try:
         lab = h.Lab(spec)
@@ -581,7 +600,7 @@ def multi_env_tests():
         test("multi-vm: user_data set -> null replaces the VM (cicustom gone, generated account back)", t_ud_unset)
 
         def t_ud_unset_negative():
-            # user_data set again (a replacement), then a module with null for "no snippet":
+            # user_data set again (a replacement), then a module without the mode trigger:
             # set -> null plans an update, which the assertion above reports.
             with_spec(lab, with_ud)
             rc, acts, plan = plan_actions(lab, "lab")
@@ -590,12 +609,12 @@ def multi_env_tests():
             break_module(lab, NO_MODE_TRIGGER)
             rc, acts, _ = plan_actions(lab, "lab")
             check(acts.get(w1) == ["update"],
-                  f"negative control: with user_data_file_id = null, user_data set -> null planned {acts.get(w1)}")
+                  f"negative control: without replace_triggered_by, user_data set -> null planned {acts.get(w1)}")
             with_spec(lab, base)
             rc, acts, plan = plan_actions(lab, "lab")
             check(acts.get(w1) == ["create", "delete"], f"restored module: set -> null planned {acts.get(w1)}")
             lab.apply_plan("lab", plan)
-        test("negative control: a module giving user_data_file_id null (not \"\") plans set -> null as an update",
+        test("negative control: a module without the cloud-init mode trigger plans set -> null as an update",
              t_ud_unset_negative)
 
         def t_ud_change():

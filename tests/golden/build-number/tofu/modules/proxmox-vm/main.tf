@@ -52,6 +52,15 @@ locals {
   clone_vm_id = local.template_vm_id != null ? local.template_vm_id : try(local.existing_vms[0].vm_id, 100)
 }
 
+# How cloud-init gets its user-data: the generated account or a custom snippet. The
+# provider keeps user_data_file_id in state when it is removed from the configuration
+# (Optional + Computed), so switching back to the generated account would plan no
+# change and leave the VM pointed at a deleted snippet. A switch replaces the VM instead
+# (replace_triggered_by below). A changed snippet already replaces it (ForceNew).
+resource "terraform_data" "cloud_init_mode" {
+  input = var.user_data == null ? "generated" : "user_data"
+}
+
 # The custom user-data, uploaded over SSH as a snippet. The file name carries a hash
 # of the content: under create_before_destroy the new snippet is uploaded before the
 # old one is deleted, and must not overwrite it.
@@ -131,12 +140,7 @@ resource "proxmox_virtual_environment_vm" "this" {
 
   initialization {
     datastore_id      = var.storage
-    # "" (not null) without a custom user-data: the provider keeps a removed (null)
-    # user_data_file_id in state (Optional + Computed), so switching back to the generated
-    # account would plan no change and leave the VM pointed at the deleted snippet. ""
-    # is what the provider reads for a VM without cicustom, so the switch is a diff on a
-    # ForceNew attribute: the VM is replaced, both ways.
-    user_data_file_id = var.user_data == null ? "" : one(proxmox_virtual_environment_file.user_data[*].id)
+    user_data_file_id = one(proxmox_virtual_environment_file.user_data[*].id)
 
     # Proxmox's ciupgrade off: no package upgrade on first boot, the clone stays the
     # verified image. Upgrades are a new image (docs/upgrades.md).
@@ -176,6 +180,7 @@ resource "proxmox_virtual_environment_vm" "this" {
   lifecycle {
     create_before_destroy = true
     ignore_changes        = [clone, description]
+    replace_triggered_by  = [terraform_data.cloud_init_mode]
 
     precondition {
       condition     = local.template_vm_id != null || length(local.existing_vms) > 0

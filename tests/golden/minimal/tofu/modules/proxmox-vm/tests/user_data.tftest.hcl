@@ -51,6 +51,11 @@ variables {
 run "custom_user_data_replaces_the_account" {
   command = apply
 
+  assert {
+    condition     = terraform_data.cloud_init_mode.input == "user_data"
+    error_message = "a custom user_data must set the cloud-init mode the VM's replacement is triggered by"
+  }
+
   variables {
     user_data = "#cloud-config\nhostname: test-vm\nusers:\n  - name: ops\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA ops@homelabgen\n"
   }
@@ -127,11 +132,11 @@ run "new_user_data_gets_a_new_file_name" {
 run "back_to_the_generated_account" {
   command = apply
 
-  # "" not null: the provider keeps a removed (null) user_data_file_id in state; ""
-  # differs from the snippet id, and the attribute is ForceNew, so the VM is replaced.
+  # The mode change replaces the VM (replace_triggered_by): the provider keeps a removed
+  # user_data_file_id in state, so only the replacement drops the deleted snippet.
   assert {
-    condition     = proxmox_virtual_environment_vm.this.initialization[0].user_data_file_id == ""
-    error_message = "back to the generated account, user_data_file_id must be \"\""
+    condition     = terraform_data.cloud_init_mode.input == "generated"
+    error_message = "back to the generated account must change the cloud-init mode"
   }
 
   assert {

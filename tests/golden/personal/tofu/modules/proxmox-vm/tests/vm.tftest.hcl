@@ -127,8 +127,8 @@ run "no_package_upgrade_and_no_silent_reboot" {
   }
 
   assert {
-    condition     = proxmox_virtual_environment_vm.this.initialization[0].user_data_file_id == ""
-    error_message = "without user_data, user_data_file_id must be \"\" (null would keep a removed snippet in state)"
+    condition     = terraform_data.cloud_init_mode.input == "generated"
+    error_message = "without user_data the cloud-init mode must be 'generated'"
   }
 }
 
