@@ -136,6 +136,6 @@ upgrade: $(OPERATOR_GUARD) ## Replace VM of ENV with a clone of the current imag
 # does not.
 reboot: ## Reboot VM of ENV through Proxmox to apply pending changes (qm reboot over SSH)
 	@$(tofu_env_check); $(tofu_vm_check)
-	@cmd=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -json reboot_commands 2>/dev/null | grep -o '"$(VM)": *"[^"]*"' | sed -e 's/^"$(VM)": *"//' -e 's/"$$//'); \
+	@cmd=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -json reboot_commands 2>/dev/null | grep -o '"$(VM)": *"[^"]*"' | sed -e 's/^"$(VM)": *"//' -e 's/"$$//') || cmd=; \
 	[ -n "$$cmd" ] || { echo "make: no reboot command for $(VM) in the state of $(ENV): run make tf-apply ENV=$(ENV) first" >&2; exit 2; }; \
 	echo "$$cmd"; $$cmd
