@@ -79,9 +79,9 @@ USE_CONTEXT ?= 0
 kubeconfig: ## Fetch ENV's k3s kubeconfig from the server VM and merge it into ~/.kube/config (USE_CONTEXT=1 switches to it)
 	@$(tofu_env_check)
 	@command -v $(SSH) >/dev/null 2>&1 || { echo "make: $(SSH) is missing (the kubeconfig is fetched over SSH)" >&2; exit 2; }
-	@ip=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -no-color -raw server_ip 2>/dev/null) || ip=; \
-	context=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -no-color -raw kubectl_context 2>/dev/null) || context=; \
-	user=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -no-color -raw ssh_user 2>/dev/null) || user=; \
+	@ip=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw server_ip 2>/dev/null) || ip=; \
+	context=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw kubectl_context 2>/dev/null) || context=; \
+	user=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw ssh_user 2>/dev/null) || user=; \
 	case "$$ip" in ''|*[!0-9.]*) ip=;; esac; \
 	case "$$context" in ''|*[!A-Za-z0-9._-]*) context=;; esac; \
 	case "$$user" in ''|*[!a-z0-9_-]*) user=;; esac; \
