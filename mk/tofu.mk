@@ -68,31 +68,74 @@ tf-destroy: ## Destroy the VMs of ENV (asks first)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" destroy -input=false $(TF_ARGS)
 
 # Reads the server's address, the login user and the context name from the state
-# (tofu output -raw), fetches /etc/rancher/k3s/k3s.yaml over SSH, points it at the
-# server instead of 127.0.0.1, renames cluster, user and context from `default` to
-# the context name, and merges it into KUBECONFIG_FILE (entries of the new file win;
-# the old file is kept as KUBECONFIG_FILE.bak).
-kubeconfig: ## Fetch ENV's k3s kubeconfig from the server VM and merge it into ~/.kube/config
+# (tofu output -raw), fetches /etc/rancher/k3s/k3s.yaml over SSH into a private temp
+# file, points it at the server instead of 127.0.0.1, renames cluster, user and context
+# from `default` to the context name, checks it, and only then merges it into
+# KUBECONFIG_FILE (entries of the new file win; the old file is kept as
+# KUBECONFIG_FILE.bak). A failed ssh or merge leaves KUBECONFIG_FILE as it was.
+# The current context is never switched silently: it stays what it was unless
+# USE_CONTEXT=1 (a file without a current context gets the new one, and says so).
+USE_CONTEXT ?= 0
+kubeconfig: ## Fetch ENV's k3s kubeconfig from the server VM and merge it into ~/.kube/config (USE_CONTEXT=1 switches to it)
 	@$(tofu_env_check)
 	@command -v $(SSH) >/dev/null 2>&1 || { echo "make: $(SSH) is missing (the kubeconfig is fetched over SSH)" >&2; exit 2; }
-	@ip=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw server_ip 2>/dev/null) && \
-	context=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw kubectl_context 2>/dev/null) && \
-	user=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw ssh_user 2>/dev/null) || { \
-	  echo "make: no outputs in the state of $(ENV): run make tf-apply ENV=$(ENV) first" >&2; exit 2; }; \
-	case "$$ip" in *[!0-9.]*|'') echo "make: server_ip '$$ip' is not an IPv4 address" >&2; exit 2;; esac; \
-	new=$$(mktemp); trap 'rm -f "$$new"' EXIT; \
+	@ip=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw server_ip 2>/dev/null) || ip=; \
+	context=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw kubectl_context 2>/dev/null) || context=; \
+	user=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw ssh_user 2>/dev/null) || user=; \
+	case "$$ip" in ''|*[!0-9.]*) ip=;; esac; \
+	case "$$context" in ''|*[!A-Za-z0-9._-]*) context=;; esac; \
+	case "$$user" in ''|*[!a-z0-9_-]*) user=;; esac; \
+	if [ -z "$$ip" ] || [ -z "$$context" ] || [ -z "$$user" ]; then \
+	  echo "make: no k3s server in the state of $(ENV) (no server_ip/kubectl_context/ssh_user output): run make tf-apply ENV=$(ENV) first" >&2; exit 2; fi; \
+	raw=$$(mktemp); new=$$(mktemp); merged=$$(mktemp); trap 'rm -f "$$raw" "$$new" "$$merged"' EXIT; \
+	chmod 600 "$$raw" "$$new" "$$merged"; \
 	echo "fetching /etc/rancher/k3s/k3s.yaml from $$user@$$ip"; \
-	$(SSH) -o BatchMode=yes "$$user@$$ip" sudo cat /etc/rancher/k3s/k3s.yaml \
-	  | sed -e "s/127\.0\.0\.1/$$ip/" -e "s/: default$$/: $$context/" >"$$new"; \
-	grep -q "server: https://$$ip:6443" "$$new" || { echo "make: $$user@$$ip did not return a k3s kubeconfig (is k3s running? sudo allowed?)" >&2; exit 1; }; \
+	$(SSH) -o BatchMode=yes "$$user@$$ip" sudo cat /etc/rancher/k3s/k3s.yaml >"$$raw" || { \
+	  echo "make: ssh $$user@$$ip failed: $(KUBECONFIG_FILE) left as it was" >&2; exit 1; }; \
+	sed -e "s/127\.0\.0\.1/$$ip/" -e "s/: default$$/: $$context/" "$$raw" >"$$new"; \
+	grep -q "server: https://$$ip:6443" "$$new" || { echo "make: $$user@$$ip did not return a k3s kubeconfig (is k3s running? sudo allowed?): $(KUBECONFIG_FILE) left as it was" >&2; exit 1; }; \
 	mkdir -p "$$(dirname "$(KUBECONFIG_FILE)")"; \
 	if [ -s "$(KUBECONFIG_FILE)" ]; then \
 	  command -v $(KUBECTL) >/dev/null 2>&1 || { echo "make: $(KUBECTL) is missing: needed to merge into $(KUBECONFIG_FILE) (or use KUBECONFIG=$$new)" >&2; exit 2; }; \
-	  merged=$$(mktemp); trap 'rm -f "$$new" "$$merged"' EXIT; \
-	  KUBECONFIG="$$new:$(KUBECONFIG_FILE)" $(KUBECTL) config view --flatten >"$$merged"; \
-	  cp "$(KUBECONFIG_FILE)" "$(KUBECONFIG_FILE).bak"; \
+	  current=$$($(KUBECTL) --kubeconfig "$(KUBECONFIG_FILE)" config current-context 2>/dev/null) || current=; \
+	  KUBECONFIG="$$new:$(KUBECONFIG_FILE)" $(KUBECTL) config view --flatten >"$$merged" || { echo "make: merging into $(KUBECONFIG_FILE) failed: left as it was" >&2; exit 1; }; \
+	  if [ "$(USE_CONTEXT)" = 1 ] || [ -z "$$current" ]; then \
+	    $(KUBECTL) --kubeconfig "$$merged" config use-context "$$context" >/dev/null; now="$$context"; \
+	  else \
+	    $(KUBECTL) --kubeconfig "$$merged" config use-context "$$current" >/dev/null; now="$$current"; \
+	  fi || { echo "make: setting the current context failed: $(KUBECONFIG_FILE) left as it was" >&2; exit 1; }; \
+	  cp -p "$(KUBECONFIG_FILE)" "$(KUBECONFIG_FILE).bak"; \
 	  install -m 600 "$$merged" "$(KUBECONFIG_FILE)"; \
 	else \
-	  install -m 600 "$$new" "$(KUBECONFIG_FILE)"; \
+	  install -m 600 "$$new" "$(KUBECONFIG_FILE)"; now="$$context"; \
 	fi; \
-	echo "context $$context -> https://$$ip:6443 in $(KUBECONFIG_FILE); try: $(KUBECTL) --context $$context get nodes"
+	echo "context $$context -> https://$$ip:6443 in $(KUBECONFIG_FILE); current context: $$now"; \
+	if [ "$$now" != "$$context" ]; then echo "  not switched: kubectl config use-context $$context (or make kubeconfig ENV=$(ENV) USE_CONTEXT=1); meanwhile: $(KUBECTL) --context $$context get nodes"; fi
+
+# VM=NAME of ENV, checked against the environment's main.tf.
+tofu_vm_check = \
+  if [ -z "$(VM)" ]; then echo "make: VM is not set: say which VM of $(ENV), e.g. make $@ ENV=$(ENV) VM=NAME" >&2; exit 2; fi; \
+  case "$(VM)" in *[!a-z0-9-]*) echo "make: VM='$(VM)' is not a VM name (a-z, 0-9, -)" >&2; exit 2;; esac; \
+  grep -q '^    "$(VM)" = {' "$(TOFU_ENV_DIR)/main.tf" || { echo "make: no VM '$(VM)' in environment $(ENV) ($(TOFU_ENV_DIR)/main.tf)" >&2; exit 2; }
+
+.PHONY: upgrade reboot
+
+# The clone is pinned in state (ignore_changes = [clone] in the module): a new image
+# never replaces a running VM by itself. This is the explicit upgrade: one VM
+# replaced from the template the spec names now (docs/upgrades.md). For a cluster run
+# it VM by VM (drain, upgrade, wait Ready, next); a single server loses what lives only
+# on its disk: back it up first.
+upgrade: $(OPERATOR_GUARD) ## Replace VM of ENV with a clone of the current image (asks first; docs/upgrades.md)
+	@$(tofu_env_check); $(tofu_vm_check); $(tofu_credentials_check)
+	@$(tofu_init_if_needed)
+	@TOFU='$(TOFU)' sh tools/tf-upgrade.sh "$(TOFU_ENV_DIR)" "$(VM)" $(TF_ARGS)
+
+# Changes that need the VM off (cores, memory, CPU type) stay pending in Proxmox: the
+# provider runs with reboot_after_update = false. This reboots VM through Proxmox
+# (qm reboot on the node, over SSH), which applies them. A reboot from inside the guest
+# does not.
+reboot: ## Reboot VM of ENV through Proxmox to apply pending changes (qm reboot over SSH)
+	@$(tofu_env_check); $(tofu_vm_check)
+	@cmd=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -json reboot_commands 2>/dev/null | grep -o '"$(VM)": *"[^"]*"' | sed -e 's/^"$(VM)": *"//' -e 's/"$$//') || cmd=; \
+	[ -n "$$cmd" ] || { echo "make: no reboot command for $(VM) in the state of $(ENV): run make tf-apply ENV=$(ENV) first" >&2; exit 2; }; \
+	echo "$$cmd"; $$cmd

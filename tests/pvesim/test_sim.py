@@ -12,7 +12,9 @@ import json
 import os
 import re
 import ssl
+import subprocess
 import sys
+import tempfile
 import traceback
 import urllib.error
 import urllib.parse
@@ -146,6 +148,28 @@ def assert_vm_matches(lab, env, name, template_name):
     check(c["status"] == 200, f"clone of {name} failed: {c['reason']}")
 
 
+def power_requests(reqs):
+    """status/start|shutdown|stop|reboot requests among reqs (a restart of a VM)."""
+    return [r["path"].rsplit("/", 1)[1] for r in reqs if r["method"] == "POST" and "/status/" in r["path"]]
+
+
+def break_module(lab, *subs):
+    """Negative controls: the rendered module with (regex, replacement) edits applied."""
+    mod = os.path.join(lab.gen, "tofu", "modules", "proxmox-vm", "main.tf")
+    text = open(mod, encoding="utf-8").read()
+    broken = text
+    for pat, rep in subs:
+        nxt = re.sub(pat, rep, broken)
+        check(nxt != broken, f"could not break the module ({pat!r} not found)")
+        broken = nxt
+    open(mod, "w", encoding="utf-8").write(broken)
+
+
+NO_PIN = (r"\n\s+ignore_changes\s+= \[clone, description\]", "")
+REBOOTS = (r"(\n\s+reboot_after_update = )false", r"\1true")
+NO_MODE_TRIGGER = (r"\n\s+replace_triggered_by\s+= \[terraform_data\.cloud_init_mode\]", "")
+
+
 def plan_actions(lab, env):
     rc, plan, path = lab.plan_json(env)
     return rc, h.actions(plan, VM), path
@@ -232,19 +256,76 @@ def single_env_tests():
         test("k3s-single: outputs hold the values the simulator served (vm_ips, agent addresses, kubeconfig_command)",
              t_outputs)
 
+        def t_kubeconfig_command():
+            out = lab.outputs(env)
+            cmd, ctx, ip = (out["kubeconfig_command"]["value"], out["kubectl_context"]["value"],
+                            out["server_ip"]["value"])
+            good = f"apiVersion: v1\nclusters:\n- cluster:\n    server: https://{ip}:6443\n  name: {ctx}\n"
+
+            def run_with_ssh(command, ssh_body):
+                home = tempfile.mkdtemp(prefix="pvesim-home-", dir=lab.tmp)
+                os.makedirs(os.path.join(home, "bin"))
+                os.makedirs(os.path.join(home, ".kube"))
+                target = os.path.join(home, ".kube", f"{ctx}.yaml")
+                with open(target, "w", encoding="utf-8") as f:
+                    f.write(good)
+                os.chmod(target, 0o600)
+                fake = os.path.join(home, "bin", "ssh")
+                with open(fake, "w", encoding="utf-8") as f:
+                    f.write("#!/bin/sh\n" + ssh_body)
+                os.chmod(fake, 0o755)
+                p = subprocess.run(["bash", "-c", command], env={**os.environ, "HOME": home,
+                                   "PATH": os.path.join(home, "bin") + ":" + os.environ["PATH"]},
+                                   capture_output=True, text=True, timeout=60)
+                return p, target, sorted(os.listdir(os.path.join(home, ".kube")))
+
+            # A failed ssh (partial output, exit 255) leaves the good file alone, no temp file.
+            failing = "echo 'apiVersion: v1'\nexit 255\n"
+            p, target, files = run_with_ssh(cmd, failing)
+            check(p.returncode != 0, "kubeconfig_command succeeded although ssh failed")
+            check(open(target, encoding="utf-8").read() == good and files == [f"{ctx}.yaml"],
+                  f"a failed ssh changed ~/.kube: {files}, {open(target, encoding='utf-8').read()!r}")
+            # A working ssh: the server's kubeconfig, pointed at the server, mode 600.
+            k3s = "printf 'apiVersion: v1\\nclusters:\\n- cluster:\\n    server: https://127.0.0.1:6443\\n  name: default\\n'\n"
+            p, target, files = run_with_ssh(cmd, k3s)
+            text = open(target, encoding="utf-8").read()
+            check(p.returncode == 0 and f"server: https://{ip}:6443" in text and f"name: {ctx}" in text,
+                  f"kubeconfig_command: rc {p.returncode} {p.stderr[-300:]}, file {text!r}")
+            check(os.stat(target).st_mode & 0o777 == 0o600 and files == [f"{ctx}.yaml"], f"mode/files {files}")
+            # Negative control: the command without its guards clobbers the good file.
+            naive = f"ssh x sudo cat /etc/rancher/k3s/k3s.yaml | sed -e s/a/b/ > ~/.kube/{ctx}.yaml"
+            p, target, files = run_with_ssh(naive, failing)
+            check(open(target, encoding="utf-8").read() != good,
+                  "negative control: the clobber check did not see a naive command overwrite the file")
+        test("k3s-single: kubeconfig_command never clobbers a good kubeconfig on a failed ssh; writes mode 600",
+             t_kubeconfig_command)
+
         def t_cores():
             with_spec(lab, base.replace("cores: 4", "cores: 6", 1))
             rc, acts, plan = plan_actions(lab, env)
             check(acts == {f'module.vm["k3s-1"].{VM}': ["update"]}, f"cores change planned {acts}")
             n = len(lab.requests())
             lab.apply_plan(env, plan)
-            _, vm = lab.vm_by_name("k3s-1")
-            check(vm["config"]["cores"] == "6" and not vm["pending"],
-                  f"the running VM has cores {vm['config']['cores']}, pending {vm['pending']}")
+            vmid, vm = lab.vm_by_name("k3s-1")
             new = lab.requests()[n:]
             check(not [r for r in new if r["path"].endswith("/clone") or r["method"] == "DELETE"],
                   "an in-place change cloned or deleted a VM")
-        test("k3s-single: cores 4 -> 6 is an in-place update", t_cores)
+            # reboot_after_update = false: the provider leaves the change pending, no restart.
+            check(not power_requests(new), f"the provider restarted the VM: {power_requests(new)}")
+            check(vm["status"] == "running" and vm["pending"].get("cores") == "6",
+                  f"cores 6 not pending on the running VM: {vm['config'].get('cores')}, pending {vm['pending']}")
+            # The explicit reboot (make reboot runs this output): qm reboot = the API's reboot.
+            cmd = lab.outputs(env)["reboot_commands"]["value"]["k3s-1"]
+            check(cmd.endswith(f" qm reboot {vmid}"), f"reboot command {cmd!r}")
+            code, reason, _ = api_get(lab, f"/api2/json/nodes/{vm['node']}/qemu/{vmid}/status/reboot", h.TOKEN, "POST")
+            check(code == 200, f"reboot: {code} {reason}")
+            _, vm = lab.vm_by_name("k3s-1")
+            check(vm["config"]["cores"] == "6" and not vm["pending"],
+                  f"after the reboot: cores {vm['config']['cores']}, pending {vm['pending']}")
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 0, f"plan after the reboot: {acts}")
+        test("k3s-single: cores 4 -> 6 is an in-place update, pending until the explicit reboot "
+             "(no restart by the provider)", t_cores)
 
         def t_disk():
             with_spec(lab, base.replace("cores: 4", "cores: 6", 1).replace("disk: 64GiB", "disk: 80GiB"))
@@ -275,13 +356,9 @@ def single_env_tests():
             vmid, vm = lab.vm_by_name("k3s-1")
             keys = urllib.parse.unquote(vm["config"]["sshkeys"]).strip().split("\n")
             check(vmid == 9101 and keys[-1] == key2, f"sshkeys {keys}")
-            power = [r["path"].rsplit("/", 1)[1] for r in lab.requests()[n:]
-                     if r["method"] == "POST" and "/status/" in r["path"]]
-            if power:
-                raise XFail(f"issue #15 item 5: adding an SSH key restarted the running VM ({', '.join(power)}); "
-                            "reboot_after_update defaults to true")
-        test("k3s-single: an SSH key added is an in-place update without a restart (expected failure, "
-             "issue #15 item 5)", t_key)
+            power = power_requests(lab.requests()[n:])
+            check(not power, f"adding an SSH key restarted the running VM ({', '.join(power)})")
+        test("k3s-single: an SSH key added is an in-place update without a restart", t_key)
         with_ud = grown.replace("        vm_id: 9101\n", "        vm_id: 9101\n        user_data: |\n"
                                 "          #cloud-config\n          hostname: k3s-1\n")
 
@@ -301,27 +378,66 @@ def single_env_tests():
         test("k3s-single: user_data set with a fixed vm_id: create_before_destroy hits "
              "\"unable to create VM 9101: config file already exists\" as Proxmox reports it, old VM left running", t_vmid_conflict)
 
+        def upgrade(vm):
+            """tools/tf-upgrade.sh (make upgrade) for vm, approved; the new requests."""
+            n = len(lab.requests())
+            p = h.run(["sh", os.path.join(h.ROOT, "tools", "tf-upgrade.sh"), lab.env_dir(env), vm,
+                       "-auto-approve", "-no-color"], env=lab.tofu_env(env), check=False)
+            check(p.returncode == 0, f"tf-upgrade failed: {p.stdout[-600:]} {p.stderr[-800:]}")
+            return p, lab.requests()[n:]
+
         def t_back():
+            # The way for a fixed vm_id: destroy first (tools/tf-upgrade.sh), user_data set ...
+            p, new = upgrade("k3s-1")
+            check("fixed vm_id 9101: destroying it first" in p.stderr, f"no destroy-first notice: {p.stderr[-400:]}")
+            vmid, vm = lab.vm_by_name("k3s-1")
+            check(vmid == 9101 and "cicustom" in vm["config"] and "ciuser" not in vm["config"],
+                  f"user_data set by the destroy-first replacement: {vmid} {vm['config']}")
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 0, f"plan after the user_data replacement: {acts}")
+            # ... and set -> null: planned as a replacement, done destroy-first.
             with_spec(lab, grown)
-            rc, acts, plan = plan_actions(lab, env)
-            lab.apply_plan(env, plan)
+            rc, acts, _ = plan_actions(lab, env)
+            check(acts.get(f'module.vm["k3s-1"].{VM}') == ["create", "delete"], f"user_data set -> null planned {acts}")
+            upgrade("k3s-1")
+            vmid, vm = lab.vm_by_name("k3s-1")
+            probs = config_problems(vm["config"], spec_vm(lab, env, "k3s-1", vmid))
+            check(vmid == 9101 and not probs and "cicustom" not in vm["config"], f"back to the account: {probs}")
             rc, acts, _ = plan_actions(lab, env)
             check(rc == 0, f"plan after reverting user_data: {acts}")
             check(not any(lab.state()["snippets"].values()), f"snippets left: {lab.state()['snippets']}")
-        test("k3s-single: reverting the spec after the failed replacement converges (no snippet left)", t_back)
+        test("k3s-single: a fixed vm_id is replaced destroy-first (tools/tf-upgrade.sh): user_data null -> set -> "
+             "null on VM 9101, each a replacement, then no diff and no snippet left", t_back)
+
+        bumped_grown = (bumped.replace("cores: 4", "cores: 6", 1).replace("disk: 64GiB", "disk: 80GiB")
+                        .replace("ops@lab\n", f"ops@lab\n      - {key2}\n", 1))
+        new_tname = h.env_locals(lab.env_dir(env))["k3s-1"]["template_name"]
 
         def t_bump():
-            with_spec(lab, bumped.replace("cores: 4", "cores: 6", 1).replace("disk: 64GiB", "disk: 80GiB")
-                      .replace("ops@lab\n", f"ops@lab\n      - {key2}\n", 1))
-            rc, acts, plan = plan_actions(lab, env)
-            if acts:
-                p = lab.apply_plan(env, plan, check=False)
-                out = " ".join(p.stderr.split())
-                with_spec(lab, grown)
-                raise XFail(f"issue #15 items 2/3: an image bump plans {acts} on its own (no upgrade requested); "
-                            f"the apply {'fails: ' + out[out.find('unable to create'):][:70] if p.returncode else 'succeeds'}")
-        test("k3s-single: an image bump (release 2 -> 3) changes nothing until an upgrade is requested "
-             "(expected failure, issue #15 items 2/3)", t_bump)
+            nonlocal new_tname
+            with_spec(lab, bumped_grown)
+            new_tname = h.env_locals(lab.env_dir(env))["k3s-1"]["template_name"]
+            check(new_tname != tname and new_tname in lab.templates, f"bumped template {new_tname}")
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 0 and not acts, f"an image bump plans {acts} (exit {rc}) with no upgrade requested")
+        if not test("k3s-single: an image bump (release 2 -> 3) plans no change until the upgrade is requested",
+                    t_bump):
+            with_spec(lab, grown)
+
+        def t_upgrade():
+            p, new = upgrade("k3s-1")
+            check("fixed vm_id 9101: destroying it first" in p.stderr, f"no destroy-first notice: {p.stderr[-400:]}")
+            vmid, vm = lab.vm_by_name("k3s-1")
+            check(vmid == 9101, f"the upgraded VM has id {vmid}, the spec pins 9101")
+            c = clone_request(lab, 9101)
+            dels = [r["seq"] for r in new if r["method"] == "DELETE" and r["path"].rstrip("/").endswith("/qemu/9101")]
+            check(dels and dels[0] < c["seq"] and c["status"] == 200,
+                  f"destroy-first order: delete {dels}, clone {c['seq']} ({c['status']} {c['reason']})")
+            assert_vm_matches(lab, env, "k3s-1", new_tname)
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 0, f"plan after the upgrade: {acts}")
+        test("k3s-single: the explicit upgrade of the fixed-vm_id VM (tools/tf-upgrade.sh, make upgrade) destroys "
+             "first, clones the new template under the same id, then no diff", t_upgrade)
 
         def t_destroy():
             lab.tofu(env, "destroy", "-auto-approve", "-no-color", "-input=false")
@@ -343,8 +459,29 @@ def single_env_tests():
             probs = config_problems(vm["config"], spec_vm(lab, env, "k3s-1", vmid))
             check(any(p.startswith("scsi0.ssd") for p in probs),
                   f"the config assertion passed a module with ssd = false: {vm['config'].get('scsi0')}")
-            lab.tofu(env, "destroy", "-auto-approve", "-no-color", "-input=false")
         test("negative control: a module broken to ssd = false fails the config assertion", t_negative)
+
+        def t_negative_lifecycle():
+            # The VM of t_negative exists. A module that may reboot: adding a key restarts it,
+            # which the SSH-key assertion reports.
+            with_spec(lab, base.replace("ops@lab\n", f"ops@lab\n      - {key2}\n", 1))
+            break_module(lab, REBOOTS, NO_PIN)
+            rc, acts, plan = plan_actions(lab, env)
+            n = len(lab.requests())
+            lab.apply_plan(env, plan)
+            check(power_requests(lab.requests()[n:]),
+                  "negative control: a module with reboot_after_update = true did not restart the VM on a key change")
+            # A module without the pinned clone: an image bump plans a replacement, which the
+            # bump assertion reports.
+            with_spec(lab, bumped.replace("ops@lab\n", f"ops@lab\n      - {key2}\n", 1))
+            break_module(lab, NO_PIN)
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 2 and acts.get(f'module.vm["k3s-1"].{VM}') == ["create", "delete"],
+                  f"negative control: a module without ignore_changes = [clone] planned {acts} for an image bump")
+            with_spec(lab, base)
+            lab.tofu(env, "destroy", "-auto-approve", "-no-color", "-input=false")
+        test("negative control: a module that reboots / does not pin its clone fails the SSH-key / image-bump "
+             "assertions", t_negative_lifecycle)
     finally:
         lab.close()
 
@@ -446,10 +583,31 @@ def multi_env_tests():
             lab.apply_plan("lab", plan)
             _, vm = lab.vm_by_name("lab-worker-1")
             dangling = "cicustom" in vm["config"] and snip not in lab.state()["snippets"].get(lab.snip_storage, [])
-            if acts.get(w1) != ["create", "delete"] or dangling:
-                raise XFail(f"issue #15 item 4: user_data set -> null planned {acts.get(w1)} for the VM; "
-                            f"its cicustom still points at {vm['config'].get('cicustom')!r}, snippet deleted: {dangling}")
-        test("multi-vm: user_data set -> null replaces the VM (expected failure, issue #15 item 4)", t_ud_unset)
+            check(acts.get(w1) == ["create", "delete"] and not dangling and "cicustom" not in vm["config"],
+                  f"user_data set -> null planned {acts.get(w1)} for the VM; its cicustom points at "
+                  f"{vm['config'].get('cicustom')!r}, snippet deleted: {dangling}")
+            vmid, vm = lab.vm_by_name("lab-worker-1")
+            probs = config_problems(vm["config"], spec_vm(lab, "lab", "lab-worker-1", vmid))
+            check(not probs, "after the switch back: " + "; ".join(probs))
+        test("multi-vm: user_data set -> null replaces the VM (cicustom gone, generated account back)", t_ud_unset)
+
+        def t_ud_unset_negative():
+            # user_data set again (a replacement), then a module without the mode trigger:
+            # set -> null plans an update, which the assertion above reports.
+            with_spec(lab, with_ud)
+            rc, acts, plan = plan_actions(lab, "lab")
+            lab.apply_plan("lab", plan)
+            with_spec(lab, base)
+            break_module(lab, NO_MODE_TRIGGER)
+            rc, acts, _ = plan_actions(lab, "lab")
+            check(acts.get(w1) == ["update"],
+                  f"negative control: without replace_triggered_by, user_data set -> null planned {acts.get(w1)}")
+            with_spec(lab, base)
+            rc, acts, plan = plan_actions(lab, "lab")
+            check(acts.get(w1) == ["create", "delete"], f"restored module: set -> null planned {acts.get(w1)}")
+            lab.apply_plan("lab", plan)
+        test("negative control: a module without the cloud-init mode trigger plans set -> null as an update",
+             t_ud_unset_negative)
 
         def t_ud_change():
             old_id, old = lab.vm_by_name("lab-worker-2")

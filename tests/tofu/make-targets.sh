@@ -34,6 +34,12 @@ dir=
 for arg in "$@"; do
   case "$arg" in -chdir=*) dir=${arg#-chdir=} ;; esac
 done
+if [ -n "${STUB_NO_STATE:-}" ] && [[ "$*" == *"output "* ]]; then
+  # What OpenTofu prints for an output of an environment never applied (a warning box).
+  printf '\xe2\x95\xb7\n\xe2\x94\x82 Warning: No outputs found\n\xe2\x95\xb5\n'
+  printf '\xe2\x95\xb7\n\xe2\x94\x82 Error: Output "x" not found\n\xe2\x95\xb5\n' >&2
+  exit 1
+fi
 case "$*" in
   *"init "*) mkdir -p "$dir/.terraform" ;;
   *"output -raw server_ip") printf '192.0.2.10' ;;
@@ -45,6 +51,7 @@ EOF
 cat >"$work/bin/ssh" <<'EOF'
 #!/usr/bin/env bash
 printf '%s\n' "$*" >>"$STUB_LOG"
+if [ -n "${STUB_SSH_FAIL:-}" ]; then echo "apiVersion: v1"; echo "ssh: connect to host: Connection refused" >&2; exit 255; fi
 cat <<'YAML'
 apiVersion: v1
 clusters:
@@ -143,9 +150,29 @@ YAML
   [ -f "$config.bak" ] || fail "no backup of the previous kubeconfig"
   server=$(KUBECONFIG="$config" kubectl config view -o jsonpath='{.clusters[?(@.name=="homelab-alpha")].cluster.server}')
   [ "$server" = "https://192.0.2.10:6443" ] || fail "merged server is '$server'"
+  # The current context is not switched silently (issue #15) ...
+  current=$(KUBECONFIG="$config" kubectl config current-context)
+  [ "$current" = other ] || fail "make kubeconfig switched the current context to '$current'"
+  grep -q "not switched" <<<"$out" || fail "make kubeconfig did not say how to switch: $out"
+  # ... only when asked.
+  out=$(run_make kubeconfig ENV=alpha USE_CONTEXT=1 2>&1) || fail "kubeconfig USE_CONTEXT=1 failed: $out"
+  current=$(KUBECONFIG="$config" kubectl config current-context)
+  [ "$current" = homelab-alpha ] || fail "USE_CONTEXT=1: current context is '$current'"
+  # A failed ssh never clobbers a good file (and fails).
+  cp -p "$config" "$work/good"
+  if out=$(STUB_SSH_FAIL=1 run_make kubeconfig ENV=alpha 2>&1); then fail "kubeconfig succeeded although ssh failed: $out"; fi
+  cmp -s "$config" "$work/good" || fail "a failed ssh changed $config"
+  grep -q "left as it was" <<<"$out" || fail "failed ssh: $out"
 else
   echo "skip: kubectl missing, merge case not tested"
 fi
+
+# Before any apply: our message, exit 2, no OpenTofu warning box inside it.
+rc=0
+out=$(STUB_NO_STATE=1 run_make kubeconfig ENV=alpha 2>&1) || rc=$?
+[ "$rc" -eq 2 ] || fail "kubeconfig with no state exited $rc, want 2: $out"
+grep -q "run make tf-apply ENV=alpha first" <<<"$out" || fail "kubeconfig with no state: $out"
+if grep -q $'\xe2\x94\x82' <<<"$out"; then fail "kubeconfig with no state printed OpenTofu's box: $out"; fi
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures failure(s)" >&2

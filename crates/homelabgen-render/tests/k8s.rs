@@ -821,3 +821,32 @@ fn readme_names_the_order_of_operations() {
         "{readme}"
     );
 }
+
+/// Issue #15: phpIPAM's database PVC is deleted with the Application unless it carries
+/// Argo CD's Delete=false/Prune=false; values.yaml says so until the spec's values set it.
+#[test]
+fn phpipam_values_warn_until_the_pvc_is_kept() {
+    let (_, tree) = default_tree();
+    let text_without = text(&tree, "k8s/apps/phpipam/values.yaml").to_owned();
+    assert!(
+        text_without.contains("TODO: data: phpIPAM's database lives on the PVC"),
+        "{text_without}"
+    );
+    let anchor = "            storageClass: local-path";
+    assert!(DEFAULT_SPEC.contains(anchor), "the fixture changed");
+    let kept = DEFAULT_SPEC.replacen(
+        anchor,
+        "            annotations:\n              argocd.argoproj.io/sync-options: Delete=false,Prune=false\n            storageClass: local-path",
+        1,
+    );
+    let model = model(&kept);
+    let tree = render(&model);
+    let parsed = yaml(&tree, "k8s/apps/phpipam/values.yaml");
+    assert_eq!(
+        parsed["phpipamMariadb"]["persistentVolume"]["annotations"]
+            ["argocd.argoproj.io/sync-options"],
+        "Delete=false,Prune=false"
+    );
+    let text_with = text(&tree, "k8s/apps/phpipam/values.yaml");
+    assert!(!text_with.contains("TODO: data:"), "{text_with}");
+}

@@ -5,6 +5,7 @@
 mod input;
 mod placeholders;
 mod schema_md;
+mod state_guard;
 mod style;
 mod sync;
 
@@ -77,6 +78,11 @@ enum Command {
         /// Print nothing but errors (no list of created, updated and removed files).
         #[arg(long, short)]
         quiet: bool,
+        /// Drop an environment removed from the spec even though its OpenTofu state
+        /// still holds resources (its VMs stay running, unmanaged). Without it, render
+        /// refuses (exit 2): run `make tf-destroy ENV=...` first.
+        #[arg(long)]
+        force_drop_env: bool,
     },
     /// Show what `render` would change, as a unified diff; exit 1 if anything would.
     Diff {
@@ -295,8 +301,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Render { spec, out, quiet } => {
+        Command::Render {
+            spec,
+            out,
+            quiet,
+            force_drop_env,
+        } => {
+            let existed = out.out.exists();
             let (tree, mut dir, plan) = prepare(&spec.spec, &out.out, true)?;
+            let spec_name = spec_display_name(&spec.spec);
+            if let Err(e) = state_guard::check(&tree, &out.out, &spec_name, force_drop_env) {
+                drop(dir);
+                if !existed {
+                    let _ = std::fs::remove_dir(&out.out);
+                }
+                return Err(e);
+            }
             sync::apply(&tree, &mut dir, &plan)?;
             let created = plan.count(|c| matches!(c, sync::Change::Create));
             let removed = plan.count(|c| matches!(c, sync::Change::Remove { .. }));

@@ -93,6 +93,28 @@ fn phpipam_notes(model: &Model, k8s: &Kubernetes, app: &HelmApp) -> (Vec<String>
             .to_owned(),
         String::new(),
     ];
+    // The MariaDB volume is a PVC of the chart: Argo CD deletes it with the Application
+    // (its resources finalizer) and prunes it when it leaves the chart's output, unless
+    // the PVC carries Argo CD's Delete=false/Prune=false sync options.
+    let pvc_kept = lookup(
+        &app.values,
+        &["phpipamMariadb", "persistentVolume", "annotations"],
+    )
+    .and_then(|a| a.get("argocd.argoproj.io/sync-options"))
+    .and_then(Value::as_str)
+    .is_some_and(|o| o.contains("Delete=false") && o.contains("Prune=false"));
+    let mut top = top;
+    if !pvc_kept {
+        top.extend([
+            "TODO: data: phpIPAM's database lives on the PVC this chart creates; Argo CD deletes it"
+                .to_owned(),
+            "  when the app is removed from the spec and prunes it when persistence goes. To keep it,"
+                .to_owned(),
+            "  set in the spec's values phpipamMariadb.persistentVolume.annotations:".to_owned(),
+            "  {argocd.argoproj.io/sync-options: \"Delete=false,Prune=false\"} (docs/upgrades.md).".to_owned(),
+            String::new(),
+        ]);
+    }
 
     let domain_note = match lookup(&app.values, &["phpipamWeb", "ingress", "host"]) {
         Some(_) => vec![

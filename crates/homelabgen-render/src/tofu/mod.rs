@@ -234,7 +234,7 @@ fn cluster(model: &Model, env: &Environment) -> Option<ClusterContext> {
     let ip = server.ip;
     Some(ClusterContext {
         kubeconfig_command: format!(
-            "mkdir -p ~/.kube && ssh {user}@{ip} sudo cat {K3S_KUBECONFIG} | sed -e 's/127.0.0.1/{ip}/' -e 's/: default$/: {context}/' > ~/.kube/{context}.yaml && chmod 600 ~/.kube/{context}.yaml",
+            "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.{context}.yaml.XXXXXX) && chmod 600 \"$f\" && {{ ssh {user}@{ip} sudo cat {K3S_KUBECONFIG} | sed -e 's/127.0.0.1/{ip}/' -e 's/: default$/: {context}/' > \"$f\" && grep -q 'server: https://{ip}:6443' \"$f\" && mv \"$f\" ~/.kube/{context}.yaml; }} || {{ rm -f \"$f\"; false; }}",
             user = env.user
         ),
         context,

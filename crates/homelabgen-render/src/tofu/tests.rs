@@ -309,8 +309,10 @@ fn k3s_single_is_one_vm_of_4_cores_and_24_gib_with_its_outputs() {
     }
     let text = file(&tree, "tofu/envs/k3s-single/outputs.tf");
     assert!(text.contains(r#"value       = "homelab-k3s-single""#));
+    // pipefail, a private temp file (chmod 600 before content), moved into place only
+    // when it holds the server's kubeconfig (issue #15; run by tests/pvesim).
     assert!(text.contains(
-        r#"value       = "mkdir -p ~/.kube && ssh admin@${module.vm["k3s-1"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${module.vm["k3s-1"].ipv4_address}/' -e 's/: default$/: homelab-k3s-single/' > ~/.kube/homelab-k3s-single.yaml && chmod 600 ~/.kube/homelab-k3s-single.yaml""#
+        r#"value       = "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-k3s-single.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh admin@${module.vm["k3s-1"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${module.vm["k3s-1"].ipv4_address}/' -e 's/: default$/: homelab-k3s-single/' > \"$f\" && grep -q 'server: https://${module.vm["k3s-1"].ipv4_address}:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-k3s-single.yaml; } || { rm -f \"$f\"; false; }""#
     ));
     let test = file(&tree, "tofu/envs/k3s-single/tests/k3s-single.tftest.hcl");
     for condition in [
@@ -353,6 +355,9 @@ fn api_token_is_never_an_attribute_and_secrets_have_todo() {
         .contains("# TODO: export PROXMOX_VE_API_TOKEN="));
     assert!(file(&tree, "tofu/envs/k3s-single/backend.tf")
         .contains("# TODO: for state shared between machines"));
+    // State outside the generated tree (issue #15): state/<env>/ next to it.
+    assert!(file(&tree, "tofu/envs/k3s-single/backend.tf")
+        .contains(r#"path = "../../../../state/k3s-single/terraform.tfstate""#));
     let example = file(&tree, "tofu/envs/k3s-single/terraform.tfvars.example");
     assert!(example.contains("# TODO: the API token never goes in this file"));
     assert!(example.contains("# CHANGEME: the URL of your Proxmox VE API."));

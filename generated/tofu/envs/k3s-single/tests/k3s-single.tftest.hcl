@@ -106,7 +106,7 @@ run "outputs" {
   }
 
   assert {
-    condition     = output.kubeconfig_command == "mkdir -p ~/.kube && ssh admin@192.168.1.50 sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/192.168.1.50/' -e 's/: default$/: homelab-k3s-single/' > ~/.kube/homelab-k3s-single.yaml && chmod 600 ~/.kube/homelab-k3s-single.yaml"
+    condition     = output.kubeconfig_command == "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-k3s-single.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh admin@192.168.1.50 sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/192.168.1.50/' -e 's/: default$/: homelab-k3s-single/' > \"$f\" && grep -q 'server: https://192.168.1.50:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-k3s-single.yaml; } || { rm -f \"$f\"; false; }"
     error_message = "output kubeconfig_command must fetch the kubeconfig from the server and point it at the server's address"
   }
 }

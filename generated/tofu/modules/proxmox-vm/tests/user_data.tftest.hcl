@@ -51,6 +51,11 @@ variables {
 run "custom_user_data_replaces_the_account" {
   command = apply
 
+  assert {
+    condition     = terraform_data.cloud_init_mode.input == "user_data"
+    error_message = "a custom user_data must set the cloud-init mode the VM's replacement is triggered by"
+  }
+
   variables {
     user_data = "#cloud-config\nhostname: test-vm\nusers:\n  - name: ops\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA ops@homelabgen\n"
   }
@@ -126,6 +131,13 @@ run "new_user_data_gets_a_new_file_name" {
 
 run "back_to_the_generated_account" {
   command = apply
+
+  # The mode change replaces the VM (replace_triggered_by): the provider keeps a removed
+  # user_data_file_id in state, so only the replacement drops the deleted snippet.
+  assert {
+    condition     = terraform_data.cloud_init_mode.input == "generated"
+    error_message = "back to the generated account must change the cloud-init mode"
+  }
 
   assert {
     condition     = length(proxmox_virtual_environment_file.user_data) == 0

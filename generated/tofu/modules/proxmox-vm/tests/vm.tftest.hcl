@@ -101,8 +101,34 @@ run "explicit_template_vm_id_overrides_the_lookup" {
   }
 
   assert {
-    condition     = proxmox_virtual_environment_vm.this.clone[0].vm_id == 4242
-    error_message = "the given template_vm_id must be cloned"
+    condition     = local.clone_vm_id == 4242
+    error_message = "the given template_vm_id must be what a new VM clones"
+  }
+
+  # The VM exists (the run before applied it): its clone is pinned in state, a new
+  # template does not replace it (the upgrade is explicit, docs/upgrades.md).
+  assert {
+    condition     = proxmox_virtual_environment_vm.this.clone[0].vm_id == 9000
+    error_message = "an existing VM must keep the template it was cloned from (ignore_changes = [clone])"
+  }
+}
+
+run "no_package_upgrade_and_no_silent_reboot" {
+  command = plan
+
+  assert {
+    condition     = proxmox_virtual_environment_vm.this.initialization[0].upgrade == false
+    error_message = "cloud-init must not upgrade packages on first boot (ciupgrade off)"
+  }
+
+  assert {
+    condition     = proxmox_virtual_environment_vm.this.reboot_after_update == false
+    error_message = "the provider must not reboot a running VM on its own (reboot_after_update = false)"
+  }
+
+  assert {
+    condition     = terraform_data.cloud_init_mode.input == "generated"
+    error_message = "without user_data the cloud-init mode must be 'generated'"
   }
 }
 

@@ -5,7 +5,11 @@
 # address and login. See README.md.
 
 # The template to clone, found by name among templates (not among VMs that merely
-# share the name). Skipped when template_vm_id is given.
+# share the name). Skipped when template_vm_id is given. The lookup does not fail by
+# itself: the clone is pinned in state (ignore_changes below), so a template deleted,
+# rebuilt under a new id or copied to another node after the VM exists changes nothing,
+# and plans keep working. Only a VM that does not exist yet needs the template: the
+# precondition on the VM says so, located and with the fix.
 data "proxmox_virtual_environment_vms" "template" {
   count = var.template_vm_id == null ? 1 : 0
 
@@ -18,21 +22,43 @@ data "proxmox_virtual_environment_vms" "template" {
     name   = "template"
     values = ["true"]
   }
+}
 
-  lifecycle {
-    postcondition {
-      condition     = length(self.vms) > 0
-      error_message = "No VM template named '${var.template_name}' exists in the cluster. Build the image first (make packer), check the name, or set template_vm_id."
-    }
+# This VM, if it exists already (by name, not a template): then a missing template is
+# no error, the clone is history.
+data "proxmox_virtual_environment_vms" "existing" {
+  count = var.template_vm_id == null ? 1 : 0
+
+  filter {
+    name   = "name"
+    values = [var.name]
+  }
+
+  filter {
+    name   = "template"
+    values = ["false"]
   }
 }
 
 # A template on var.node is preferred; one on another node is cloned across.
 locals {
   found_templates = try(data.proxmox_virtual_environment_vms.template[0].vms, [])
+  existing_vms    = try(data.proxmox_virtual_environment_vms.existing[0].vms, [])
   template        = try(concat([for t in local.found_templates : t if t.node_name == var.node], local.found_templates)[0], null)
   template_vm_id  = var.template_vm_id != null ? var.template_vm_id : try(local.template.vm_id, null)
   template_node   = var.template_vm_id != null ? var.node : try(local.template.node_name, var.node)
+  # clone.vm_id is ignored for an existing VM (ignore_changes), but must be a valid id:
+  # without a template, the existing VM's own id stands in.
+  clone_vm_id = local.template_vm_id != null ? local.template_vm_id : try(local.existing_vms[0].vm_id, 100)
+}
+
+# How cloud-init gets its user-data: the generated account or a custom snippet. The
+# provider keeps user_data_file_id in state when it is removed from the configuration
+# (Optional + Computed), so switching back to the generated account would plan no
+# change and leave the VM pointed at a deleted snippet. A switch replaces the VM instead
+# (replace_triggered_by below). A changed snippet already replaces it (ForceNew).
+resource "terraform_data" "cloud_init_mode" {
+  input = var.user_data == null ? "generated" : "user_data"
 }
 
 # The custom user-data, uploaded over SSH as a snippet. The file name carries a hash
@@ -60,8 +86,13 @@ resource "proxmox_virtual_environment_vm" "this" {
   machine       = "q35"
   scsi_hardware = "virtio-scsi-single"
 
+  # Changes that need the VM off (cores, memory, CPU type, ...) are written to Proxmox
+  # as pending and wait for an explicit reboot (`make reboot ENV=... VM=...`, see
+  # docs/upgrades.md); the provider never restarts a running server by itself.
+  reboot_after_update = false
+
   clone {
-    vm_id     = local.template_vm_id
+    vm_id     = local.clone_vm_id
     node_name = local.template_node
     full      = true
   }
@@ -111,6 +142,10 @@ resource "proxmox_virtual_environment_vm" "this" {
     datastore_id      = var.storage
     user_data_file_id = one(proxmox_virtual_environment_file.user_data[*].id)
 
+    # Proxmox's ciupgrade off: no package upgrade on first boot, the clone stays the
+    # verified image. Upgrades are a new image (docs/upgrades.md).
+    upgrade = false
+
     ip_config {
       ipv4 {
         address = var.ipv4_address
@@ -135,10 +170,22 @@ resource "proxmox_virtual_environment_vm" "this" {
     }
   }
 
-  # A replacement (new template, new user-data) creates the new VM before destroying
-  # the old one. With a fixed vm_id or address see README.md, "Replacing a VM".
+  # A replacement (new user-data, or an upgrade asked for with -replace) creates the new
+  # VM before destroying the old one. With a fixed vm_id see README.md, "Replacing a VM".
+  #
+  # The clone (template id and node) and the description naming the template are
+  # pinned in state: a new image (a release or k3s bump changes template_name), a
+  # template rebuilt under a new id or deleted does not replace a running VM. The
+  # upgrade is explicit: `make upgrade ENV=... VM=...` (docs/upgrades.md).
   lifecycle {
     create_before_destroy = true
+    ignore_changes        = [clone, description]
+    replace_triggered_by  = [terraform_data.cloud_init_mode]
+
+    precondition {
+      condition     = local.template_vm_id != null || length(local.existing_vms) > 0
+      error_message = "No VM template named '${var.template_name}' exists in the cluster, and ${var.name} does not exist yet to keep its clone. Build the image first (make packer), check the name, or set template_vm_id."
+    }
 
     precondition {
       condition     = cidrhost(var.ipv4_address, 0) == cidrhost("${var.ipv4_gateway}/${split("/", var.ipv4_address)[1]}", 0)

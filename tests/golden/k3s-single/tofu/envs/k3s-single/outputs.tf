@@ -5,6 +5,11 @@ output "vm_ips" {
   value       = { for name, vm in module.vm : name => vm.ipv4_address }
 }
 
+output "reboot_commands" {
+  description = "Per VM: the command that reboots it through Proxmox (qm reboot on the node), which applies changes the provider left pending (cores, memory, ...; it never reboots by itself). `make reboot ENV=... VM=...` runs it."
+  value       = { for name, vm in module.vm : name => "ssh ${var.proxmox_ssh_user}@${var.proxmox_ssh_host} ${var.proxmox_ssh_user == "root" ? "" : "sudo "}qm reboot ${vm.vm_id}" }
+}
+
 output "vms" {
   description = "Every output of the proxmox-vm module (vm_id, addresses, what the guest agent reports, size), by VM name."
   value       = module.vm
@@ -31,6 +36,6 @@ output "kubectl_context" {
 }
 
 output "kubeconfig_command" {
-  description = "Fetches the k3s kubeconfig from the server, points it at the server's address and names its context; or run `make kubeconfig ENV=...` to merge it into ~/.kube/config."
-  value       = "mkdir -p ~/.kube && ssh admin@${module.vm["k3s-1"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${module.vm["k3s-1"].ipv4_address}/' -e 's/: default$/: homelab-k3s-single/' > ~/.kube/homelab-k3s-single.yaml && chmod 600 ~/.kube/homelab-k3s-single.yaml"
+  description = "Fetches the k3s kubeconfig from the server into ~/.kube/CONTEXT.yaml (a bash/zsh command: pipefail, a private temp file moved into place only when it holds the server's kubeconfig, so a failed ssh never overwrites a good file); or run `make kubeconfig ENV=...` to merge it into ~/.kube/config."
+  value       = "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-k3s-single.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh admin@${module.vm["k3s-1"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${module.vm["k3s-1"].ipv4_address}/' -e 's/: default$/: homelab-k3s-single/' > \"$f\" && grep -q 'server: https://${module.vm["k3s-1"].ipv4_address}:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-k3s-single.yaml; } || { rm -f \"$f\"; false; }"
 }

@@ -27,9 +27,10 @@ locals {
   }
 }
 
-# Replacing a VM (a new template, new user-data) creates the new one first
-# (create_before_destroy); a fixed vm_id or address needs the steps in
-# ../../modules/proxmox-vm/README.md, "Replacing a VM".
+# A new image replaces no running VM (the clone is pinned in state): `make upgrade
+# ENV=... VM=...` does, one VM at a time. A replacement creates the new VM first
+# (create_before_destroy); a fixed vm_id is replaced destroy-first by make upgrade
+# (../../modules/proxmox-vm/README.md, "Replacing a VM").
 module "vm" {
   source           = "../../modules/proxmox-vm"
   for_each         = local.vms

@@ -101,7 +101,7 @@ run "outputs" {
   }
 
   assert {
-    condition     = output.kubeconfig_command == "mkdir -p ~/.kube && ssh admin@10.0.0.10 sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/10.0.0.10/' -e 's/: default$/: homelab-lab/' > ~/.kube/homelab-lab.yaml && chmod 600 ~/.kube/homelab-lab.yaml"
+    condition     = output.kubeconfig_command == "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-lab.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh admin@10.0.0.10 sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/10.0.0.10/' -e 's/: default$/: homelab-lab/' > \"$f\" && grep -q 'server: https://10.0.0.10:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-lab.yaml; } || { rm -f \"$f\"; false; }"
     error_message = "output kubeconfig_command must fetch the kubeconfig from the server and point it at the server's address"
   }
 }

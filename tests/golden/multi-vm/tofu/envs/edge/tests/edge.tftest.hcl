@@ -101,7 +101,7 @@ run "outputs" {
   }
 
   assert {
-    condition     = output.kubeconfig_command == "mkdir -p ~/.kube && ssh admin@172.16.5.20 sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/172.16.5.20/' -e 's/: default$/: homelab-edge/' > ~/.kube/homelab-edge.yaml && chmod 600 ~/.kube/homelab-edge.yaml"
+    condition     = output.kubeconfig_command == "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-edge.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh admin@172.16.5.20 sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/172.16.5.20/' -e 's/: default$/: homelab-edge/' > \"$f\" && grep -q 'server: https://172.16.5.20:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-edge.yaml; } || { rm -f \"$f\"; false; }"
     error_message = "output kubeconfig_command must fetch the kubeconfig from the server and point it at the server's address"
   }
 }

@@ -106,7 +106,7 @@ run "outputs" {
   }
 
   assert {
-    condition     = output.kubeconfig_command == "mkdir -p ~/.kube && ssh ops@10.0.20.31 sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/10.0.20.31/' -e 's/: default$/: homelab-lab/' > ~/.kube/homelab-lab.yaml && chmod 600 ~/.kube/homelab-lab.yaml"
+    condition     = output.kubeconfig_command == "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-lab.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh ops@10.0.20.31 sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/10.0.20.31/' -e 's/: default$/: homelab-lab/' > \"$f\" && grep -q 'server: https://10.0.20.31:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-lab.yaml; } || { rm -f \"$f\"; false; }"
     error_message = "output kubeconfig_command must fetch the kubeconfig from the server and point it at the server's address"
   }
 }

@@ -339,5 +339,5 @@ run "fails_when_no_template_has_the_name" {
   providers = {
     proxmox = proxmox.no_template
   }
-  expect_failures = [data.proxmox_virtual_environment_vms.template]
+  expect_failures = [proxmox_virtual_environment_vm.this]
 }
