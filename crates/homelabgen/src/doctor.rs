@@ -162,10 +162,9 @@ impl Locs<'_> {
             Some((e, v, line))
         });
         match found {
-            Some((e, v, line)) => self.at(
-                Some(line),
-                &format!("environments[{e}].vms[{v}].{field}"),
-            ),
+            Some((e, v, line)) => {
+                self.at(Some(line), &format!("environments[{e}].vms[{v}].{field}"))
+            }
             None => self.at(None, &format!("environments.{env}.vms.{vm}.{field}")),
         }
     }
@@ -236,7 +235,9 @@ impl Api {
         if let Some(auth) = &self.auth {
             req = req.header("Authorization", auth);
         }
-        let resp = req.call().map_err(|e| ApiError::Transport(transport_text(&e)))?;
+        let resp = req
+            .call()
+            .map_err(|e| ApiError::Transport(transport_text(&e)))?;
         let status = resp.status().as_u16();
         let body = resp
             .into_body()
@@ -409,7 +410,10 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
             "site",
             Status::Ok,
             "tls",
-            format!("{} answers over TLS with a trusted certificate", site.endpoint),
+            format!(
+                "{} answers over TLS with a trusted certificate",
+                site.endpoint
+            ),
             &tls_at,
             None,
         ),
@@ -620,7 +624,10 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                 "node",
                 format!("node {} is {status}", site.node),
                 &node_at,
-                Some(format!("start the node, or check `pvecm status` on {}", site.node)),
+                Some(format!(
+                    "start the node, or check `pvecm status` on {}",
+                    site.node
+                )),
             );
             false
         }
@@ -677,7 +684,11 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
         // Packer also writes to the ISO storage.
         let iso = format!("/storage/{}", site.storage.iso);
         let e = p.entry(iso).or_default();
-        for d in ["Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit"] {
+        for d in [
+            "Datastore.AllocateSpace",
+            "Datastore.AllocateTemplate",
+            "Datastore.Audit",
+        ] {
             if !e.1.iter().any(|x| x == d) {
                 e.1.push(d.to_owned());
             }
@@ -818,11 +829,15 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                 .find(|s| s.get("storage").and_then(Value::as_str) == Some(id))
         };
         let need_vm_gib: u64 = vms.iter().map(|(_, v)| v.disk_gib).sum();
-        let mut storage_check =
-            |group: &'static str, field: &str, id: &str, content: &str, severity: Status, why: &str| {
-                let at = locs.site(field);
-                let Some(s) = find(id) else {
-                    r.add(
+        let mut storage_check = |group: &'static str,
+                                 field: &str,
+                                 id: &str,
+                                 content: &str,
+                                 severity: Status,
+                                 why: &str| {
+            let at = locs.site(field);
+            let Some(s) = find(id) else {
+                r.add(
                         group,
                         severity,
                         format!("storage-{content}"),
@@ -833,45 +848,52 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                             field.rsplit('.').next().unwrap_or(field)
                         )),
                     );
-                    return;
-                };
-                let active = s.get("active").and_then(as_u64_ref).unwrap_or(0) == 1;
-                let enabled = s.get("enabled").and_then(as_u64_ref).unwrap_or(1) == 1;
-                let have = content_set(s.get("content").unwrap_or(&Value::Null));
-                if !enabled || !active {
-                    r.add(
-                        group,
-                        severity,
-                        format!("storage-{content}"),
-                        format!(
-                            "storage {id} on node {} is {}",
-                            site.node,
-                            if enabled { "not active" } else { "disabled" }
-                        ),
-                        at,
-                        Some(format!("`pvesm set {id} --disable 0`, then `pvesm status` on {} shows it active", site.node)),
-                    );
-                } else if !have.contains(content) {
-                    let mut new = have.clone();
-                    new.insert(content.to_owned());
-                    r.add(
-                        group,
-                        severity,
-                        format!("storage-{content}"),
-                        format!(
-                            "storage {id} does not allow content type {content} ({why}); it allows: {}",
-                            have.iter().cloned().collect::<Vec<_>>().join(",")
-                        ),
-                        at,
-                        Some(format!(
-                            "`pvesm set {id} --content {}` (keeps the types it has)",
-                            new.into_iter().collect::<Vec<_>>().join(",")
-                        )),
-                    );
+                return;
+            };
+            let active = s.get("active").and_then(as_u64_ref).unwrap_or(0) == 1;
+            let enabled = s.get("enabled").and_then(as_u64_ref).unwrap_or(1) == 1;
+            let have = content_set(s.get("content").unwrap_or(&Value::Null));
+            if !enabled || !active {
+                r.add(
+                    group,
+                    severity,
+                    format!("storage-{content}"),
+                    format!(
+                        "storage {id} on node {} is {}",
+                        site.node,
+                        if enabled { "not active" } else { "disabled" }
+                    ),
+                    at,
+                    Some(format!(
+                        "`pvesm set {id} --disable 0`, then `pvesm status` on {} shows it active",
+                        site.node
+                    )),
+                );
+            } else if !have.contains(content) {
+                let mut new = have.clone();
+                new.insert(content.to_owned());
+                r.add(
+                    group,
+                    severity,
+                    format!("storage-{content}"),
+                    format!(
+                        "storage {id} does not allow content type {content} ({why}); it allows: {}",
+                        have.iter().cloned().collect::<Vec<_>>().join(",")
+                    ),
+                    at,
+                    Some(format!(
+                        "`pvesm set {id} --content {}` (keeps the types it has)",
+                        new.into_iter().collect::<Vec<_>>().join(",")
+                    )),
+                );
+            } else {
+                let avail = s.get("avail").and_then(as_u64_ref);
+                let need = if content == "images" {
+                    need_vm_gib << 30
                 } else {
-                    let avail = s.get("avail").and_then(as_u64_ref);
-                    let need = if content == "images" { need_vm_gib << 30 } else { 0 };
-                    match avail {
+                    0
+                };
+                match avail {
                         Some(a) if need > 0 && a < need => r.add(
                             group,
                             Status::Warn,
@@ -893,8 +915,8 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                             None,
                         ),
                     }
-                }
-            };
+            }
+        };
         storage_check(
             "site",
             "storage.vm",
@@ -973,7 +995,11 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                 "site",
                 Status::Warn,
                 "bridge",
-                format!("cannot list the network of node {}: {}", site.node, e.text()),
+                format!(
+                    "cannot list the network of node {}: {}",
+                    site.node,
+                    e.text()
+                ),
                 &bridge_at,
                 None,
             ),
@@ -1090,7 +1116,10 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
             };
             if let Some(want) = image.template_vm_id {
                 if u64::from(want) != g.vmid {
-                    problems.push(format!("VM id {} and not the spec's template_vm_id {want}", g.vmid));
+                    problems.push(format!(
+                        "VM id {} and not the spec's template_vm_id {want}",
+                        g.vmid
+                    ));
                 }
             }
             if problems.is_empty() {
@@ -1270,7 +1299,10 @@ pub fn report(checks: &[Check], json_out: bool, style: &crate::style::Style) -> 
                 Status::Fail => style.removed(c.status.mark()),
             };
             let text = homelabgen_spec::diag::terminal_safe(&c.message);
-            println!("  {mark} {text}  [{}]", homelabgen_spec::diag::terminal_safe(&c.at));
+            println!(
+                "  {mark} {text}  [{}]",
+                homelabgen_spec::diag::terminal_safe(&c.at)
+            );
             if let Some(fix) = &c.fix {
                 if c.status != Status::Ok {
                     println!("      fix: {}", homelabgen_spec::diag::terminal_safe(fix));
