@@ -406,6 +406,17 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     let endpoint_at = locs.site("endpoint");
     let tls_at = format!("{}; site.insecure_tls", endpoint_at);
     match verified.get("version", &[]) {
+        Ok(_) | Err(ApiError::Status(..)) if site.endpoint.starts_with("http://") => r.add(
+            "site",
+            Status::Warn,
+            "tls",
+            format!(
+                "{} answers over plain HTTP: the token crosses the network unencrypted",
+                site.endpoint
+            ),
+            &endpoint_at,
+            Some("use `https://` (the Proxmox API listens with TLS on port 8006)".to_owned()),
+        ),
         Ok(_) | Err(ApiError::Status(..)) => r.add(
             "site",
             Status::Ok,
@@ -652,51 +663,42 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     };
 
     // ---------------------------------------------------------------- privileges
-    let mut wanted: Vec<(String, Vec<String>, Vec<String>)> = Vec::new(); // path, tofu, packer
     let has = |privs: &Value, p: &str| privs.get(p).is_some();
-    let paths = {
-        let mut p: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
-        for name in TOFU_PRIVS.iter().chain(PACKER_PRIVS) {
-            let name = monitor(name);
-            let targets: Vec<String> = if name.starts_with("VM.") {
-                vec!["/vms".to_owned()]
-            } else if name.starts_with("Datastore.") {
-                let mut t = vec![format!("/storage/{}", site.storage.vm)];
-                if uses_snippets && site.storage.snippets != site.storage.vm {
-                    t.push(format!("/storage/{}", site.storage.snippets));
-                }
-                t
-            } else if name.starts_with("Sys.") {
-                vec![format!("/nodes/{}", site.node)]
+    // Where each privilege is checked: VM.* on /vms, Datastore.* on the storages the
+    // tool writes to, Sys.* on the node, SDN.Use on the bridge (PVE 8+: a plain bridge
+    // is /sdn/zones/localnetwork/<bridge>). Effective privileges, inherited included.
+    let targets = |name: &str, packer: bool| -> Vec<String> {
+        if name.starts_with("VM.") {
+            vec!["/vms".to_owned()]
+        } else if name.starts_with("Datastore.") {
+            let mut t = vec![format!("/storage/{}", site.storage.vm)];
+            let extra = if packer {
+                Some(&site.storage.iso)
             } else {
-                vec![format!("/sdn/zones/localnetwork/{}", site.bridge)]
+                uses_snippets.then_some(&site.storage.snippets)
             };
-            for t in targets {
-                let e = p.entry(t).or_default();
-                if TOFU_PRIVS.iter().any(|x| monitor(x) == name) && !e.0.contains(&name) {
-                    e.0.push(name.clone());
-                }
-                if PACKER_PRIVS.iter().any(|x| monitor(x) == name) && !e.1.contains(&name) {
-                    e.1.push(name.clone());
-                }
+            if let Some(x) = extra.filter(|x| **x != site.storage.vm) {
+                t.push(format!("/storage/{x}"));
             }
+            t
+        } else if name.starts_with("Sys.") {
+            vec![format!("/nodes/{}", site.node)]
+        } else {
+            vec![format!("/sdn/zones/localnetwork/{}", site.bridge)]
         }
-        // Packer also writes to the ISO storage.
-        let iso = format!("/storage/{}", site.storage.iso);
-        let e = p.entry(iso).or_default();
-        for d in [
-            "Datastore.AllocateSpace",
-            "Datastore.AllocateTemplate",
-            "Datastore.Audit",
-        ] {
-            if !e.1.iter().any(|x| x == d) {
-                e.1.push(d.to_owned());
-            }
-        }
-        p
     };
-    for (path, (t, pk)) in paths {
-        wanted.push((path, t, pk));
+    // path -> (OpenTofu's privileges there, Packer's)
+    let mut wanted: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for (list, packer) in [(TOFU_PRIVS, false), (PACKER_PRIVS, true)] {
+        for name in list.iter().map(|p| monitor(p)) {
+            for t in targets(&name, packer) {
+                let e = wanted.entry(t).or_default();
+                let side = if packer { &mut e.1 } else { &mut e.0 };
+                if !side.contains(&name) {
+                    side.push(name.clone());
+                }
+            }
+        }
     }
     let packer_token = packer_token_from_env();
     let packer_api = packer_token.as_ref().map(|(_, auth)| Api {
@@ -710,7 +712,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     let mut tofu_missing: Vec<(String, Vec<String>)> = Vec::new();
     let mut packer_missing: Vec<(String, Vec<String>)> = Vec::new();
     let mut perm_error = None;
-    for (path, tofu, packer) in &wanted {
+    for (path, (tofu, packer)) in &wanted {
         let privs = match api.get("access/permissions", &[("path", path)]) {
             Ok(v) => v.get(path.as_str()).cloned().unwrap_or(Value::Null),
             Err(e) => {
@@ -818,11 +820,11 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
 
     // ---------------------------------------------------------------- storage + bridge
     if node_ok {
-        let storages = api
-            .get(&format!("nodes/{}/storage", site.node), &[])
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default();
+        let (storages, storage_error) = match api.get(&format!("nodes/{}/storage", site.node), &[])
+        {
+            Ok(v) => (v.as_array().cloned().unwrap_or_default(), None),
+            Err(e) => (Vec::new(), Some(e.text())),
+        };
         let find = |id: &str| {
             storages
                 .iter()
@@ -836,12 +838,28 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                                  severity: Status,
                                  why: &str| {
             let at = locs.site(field);
+            if let Some(err) = &storage_error {
+                r.add(
+                    group,
+                    severity,
+                    format!("storage-{content}"),
+                    format!("cannot list the storages of node {}: {err}", site.node),
+                    at,
+                    Some(format!(
+                        "grant Datastore.Audit on /storage/{id} (docs/tofu.md)"
+                    )),
+                );
+                return;
+            }
             let Some(s) = find(id) else {
                 r.add(
                         group,
                         severity,
                         format!("storage-{content}"),
-                        format!("storage {id} does not exist on node {} ({why})", site.node),
+                        format!(
+                            "storage {id} does not exist on node {} ({why}), or the token may not see it (Datastore.Audit on /storage/{id})",
+                            site.node
+                        ),
                         at,
                         Some(format!(
                             "set `{}:` to a storage of the node (`pvesm status` lists them), or add {id} with `pvesm add`",
