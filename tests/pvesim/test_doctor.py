@@ -396,6 +396,53 @@ def t_storage_missing(ctx):
            f"doctor-spec.yaml:{site.line_of(r'vm: ssd-thin')} (site.storage.vm)")
 
 
+def t_storage_inactive(ctx):
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.snip_storage:
+                s["active"] = 0
+    site, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"storage snippets-nfs on node pve2 is not active",
+           "(site.storage.snippets)", r"pvesm set snippets-nfs --disable 0")
+
+
+def t_storage_short(ctx):
+    # The VMs' disks (272 GiB) on 100 GiB free: a warning (thin pools overcommit), exit 1.
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.vm_storage:
+                s["avail"] = 100 << 30
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 1, "!", r"storage ssd-thin has 100 GiB free, the VMs' disks take 272 GiB")
+
+
+def t_old_pve(ctx):
+    def edit(site, seed):
+        seed["version"] = "7.4.3"
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"Proxmox VE 7\.4\.3: the tree needs Proxmox VE 8 or 9", "(site.endpoint)")
+
+
+def t_template_other_node(ctx):
+    # A template on another node is found (the module clones across nodes): no finding.
+    def edit(site, seed):
+        vm9000(seed)["node"] = "pve-other"
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 0)
+    check(any("is VM 9000 on pve-other (not on pve2" in ln for ln in lines(p, "✓")), p.stdout)
+
+
+def t_fault_json(ctx):
+    def edit(site, seed):
+        seed["vms"].append({"vmid": 9201, "node": site.node, "config": {"name": "intruder", "memory": "512"}})
+    _, p, _ = run_fault(ctx, edit, args=("--json",))
+    doc = json.loads(p.stdout)
+    bad = [c for c in doc["checks"] if c["status"] == "blocker"]
+    check(p.returncode == 2 and doc["exit_code"] == 2 and len(bad) == 1, p.stdout[:3000])
+    check(bad[0]["group"] == "environment" and bad[0]["check"] == "vm_id"
+          and "environments[0].vms[0].vm_id" in bad[0]["at"] and "qm destroy 9201" in bad[0]["fix"], bad)
+
+
 def t_wrong_token(ctx):
     _, p, _ = run_fault(ctx, token="root@pam!pvesim=00000000-0000-4000-8000-000000000000")
     expect(p, 2, "✗", r"the API refuses the token root@pam!pvesim \(401", "PROXMOX_VE_API_TOKEN",
@@ -488,6 +535,11 @@ def main():
             ("wrong node", t_wrong_node),
             ("wrong bridge", t_wrong_bridge),
             ("storage not on the node", t_storage_missing),
+            ("storage not active", t_storage_inactive),
+            ("storage short of space is a warning (exit 1)", t_storage_short),
+            ("Proxmox VE 7", t_old_pve),
+            ("template on another node", t_template_other_node),
+            ("a fault in --json", t_fault_json),
             ("wrong token -> 401", t_wrong_token),
             ("no or malformed token", t_no_token),
             ("unreachable host (closed port)", t_unreachable),
