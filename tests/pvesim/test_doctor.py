@@ -279,6 +279,19 @@ def t_packer_privilege_warning(ctx):
            fix=r"pveum role add HomelabPacker")
 
 
+def t_packer_token(ctx):
+    # The Packer variables name their own token: checked on its own; refused -> one warning.
+    _, p, _ = run_fault(ctx, env_extra={"PKR_VAR_proxmox_username": "root@pam!pvesim",
+                                        "PKR_VAR_proxmox_token": SECRET})
+    expect(p, 0)
+    check(any("a proxmox-iso Packer build needs" in ln and "PKR_VAR_proxmox_username" in ln
+              for ln in lines(p, "✓")), p.stdout)
+    _, p, _ = run_fault(ctx, env_extra={"PKR_VAR_proxmox_username": "packer@pve!packer",
+                                        "PKR_VAR_proxmox_token": "wrong-secret-1234"})
+    expect(p, 1, "!", r"the API refuses the Packer token packer@pve!packer \(401\)")
+    check(len(lines(p, "!")) == 1 and "wrong-secret-1234" not in p.stdout + p.stderr, p.stdout)
+
+
 def t_no_snippets(ctx):
     def edit(site, seed):
         for s in seed["storages"]:
@@ -523,6 +536,7 @@ def main():
             ("privilege on another path only", t_missing_privilege_path),
             ("PVE 9 without VM.Monitor / PVE 8 needs it", t_pve9_no_vm_monitor),
             ("missing Packer-only privilege is a warning (exit 1)", t_packer_privilege_warning),
+            ("Packer token from PKR_VAR_*", t_packer_token),
             ("storage without snippets (spec with user_data)", t_no_snippets),
             ("storage without snippets, spec without user_data", t_no_snippets_unused),
             ("missing template", t_missing_template),

@@ -709,6 +709,13 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     let packer_id = packer_token
         .as_ref()
         .map_or(token_id.clone(), |(id, _)| id.clone());
+    // A Packer token the API refuses: said once, instead of "lacks" every privilege.
+    let packer_refused = match &packer_api {
+        Some(pa) if !images.is_empty() => {
+            matches!(pa.get("version", &[]), Err(ApiError::Status(401, _)))
+        }
+        _ => false,
+    };
     let mut tofu_missing: Vec<(String, Vec<String>)> = Vec::new();
     let mut packer_missing: Vec<(String, Vec<String>)> = Vec::new();
     let mut perm_error = None;
@@ -788,7 +795,16 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
         } else {
             TOKEN_VAR
         };
-        if packer_missing.is_empty() {
+        if packer_refused {
+            r.add(
+                "images",
+                Status::Warn,
+                "packer-privileges",
+                format!("the API refuses the Packer token {packer_id} (401): `make packer SOURCE=proxmox-iso` would fail"),
+                "environment variables PKR_VAR_proxmox_username, PKR_VAR_proxmox_token",
+                Some("check PKR_VAR_proxmox_token, or create a new secret: `pveum user token add <user@realm> <id> --privsep 0` (docs/packer.md)".to_owned()),
+            );
+        } else if packer_missing.is_empty() {
             r.add(
                 "images",
                 Status::Ok,
