@@ -219,10 +219,33 @@ fn transport_text(err: &ureq::Error) -> String {
                 "connection refused (nothing listens on that port)".to_owned()
             }
             std::io::ErrorKind::TimedOut => format!("no answer within {}s", TIMEOUT.as_secs()),
-            _ => format!("connection failed: {e}"),
+            _ => certificate_text(&e.to_string())
+                .unwrap_or_else(|| format!("connection failed: {e}")),
         },
         other => other.to_string(),
     }
+}
+
+/// rustls' certificate errors in words (the raw error follows in brackets).
+fn certificate_text(raw: &str) -> Option<String> {
+    if !raw.contains("certificate") {
+        return None;
+    }
+    let why = [
+        (
+            "UnknownIssuer",
+            "issued by an authority this system does not trust",
+        ),
+        ("CaUsedAsEndEntity", "self-signed"),
+        ("NotValidForName", "not valid for this host name"),
+        ("Expired", "expired"),
+        ("NotValidYet", "not valid yet"),
+        ("BadSignature", "its signature does not verify"),
+    ]
+    .iter()
+    .find(|(k, _)| raw.contains(k))
+    .map_or("not trusted", |(_, v)| v);
+    Some(format!("{why} [{raw}]"))
 }
 
 impl Api {
@@ -451,7 +474,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                     Status::Ok,
                     "tls",
                     format!(
-                        "the certificate of {} is not trusted (self-signed?): {text}; accepted because site.insecure_tls is true",
+                        "the certificate of {} is not trusted: {text}; accepted because site.insecure_tls is true",
                         site.endpoint
                     ),
                     &tls_at,
@@ -463,7 +486,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                     Status::Fail,
                     "tls",
                     format!(
-                        "the certificate of {} is not trusted (self-signed?): {text}",
+                        "the certificate of {} is not trusted: {text}",
                         site.endpoint
                     ),
                     &tls_at,
