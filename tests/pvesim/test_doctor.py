@@ -469,6 +469,9 @@ def t_no_token(ctx):
     _, p, _ = run_fault(ctx, token="just-a-secret")
     expect(p, 2, "✗", r"not of the form user@realm!tokenid=secret")
     check("just-a-secret" not in p.stdout + p.stderr, "a malformed token was printed")
+    _, p, _ = run_fault(ctx, token="root@pam!pvesim=bad\tsecret\u00e9")
+    expect(p, 2, "✗", r"not of the form user@realm!tokenid=secret")
+    check("secret" not in p.stdout.replace("tokenid=secret", "").replace("<secret>", ""), p.stdout)
 
 
 def t_unreachable(ctx):

@@ -292,8 +292,11 @@ fn token_from_env() -> Result<(String, String), String> {
         return Err(format!("{TOKEN_VAR} is not set"));
     };
     let token = token.trim();
+    // Printable ASCII without spaces only: anything else cannot go into an HTTP header.
+    let printable = token.bytes().all(|b| b.is_ascii_graphic());
     let valid = token.split_once('=').filter(|(id, secret)| {
-        !secret.is_empty()
+        printable
+            && !secret.is_empty()
             && id
                 .split_once('!')
                 .is_some_and(|(user, name)| user.contains('@') && !name.is_empty())
@@ -311,8 +314,13 @@ fn packer_token_from_env() -> Option<(String, String)> {
     let user = std::env::var("PKR_VAR_proxmox_username").ok()?;
     let secret = std::env::var("PKR_VAR_proxmox_token").ok()?;
     let (user, secret) = (user.trim(), secret.trim());
-    (user.contains('!') && user.contains('@') && !secret.is_empty())
-        .then(|| (user.to_owned(), format!("PVEAPIToken={user}={secret}")))
+    let printable = |t: &str| t.bytes().all(|b| b.is_ascii_graphic());
+    (user.contains('!')
+        && user.contains('@')
+        && !secret.is_empty()
+        && printable(user)
+        && printable(secret))
+    .then(|| (user.to_owned(), format!("PVEAPIToken={user}={secret}")))
 }
 
 struct Report {
