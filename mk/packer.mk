@@ -3,7 +3,8 @@
 #
 #   make packer IMAGE_VERSION=2                      qemu build, upload, qm template
 #   make packer IMAGE_VERSION=2 SOURCE=proxmox-iso   build on Proxmox through the API
-#   make packer-validate                             fmt -check, init, validate
+#   make packer-validate                             fmt -check, init, validate (offline)
+#   make image-versions                              every pin of the image and its origin
 # IMAGE picks the image directory when the spec has several (default: the only one).
 # VAR_FILE adds a -var-file (e.g. a git-ignored local.pkrvars.hcl next to the example).
 
@@ -15,7 +16,8 @@ PACKER_IMAGES := $(notdir $(patsubst %/,%,$(dir $(wildcard $(GENERATED)/packer/*
 IMAGE ?= $(if $(filter 1,$(words $(PACKER_IMAGES))),$(PACKER_IMAGES))
 PACKER_DIR = $(GENERATED)/packer/$(IMAGE)
 
-.PHONY: packer packer-validate packer-check-inputs
+.PHONY: packer packer-validate packer-check-inputs image-versions
+PACKER_VAR_FILE_ARG = $(if $(VAR_FILE),-var-file="$(abspath $(VAR_FILE))")
 
 packer-check-inputs:
 	@command -v packer >/dev/null || { echo "make: packer is missing: install Packer 1.9+ (or run make tools: make targets then find it themselves)" >&2; exit 2; }
@@ -40,6 +42,16 @@ packer: $(OPERATOR_GUARD) packer-check-inputs ## Build the golden image: IMAGE_V
 	   echo "note: building release $(IMAGE_VERSION); the spec says $$spec_release, so OpenTofu still clones v$$spec_release." >&2; \
 	   echo "      Set images[].release: $(IMAGE_VERSION) in the spec and run 'make render' to deploy this build." >&2; \
 	 fi
+	@# proxmox-iso creates a second template of an existing name: ask the API first.
+	@if [ "$(SOURCE)" = proxmox-iso ]; then \
+	   values=$$(echo 'join("\n", [local.template_name, var.proxmox_url, "$${var.proxmox_insecure_tls}"])' | \
+	     packer console $(PACKER_VAR_FILE_ARG) $(if $(IMAGE_VERSION),-var image_release=$(IMAGE_VERSION)) "$(PACKER_DIR)") || \
+	     { echo "make: packer console cannot compute the template name in $(PACKER_DIR)" >&2; exit 2; }; \
+	   { read -r name; read -r url; read -r insecure; } <<<"$$values"; \
+	   TEMPLATE_NAME="$$name" PROXMOX_URL="$$url" PROXMOX_INSECURE="$$insecure" \
+	     PROXMOX_USERNAME="$${PKR_VAR_proxmox_username:-}" PROXMOX_TOKEN="$${PKR_VAR_proxmox_token:-}" \
+	     bash "$(PACKER_DIR)/scripts/check-template-name.sh" || exit 2; \
+	 fi
 	cd "$(PACKER_DIR)" && packer init .
 	@# The qemu source does not use the API token, but Packer asks for every variable.
 	cd "$(PACKER_DIR)" && \
@@ -48,10 +60,25 @@ packer: $(OPERATOR_GUARD) packer-check-inputs ## Build the golden image: IMAGE_V
 	  $(if $(VAR_FILE),-var-file="$(abspath $(VAR_FILE))") \
 	  $(if $(IMAGE_VERSION),-var image_release=$(IMAGE_VERSION)) .
 
-packer-validate: packer-check-inputs ## packer fmt -check, init and validate the image with example.pkrvars.hcl
+packer-validate: packer-check-inputs ## packer fmt -check, init and validate the image with example.pkrvars.hcl, offline
 	@# The example's build key is a placeholder: use PKR_VAR_build_ssh_key, else a throwaway key.
+	@# iso_checksum=none: the spec's file: checksum would be downloaded while validating.
 	@key="$${PKR_VAR_build_ssh_key:-}"; tmp=""; \
 	 if [ -z "$$key" ]; then tmp=$$(mktemp -d) && key="$$tmp/build_key" && ssh-keygen -q -t ed25519 -N '' -f "$$key" || exit 2; fi; \
 	 cd "$(PACKER_DIR)" && packer fmt -check -recursive . && packer init . && \
-	   packer validate -var-file=example.pkrvars.hcl $(if $(VAR_FILE),-var-file="$(abspath $(VAR_FILE))") -var "build_ssh_key=$$key" .; \
+	   packer validate -var-file=example.pkrvars.hcl $(PACKER_VAR_FILE_ARG) -var "build_ssh_key=$$key" -var iso_checksum=none .; \
 	 status=$$?; [ -z "$$tmp" ] || rm -rf "$$tmp"; exit $$status
+
+image-versions: packer-check-inputs ## Every pin of the image (OS, ISO, repositories, k3s, plugins) and where it comes from
+	@list="$(PACKER_DIR)/image-versions.txt"; \
+	 [ -f "$$list" ] || { echo "make: $$list is missing: run 'make render'" >&2; exit 2; }; \
+	 vars=$$(awk -F'\t' '!/^#/ && $$2 != "-" { print $$2 }' "$$list" | sort -u); \
+	 expr="join(\"\\n\", [$$(for v in $$vars; do printf '"%s=$${var.%s}",' "$$v" "$$v"; done)])"; \
+	 now=$$(echo "$$expr" | PKR_VAR_proxmox_username=$${PKR_VAR_proxmox_username:-unused} PKR_VAR_proxmox_token=$${PKR_VAR_proxmox_token:-unused} \
+	   PKR_VAR_build_ssh_key=$${PKR_VAR_build_ssh_key:-unused} packer console $(PACKER_VAR_FILE_ARG) "$(PACKER_DIR)") || \
+	   { echo "make: packer console cannot evaluate the variables of $(PACKER_DIR)" >&2; exit 2; }; \
+	 echo "Image $(IMAGE) ($$list):"; \
+	 awk -F'\t' -v now="$$now" 'BEGIN { n = split(now, lines, "\n"); for (i = 1; i <= n; i++) { eq = index(lines[i], "="); value[substr(lines[i], 1, eq - 1)] = substr(lines[i], eq + 1) } } \
+	   /^#/ { next } { origin = $$4; \
+	     if ($$2 != "-" && ($$2 in value) && value[$$2] != $$3) { origin = "overridden for this build (VAR_FILE or PKR_VAR_" $$2 "); the spec says " $$3; $$3 = value[$$2] } \
+	     printf "  %-32s %s\n  %-32s   from: %s\n", $$1, $$3, "", origin }' OFS='\t' "$$list"

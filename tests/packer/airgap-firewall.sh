@@ -16,8 +16,8 @@ image_dir=$1
 require_image_dir "$image_dir"
 sandbox_init
 mapfile -t build_env < <(provision_env "$image_dir")
-version=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^K3S_VERSION=//p')
-arch=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^K3S_ARCH=//p')
+version=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^HOMELAB_K3S_VERSION=//p')
+arch=$(printf '%s\n' "${build_env[@]}" | sed -n 's/^HOMELAB_ARCH=//p')
 
 # curl -sfL --retry 5 -o FILE URL: copies $RELEASE/<last part of URL>, fails if absent.
 stub curl '
@@ -36,19 +36,19 @@ airgap() { # airgap [ENV=VALUE...]
     "${build_env[@]}" "$@"
 }
 
-airgap K3S_AIRGAP_IMAGES=true || fail "airgap-images.sh failed:$(printf '\n'; cat "$SANDBOX/out")"
+airgap HOMELAB_AIRGAP_IMAGES=true || fail "airgap-images.sh failed:$(printf '\n'; cat "$SANDBOX/out")"
 assert_file_has "$CALLS" "https://github.com/k3s-io/k3s/releases/download/${version/+/%2B}/$archive" "archive of the pinned release"
 assert_file_has "$CALLS" "https://github.com/k3s-io/k3s/releases/download/${version/+/%2B}/sha256sum-$arch.txt"
 cmp -s "$release/$archive" "$SANDBOX/root/var/lib/rancher/k3s/agent/images/$archive" || fail "archive not installed intact"
 pass "installs $archive of $version, checked against sha256sum-$arch.txt"
 
 printf 'tampered' >>"$release/$archive"
-if airgap K3S_AIRGAP_IMAGES=true; then fail "accepted an archive with the wrong checksum"; fi
+if airgap HOMELAB_AIRGAP_IMAGES=true; then fail "accepted an archive with the wrong checksum"; fi
 assert_file_has "$SANDBOX/out" "the release says"
 [ ! -e "$SANDBOX/root/var/lib/rancher/k3s/agent/images/$archive" ] || fail "installed an archive with the wrong checksum"
 pass "refuses an archive whose sha256 the release does not list"
 
-airgap K3S_AIRGAP_IMAGES=false || fail "airgap-images.sh failed when off"
+airgap HOMELAB_AIRGAP_IMAGES=false || fail "airgap-images.sh failed when off"
 [ ! -s "$CALLS" ] || fail "fetched something with airgap images off: $(cat "$CALLS")"
 pass "does nothing when airgap images are off"
 

@@ -17,6 +17,15 @@ sandbox_init
 ksvalidator -v RHEL9 "$image_dir/http/ks.cfg" || fail "ksvalidator rejects http/ks.cfg"
 pass "http/ks.cfg passes ksvalidator -v RHEL9"
 
+# ksvalidator does not look into %addon sections: the kdump one is checked by text.
+awk '/^%addon com_redhat_kdump --disable$/ { addon = 1; next } addon && /^%end$/ { ok = 1 } addon { addon = 0 } END { exit !ok }' \
+  "$image_dir/http/ks.cfg" || fail "http/ks.cfg does not disable kdump (%addon com_redhat_kdump --disable ... %end)"
+sed 's/^%addon com_redhat_kdump --disable$/%addon com_redhat_kdump --enable/' "$image_dir/http/ks.cfg" >"$SANDBOX/kdump-on.cfg"
+if awk '/^%addon com_redhat_kdump --disable$/ { found = 1 } END { exit !found }' "$SANDBOX/kdump-on.cfg"; then
+  fail "the kdump check accepts a kickstart that enables kdump"
+fi
+pass "kdump disabled in the kickstart (%addon com_redhat_kdump --disable)"
+
 ssh-keygen -q -t ed25519 -N '' -C build-key-marker -f "$SANDBOX/build_key"
 echo 'local.http_content["/ks.cfg"]' |
   packer console -var-file="$image_dir/example.pkrvars.hcl" -var "build_ssh_key=$SANDBOX/build_key" "$image_dir" >"$SANDBOX/ks.cfg"

@@ -84,8 +84,8 @@ provision_env() {
 # Stubs for scripts/k3s-install.sh: curl "downloads" a fake installer that records the
 # INSTALL_K3S_* variables it gets, installs a k3s stub into $STUBS whose --version
 # depends on $INSTALLER_MODE (ok | missing | other-version), and, with HOMELAB_ROOT set,
-# the unit and its enable link as the real installer does. systemctl: is-enabled says
-# enabled; is-active says inactive unless K3S_ACTIVE=1.
+# the unit, its enable link and k3s.service.env as the real installer does. systemctl: is-enabled says
+# enabled; is-active says inactive unless STUB_K3S_ACTIVE=1.
 stub_k3s_installer() {
   stub curl '
 out=""; while [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift 2 ;; *) shift ;; esac; done
@@ -102,11 +102,13 @@ units="$HOMELAB_ROOT/etc/systemd/system"
 mkdir -p "$units/multi-user.target.wants"
 printf "[Unit]\nDescription=Lightweight Kubernetes\n" >"$units/k3s.service"
 ln -sf /etc/systemd/system/k3s.service "$units/multi-user.target.wants/k3s.service"
+# As the real installer: its K3S_*/CONTAINERD_* and proxy variables go into the env file.
+{ env | grep -Ei "^(NO|HTTP|HTTPS)_PROXY" || true; env | grep -E "^(K3S|CONTAINERD)_" || true; } >"$units/k3s.service.env"
 INSTALLER'
   stub systemctl '
 case "$1" in
   is-enabled) exit 0 ;;
-  is-active) [ "${K3S_ACTIVE:-0}" = 1 ] ;;
+  is-active) [ "${STUB_K3S_ACTIVE:-0}" = 1 ] ;;
 esac'
 }
 

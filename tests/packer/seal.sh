@@ -38,6 +38,11 @@ must_go=(
   var/lib/rancher/k3s/server/db/state.db
   var/lib/rancher/k3s/agent/client-kubelet.crt var/lib/rancher/k3s/agent/etc/containerd/config.toml
   var/lib/rancher/k3s/agent/containerd/io.containerd.metadata.v1.bolt/meta.db
+  var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/metadata.db
+  var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/1/fs/etc/os-release
+  var/lib/kubelet/cpu_manager_state
+  tmp/ks-script-abc tmp/.X11-unix/X0 var/tmp/dnf-cache/x
+  var/lib/homelab/first-boot.done
   etc/rancher/node/password
   etc/rancher/k3s/k3s.yaml
   var/lib/kubelet/pods/uid/volumes var/lib/cni/networks/cbr0/last_reserved_ip.0
@@ -51,7 +56,7 @@ must_go=(
 must_stay=(
   etc/machine-id
   etc/ssh/sshd_config etc/ssh/ssh_config etc/ssh/moduli
-  etc/hostname etc/passwd etc/shadow etc/selinux/config
+  etc/hostname etc/hosts etc/passwd etc/shadow etc/selinux/config
   etc/rancher/k3s/config.yaml etc/rancher/k3s/registries.yaml
   usr/local/bin/k3s usr/local/bin/k3s-uninstall.sh
   etc/systemd/system/k3s.service etc/systemd/system/k3s.service.env
@@ -61,7 +66,8 @@ must_stay=(
   root/.bashrc root/.ssh/known_hosts
   home/admin/.profile
   etc/cloud/cloud.cfg etc/cloud/cloud.cfg.d/99-custom.cfg
-  var/log/messages var/log/dnf.log
+  var/log/messages var/log/secure var/log/dnf.log var/log/hawkey.log
+  var/log/wtmp var/log/btmp var/log/lastlog
   etc/NetworkManager/NetworkManager.conf var/lib/NetworkManager/NetworkManager.state
   var/lib/dbus/.keep
 )
@@ -73,10 +79,18 @@ build_root() {
     put "$path"
   done
   put etc/machine-id 0123456789abcdef0123456789abcdef
+  for path in "${labelled[@]}"; do
+    mkdir -p "$root/$path"
+  done
   mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
   ln -s /etc/systemd/system/k3s.service "$root/etc/systemd/system/multi-user.target.wants/k3s.service"
   ln -s ../../var/lib/cloud/instances/iid-build "$root/var/lib/cloud/instance"
 }
+
+# Directories k3s-selinux creates and labels: seal empties them and keeps them.
+unit=homelab-first-boot.service
+snapshotter=io.containerd.snapshotter.v1.overlayfs
+labelled=(var/lib/cni var/lib/kubelet/pods "var/lib/rancher/k3s/agent/containerd/$snapshotter/snapshots" run/k3s run/flannel)
 
 listing() { (cd "$root" && find . -mindepth 1 \( -type f -o -type l \) | sed 's|^\./||' | sort); }
 
@@ -89,15 +103,53 @@ expected_removed=$(printf '%s\n' "${must_go[@]}" var/lib/cloud/instance | sort)
 removed=$(comm -23 <(echo "$before") <(echo "$after"))
 assert_eq "$removed" "$expected_removed" "removed files"
 added=$(comm -13 <(echo "$before") <(echo "$after"))
-assert_eq "$added" "" "files created by seal"
+assert_eq "$added" "etc/systemd/system/$unit
+etc/systemd/system/sysinit.target.wants/$unit" "files created by seal"
 [ -f "$root/etc/machine-id" ] && [ ! -s "$root/etc/machine-id" ] || fail "/etc/machine-id is not an empty file"
-for dir in var/lib/cloud var/cache/dnf var/lib/rancher/k3s/agent/images root/.ssh; do
+for dir in var/lib/cloud var/cache/dnf var/lib/rancher/k3s/agent/images root/.ssh tmp var/tmp "${labelled[@]}"; do
   [ -d "$root/$dir" ] || fail "seal removed the directory /$dir itself"
 done
-[ "$(ls -A "$root/var/lib/rancher/k3s/agent")" = images ] || fail "agent/ holds more than images/: $(ls -A "$root/var/lib/rancher/k3s/agent")"
+for dir in "${labelled[@]}" tmp var/tmp; do
+  [ -z "$(ls -A "$root/$dir")" ] || fail "/$dir is not empty: $(ls -A "$root/$dir")"
+done
+assert_eq "$(cd "$root/var/lib/rancher/k3s/agent" && find . -mindepth 1 -maxdepth 1 | sort | tr '\n' ' ')" "./containerd ./images " "agent/ entries"
+assert_eq "$(cd "$root/var/lib/rancher/k3s/agent/containerd" && find . -mindepth 1 | sort | tr '\n' ' ')" \
+  "./$snapshotter ./$snapshotter/snapshots " "agent/containerd/ entries"
+assert_eq "$(ls -A "$root/var/lib/kubelet")" pods "kubelet/ entries"
+for file in etc/hostname var/log/dnf.log var/log/hawkey.log var/log/wtmp var/log/btmp var/log/lastlog; do
+  [ -f "$root/$file" ] && [ ! -s "$root/$file" ] || fail "/$file is not an empty file"
+done
+assert_eq "$(cat "$root/var/log/messages")" x "/var/log/messages (not a *.log file)"
+assert_file_has "$root/etc/hosts" "127.0.0.1   localhost localhost.localdomain"
+assert_eq "$(grep -vc localhost "$root/etc/hosts")" 0 "lines of /etc/hosts without localhost"
+assert_eq "$(readlink "$root/etc/systemd/system/sysinit.target.wants/$unit")" "/etc/systemd/system/$unit" "enable link of $unit"
+unit_file="$root/etc/systemd/system/$unit"
+assert_file_has "$unit_file" "ExecStart=/usr/bin/rm -f /var/lib/systemd/random-seed"
+assert_file_has "$unit_file" "Before=systemd-random-seed.service"
+assert_file_has "$unit_file" "DefaultDependencies=no"
+assert_file_has "$unit_file" "ConditionPathExists=!/var/lib/homelab/first-boot.done"
+assert_file_has "$unit_file" "ExecStart=/usr/bin/touch /var/lib/homelab/first-boot.done"
+assert_file_has "$unit_file" "WantedBy=sysinit.target"
 [ -L "$root/etc/systemd/system/multi-user.target.wants/k3s.service" ] || fail "the k3s enable link was removed"
 [ ! -s "$CALLS" ] || fail "with HOMELAB_ROOT set, seal called commands on this system: $(cat "$CALLS")"
-pass "removes exactly the ${#must_go[@]} per-machine files (+ the cloud-init instance link), keeps ${#must_stay[@]} others, empties machine-id"
+pass "removes exactly the ${#must_go[@]} per-machine files (+ the cloud-init instance link), keeps ${#must_stay[@]} others and the k3s-selinux directories; empties machine-id, hostname, logs; resets hosts; installs the first-boot unit"
+
+# The unit as systemd reads it: no unknown key, no missing executable (systemd-analyze
+# verify warns and still exits 0, so any output fails). Where systemd is not
+# installed, this case is skipped.
+if command -v systemd-analyze >/dev/null; then
+  analyze() { # analyze UNIT-FILE: verified alone, in a directory of its own
+    rm -rf "$SANDBOX/analyze" && mkdir "$SANDBOX/analyze" && cp "$1" "$SANDBOX/analyze/$unit"
+    (cd "$SANDBOX/analyze" && systemd-analyze verify --man=no "./$unit" 2>&1)
+  }
+  out=$(analyze "$unit_file") || fail "systemd-analyze verify rejects $unit: $out"
+  [ -z "$out" ] || fail "systemd-analyze verify warns about $unit: $out"
+  sed 's/^Before=/Befor=/' "$unit_file" >"$SANDBOX/broken.service"
+  [ -n "$(analyze "$SANDBOX/broken.service")" ] || fail "systemd-analyze verify did not notice a misspelled key"
+  pass "systemd-analyze verify accepts $unit without a warning (and warns on a misspelled key)"
+else
+  echo "skip  systemd-analyze verify of $unit (no systemd-analyze here)"
+fi
 
 # 2. Sealing twice changes nothing more.
 run_script "$SANDBOX/out" "$script" HOMELAB_ROOT="$root" || fail "second seal failed"

@@ -129,7 +129,7 @@ qm list
 qm status 9007
 qm create 9007 --name alma9.8-k3-node-amd64-v1.36.3-k3s1-v7 --description AlmaLinux 9.8 with k3s v1.36.3+k3s1 (homelabgen, qemu) --ostype l26 --machine q35 --bios ovmf --efidisk0 local-lvm:1,efitype=4m,pre-enrolled-keys=0 --cpu x86-64-v2-AES --cores 2 --memory 4096 --agent enabled=1 --scsihw virtio-scsi-single --net0 virtio,bridge=vmbr0 --serial0 socket
 qm set 9007 --scsi0 local-lvm:0,import-from=REMOTE/alma9.8-k3-node-amd64-v1.36.3-k3s1-v7.qcow2,ssd=1,discard=on,iothread=1
-qm set 9007 --ide2 local-lvm:cloudinit --boot order=scsi0
+qm set 9007 --ide0 local-lvm:cloudinit --ciupgrade 0 --boot order=scsi0
 qm template 9007
 QMLOG
 )
@@ -138,6 +138,10 @@ assert_eq "$actual" "$expected" "qm calls"
 [ -z "$(ls -A "$remote_tmp")" ] || fail "the staging directory was left on the host: $(ls -A "$remote_tmp")"
 assert_file_has "$SANDBOX/upload.out" "template alma9.8-k3-node-amd64-v1.36.3-k3s1-v7 is VM 9007 on 127.0.0.1"
 pass "copies the qcow2 intact (sha256 $disk_sum), qm list/status/create/set/set/template in order, staging removed"
+# The slot and the upgrade switch proxmox-iso uses too (the Rust test
+# proxmox_iso_has_upgrade_switch_timeout_serial_and_cloud_init_slot checks that side).
+assert_eq "$(grep -c -- '--ide0 local-lvm:cloudinit --ciupgrade 0' "$remote_bin/qm.log")" 1 "qm calls with the cloud-init drive"
+pass "qm sees --ciupgrade 0 with the cloud-init drive on ide0, the slot proxmox-iso takes with its ISO on ide2"
 
 # 2. Without VM_ID the cluster's next free id is used.
 upload VM_ID= || fail "upload without VM_ID failed:$(printf '\n'; cat "$SANDBOX/upload.out")"

@@ -26,18 +26,28 @@ qemu=${HOMELABGEN_PACKER_PLUGIN_QEMU_VERSION#v}
 image=$(basename "$image_dir")
 
 
-# Example values; a throwaway build key (the key file must exist); a fixed checksum,
-# as the spec's file: checksum would be downloaded.
+# Example values; a throwaway build key (the key file must exist); iso_checksum=none,
+# as `make packer-validate` passes it: the spec's file: checksum is downloaded while
+# Packer prepares a source, which fails offline.
 ssh-keygen -q -t ed25519 -N '' -C build -f "$SANDBOX/build_key"
 validate_args=(
   -var-file=example.pkrvars.hcl
   -var "build_ssh_key=$SANDBOX/build_key"
-  -var "iso_checksum=sha256:$(printf '0%.0s' $(seq 64))"
+  -var "iso_checksum=none"
 )
+# Every packer call runs with the network cut: a new network namespace (unshare -n as
+# root, else with a user namespace).
+if unshare -n true 2>/dev/null; then
+  offline=(unshare -n)
+elif unshare -rn true 2>/dev/null; then
+  offline=(unshare -rn)
+else
+  fail "cannot cut the network (unshare -n / unshare -rn refused): validation offline is not provable here"
+fi
 validate() { # validate DIR [-only=...]
   local dir=$1
   shift
-  (cd "$dir" && packer init . >/dev/null && packer validate "${validate_args[@]}" "$@" .)
+  (cd "$dir" && "${offline[@]}" packer init . >/dev/null && "${offline[@]}" packer validate "${validate_args[@]}" "$@" .)
 }
 pin_installed() { # pin_installed DIR: pin the installed plugin versions in a copy
   sed -i -E \
@@ -74,7 +84,19 @@ else
   pass "$image: both sources validate as rendered for plugins proxmox $proxmox, qemu $qemu"
 fi
 
-# 3. The check can fail: a misspelled argument is rejected.
+# 3. The network is really cut: the spec's file: checksum cannot be fetched.
+if (cd "$SANDBOX/generated" && "${offline[@]}" packer validate -var-file=example.pkrvars.hcl \
+  -var "build_ssh_key=$SANDBOX/build_key" -only=qemu.alma . >"$SANDBOX/online.out" 2>&1); then
+  if grep -q 'iso_checksum *= *var.iso_checksum' "$SANDBOX/generated/sources.pkr.hcl" &&
+    grep -A3 'variable "iso_checksum"' "$SANDBOX/generated/variables.pkr.hcl" | grep -q 'default *= *"file:'; then
+    fail "packer validate fetched the file: checksum inside ${offline[*]}: the network is not cut"
+  fi
+else
+  assert_file_has "$SANDBOX/online.out" "checksum" "validate without iso_checksum=none, offline"
+fi
+pass "validation runs offline (${offline[*]}): iso_checksum=none is what makes it pass"
+
+# 4. The check can fail: a misspelled argument is rejected.
 sed -i 's/^  machine_type /  machine_typo /' "$SANDBOX/generated/sources.pkr.hcl"
 if validate "$SANDBOX/generated" -only="qemu.alma" >"$SANDBOX/bad.out" 2>&1; then
   fail "packer validate accepted machine_typo"

@@ -13,6 +13,7 @@
 //! | `locals.pkr.hcl`       | the template name and values both sources share       |
 //! | `sources.pkr.hcl`      | `source "qemu"` and `source "proxmox-iso"`            |
 //! | `build.pkr.hcl`        | provisioners, manifest, upload of the qemu artifact   |
+//! | `image-versions.txt`   | every pin of the image and where it comes from         |
 //! | `http/ks.cfg`, `scripts/*.sh`, `README.md`, `.gitignore` | kickstart, provisioning, docs |
 //!
 //! Values reach the scripts only through Packer variables (as environment variables
@@ -48,6 +49,22 @@ pub const PROVISION_SCRIPTS: &[&str] = &[
     "verify.sh",
 ];
 
+/// Slot of the template's cloud-init drive on both paths. proxmox-iso puts it on the
+/// first free IDE slot while the ISO sits on ide2, which is ide0; the qemu upload
+/// script adds it there too, so clones of either template look the same.
+pub const CLOUD_INIT_SLOT: &str = "ide0";
+
+/// The oneshot unit `seal.sh` installs: on a clone's first boot it removes the random
+/// seed the build VM saved at poweroff and relabels the k3s-selinux directories.
+pub const FIRST_BOOT_UNIT: &str = "homelab-first-boot.service";
+
+/// containerd's snapshotter directory under `agent/containerd/`; k3s-selinux pre-creates
+/// and labels its `snapshots/`.
+pub const CONTAINERD_SNAPSHOTTER: &str = "io.containerd.snapshotter.v1.overlayfs";
+
+/// How long proxmox-iso waits for a Proxmox task (ISO upload, shutdown, template).
+pub const PROXMOX_TASK_TIMEOUT: &str = "10m";
+
 /// The script the qemu source's post-processor runs on the workstation.
 pub const UPLOAD_SCRIPT: &str = "upload-to-proxmox.sh";
 
@@ -61,6 +78,7 @@ const FILES: &[&str] = &[
     "sources.pkr.hcl",
     "build.pkr.hcl",
     "README.md",
+    "image-versions.txt",
     ".gitignore",
     "http/ks.cfg",
     "scripts/updates.sh",
@@ -71,6 +89,7 @@ const FILES: &[&str] = &[
     "scripts/openscap.sh",
     "scripts/seal.sh",
     "scripts/verify.sh",
+    "scripts/check-template-name.sh",
     "scripts/upload-to-proxmox.sh",
 ];
 
@@ -100,8 +119,125 @@ struct Context<'a> {
     metallb: bool,
     /// The proxmox plugin has `boot_iso` and disk `ssd`/`discard` (see [`proxmox_plugin_1_2`]).
     proxmox_plugin_1_2: bool,
+    /// Slot of the cloud-init drive ([`CLOUD_INIT_SLOT`]).
+    cloud_init_slot: &'static str,
+    /// proxmox-iso's `task_timeout` ([`PROXMOX_TASK_TIMEOUT`]).
+    task_timeout: &'static str,
+    /// The unit `seal.sh` installs for a clone's first boot ([`FIRST_BOOT_UNIT`]).
+    first_boot_unit: &'static str,
+    /// containerd's snapshotter directory ([`CONTAINERD_SNAPSHOTTER`]).
+    snapshotter: &'static str,
+    /// Every pinned input, for `image-versions.txt` and the README.
+    pins: Vec<Pin>,
     /// VMs cloned from this image, `env/vm`, for the README.
     clones: Vec<String>,
+}
+
+/// One pinned input of the image: the Packer variable that carries it (empty when
+/// none does), its value for this spec, and where that value comes from.
+#[derive(Serialize)]
+struct Pin {
+    name: &'static str,
+    variable: &'static str,
+    value: String,
+    origin: String,
+}
+
+fn origin(value: &str, default: &str, spec_path: &str) -> String {
+    if value == default {
+        format!("homelabgen default ({spec_path} not set, or set to the same)")
+    } else {
+        format!("spec {spec_path} (homelabgen default: {default})")
+    }
+}
+
+/// Every pin the image uses, for `make image-versions` and the README.
+fn pins(model: &Model, image: &Image) -> Vec<Pin> {
+    use homelabgen_spec::defaults;
+    let derived = |_: &str| {
+        format!(
+            "derived by homelabgen from os_version {} (the AlmaLinux mirror layout)",
+            image.os_version
+        )
+    };
+    vec![
+        Pin {
+            name: "AlmaLinux",
+            variable: "os_version",
+            value: image.os_version.clone(),
+            origin: origin(&image.os_version, defaults::ALMALINUX, "images[].os_version"),
+        },
+        Pin {
+            name: "boot ISO",
+            variable: "iso_url",
+            value: image.iso_url.clone(),
+            origin: derived("iso_url"),
+        },
+        Pin {
+            name: "ISO checksum",
+            variable: "iso_checksum",
+            value: image.iso_checksum.clone(),
+            origin: derived("iso_checksum"),
+        },
+        Pin {
+            name: "BaseOS repository",
+            variable: "baseos_url",
+            value: image.baseos_url.clone(),
+            origin: derived("baseos_url"),
+        },
+        Pin {
+            name: "AppStream repository",
+            variable: "appstream_url",
+            value: appstream_url(image),
+            origin: derived("appstream_url"),
+        },
+        Pin {
+            name: "OS packages",
+            variable: "",
+            value: "newest in those repositories at build time".to_owned(),
+            origin: "not pinned: scripts/updates.sh runs dnf upgrade, so a rebuild picks up every update".to_owned(),
+        },
+        Pin {
+            name: "k3s",
+            variable: "k3s_version",
+            value: image.k3s_version.clone(),
+            origin: if image.k3s_version == defaults::K3S {
+                "spec images[].k3s_version (required; the release homelabgen's default spec pins)".to_owned()
+            } else {
+                format!("spec images[].k3s_version (required; homelabgen's default spec pins {})", defaults::K3S)
+            },
+        },
+        Pin {
+            name: "k3s installer and airgap images",
+            variable: "k3s_version",
+            value: image.k3s_version.clone(),
+            origin: "the k3s release of k3s_version (install.sh at its tag, images sha256-checked)".to_owned(),
+        },
+        Pin {
+            name: "image release",
+            variable: "image_release",
+            value: image.release.to_string(),
+            origin: "spec images[].release (make packer IMAGE_VERSION=N builds another)".to_owned(),
+        },
+        Pin {
+            name: "packer-plugin-proxmox",
+            variable: "",
+            value: model.versions.packer_proxmox_plugin.clone(),
+            origin: origin(&model.versions.packer_proxmox_plugin, defaults::PACKER_PROXMOX_PLUGIN, "versions.packer_proxmox_plugin"),
+        },
+        Pin {
+            name: "packer-plugin-qemu",
+            variable: "",
+            value: model.versions.packer_qemu_plugin.clone(),
+            origin: origin(&model.versions.packer_qemu_plugin, defaults::PACKER_QEMU_PLUGIN, "versions.packer_qemu_plugin"),
+        },
+        Pin {
+            name: "Packer",
+            variable: "",
+            value: PACKER_REQUIRED_VERSION.to_owned(),
+            origin: "homelabgen (required_version: 1.9.x is the last MPL-2.0 line)".to_owned(),
+        },
+    ]
 }
 
 pub fn render(model: &Model, tree: &mut Tree) {
@@ -135,6 +271,11 @@ pub fn render(model: &Model, tree: &mut Tree) {
                 .as_ref()
                 .is_some_and(|k| k.metallb.is_some()),
             proxmox_plugin_1_2: proxmox_plugin_1_2(&model.versions.packer_proxmox_plugin),
+            cloud_init_slot: CLOUD_INIT_SLOT,
+            task_timeout: PROXMOX_TASK_TIMEOUT,
+            first_boot_unit: FIRST_BOOT_UNIT,
+            snapshotter: CONTAINERD_SNAPSHOTTER,
+            pins: pins(model, image),
             clones,
         };
         for file in FILES {

@@ -45,13 +45,18 @@ fn squeeze(text: &str) -> String {
 fn renders_every_file_of_the_image_directory() {
     let tree = tree(&model(DEFAULT_SPEC));
     let dir = "packer/alma9-k3s-optimized";
-    for name in HCL_FILES
-        .iter()
-        .chain(&["http/ks.cfg", "README.md", ".gitignore"])
-    {
+    for name in HCL_FILES.iter().chain(&[
+        "http/ks.cfg",
+        "README.md",
+        ".gitignore",
+        "image-versions.txt",
+    ]) {
         let _ = file(&tree, &format!("{dir}/{name}"));
     }
-    for script in PROVISION_SCRIPTS.iter().chain([&UPLOAD_SCRIPT]) {
+    for script in PROVISION_SCRIPTS
+        .iter()
+        .chain([&UPLOAD_SCRIPT, &"check-template-name.sh"])
+    {
         let path = format!("{dir}/scripts/{script}");
         let script_file = tree
             .get(path.as_str())
@@ -339,4 +344,95 @@ fn metallb_opens_its_port_and_disables_servicelb() {
 fn rendering_is_deterministic() {
     let spec = model(DEFAULT_SPEC);
     assert_eq!(tree(&spec), tree(&spec));
+}
+
+/// The rendered `source "proxmox-iso"` block, parsed.
+fn proxmox_iso_source(tree: &Tree) -> ::hcl::Block {
+    let text = file(tree, &format!("{DIR}/sources.pkr.hcl"));
+    let body: ::hcl::Body = ::hcl::parse(text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+    body.into_blocks()
+        .find(|b| {
+            b.identifier() == "source"
+                && b.labels().first().map(|l| l.as_str()) == Some("proxmox-iso")
+        })
+        .unwrap_or_else(|| panic!("no proxmox-iso source in\n{text}"))
+}
+
+fn attribute(block: &::hcl::Block, name: &str) -> Option<::hcl::Expression> {
+    block
+        .body()
+        .attributes()
+        .find(|a| a.key() == name)
+        .map(|a| a.expr().clone())
+}
+
+/// Issue 13: no package upgrade on a clone's first boot, a task timeout that survives an
+/// ISO upload, the serial port the kickstart's console needs, the cloud-init drive on
+/// the slot the qemu upload uses too.
+#[test]
+fn proxmox_iso_has_upgrade_switch_timeout_serial_and_cloud_init_slot() {
+    let modern = proxmox_iso_source(&tree(&model(DEFAULT_SPEC)));
+    let expect = |block: &::hcl::Block, name: &str, value: ::hcl::Expression| {
+        assert_eq!(attribute(block, name), Some(value), "{name}");
+    };
+    expect(
+        &modern,
+        "cloud_init_disable_upgrade_packages",
+        ::hcl::Expression::Bool(true),
+    );
+    expect(&modern, "task_timeout", PROXMOX_TASK_TIMEOUT.into());
+    expect(&modern, "serials", vec!["socket"].into());
+    expect(&modern, "cloud_init", ::hcl::Expression::Bool(true));
+    expect(&modern, "cloud_init_disk_type", "ide".into());
+    let boot_iso = modern
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "boot_iso")
+        .expect("boot_iso block");
+    // The ISO on ide2 leaves ide0 as the first free IDE slot: CLOUD_INIT_SLOT.
+    expect(boot_iso, "type", "ide".into());
+    expect(boot_iso, "index", "2".into());
+    assert_eq!(CLOUD_INIT_SLOT, "ide0");
+    assert_eq!(PROXMOX_TASK_TIMEOUT, "10m");
+
+    // The 1.1 plugin has no upgrade switch and no disk type: not emitted, the rest is.
+    let legacy = proxmox_iso_source(&tree(&with_versions("1.1.1")));
+    assert_eq!(
+        attribute(&legacy, "cloud_init_disable_upgrade_packages"),
+        None
+    );
+    assert_eq!(attribute(&legacy, "cloud_init_disk_type"), None);
+    expect(&legacy, "task_timeout", PROXMOX_TASK_TIMEOUT.into());
+    expect(&legacy, "serials", vec!["socket"].into());
+}
+
+/// The boot command leaves GRUB's highlighted media-check entry for the plain install
+/// entry; the build's variables cannot leak into k3s.service.env (the k3s installer
+/// copies every K3S_* and CONTAINERD_* variable of its environment there).
+#[test]
+fn boot_command_and_build_environment() {
+    let tree = tree(&model(DEFAULT_SPEC));
+    let locals = file(&tree, &format!("{DIR}/locals.pkr.hcl"));
+    let body: ::hcl::Body = ::hcl::parse(locals).unwrap_or_else(|err| panic!("{err}"));
+    let block = body
+        .blocks()
+        .find(|b| b.identifier() == "locals")
+        .expect("locals block");
+    let boot = attribute(block, "boot_command").expect("boot_command");
+    let ::hcl::Expression::Array(keys) = boot else {
+        panic!("boot_command is not a list: {boot:?}")
+    };
+    assert_eq!(keys.first(), Some(&::hcl::Expression::from("<up>e")));
+    let env = attribute(block, "provision_env").expect("provision_env");
+    let ::hcl::Expression::Array(entries) = env else {
+        panic!("provision_env is not a list: {env:?}")
+    };
+    assert!(!entries.is_empty());
+    for entry in entries {
+        let text = format!("{entry:?}");
+        for prefix in ["\"K3S_", "\"CONTAINERD_"] {
+            assert!(!text.contains(prefix), "provision_env entry {text}");
+        }
+        assert!(text.contains("HOMELAB_"), "provision_env entry {text}");
+    }
 }

@@ -23,6 +23,7 @@ source "qemu" "alma" {
   net_device           = "virtio-net"
   http_content         = local.http_content
   http_bind_address    = var.http_bind_address
+  http_interface       = var.http_interface
   boot_wait            = var.boot_wait
   boot_command         = local.boot_command
   ssh_username         = "root"
@@ -45,6 +46,7 @@ source "proxmox-iso" "alma" {
 
   boot_iso {
     type             = "ide"
+    index            = "2"
     iso_url          = var.iso_url
     iso_checksum     = var.iso_checksum
     iso_storage_pool = var.iso_storage
@@ -82,13 +84,18 @@ source "proxmox-iso" "alma" {
     model  = "virtio"
   }
 
-  cloud_init              = true
-  cloud_init_storage_pool = var.vm_storage
-  http_content            = local.http_content
-  http_bind_address       = var.http_bind_address
-  boot_wait               = var.boot_wait
-  boot_command            = local.boot_command
-  ssh_username            = "root"
-  ssh_private_key_file    = pathexpand(var.build_ssh_key)
-  ssh_timeout             = "45m"
+  serials                             = ["socket"]
+  cloud_init                          = true
+  cloud_init_storage_pool             = var.vm_storage
+  cloud_init_disk_type                = "ide"
+  cloud_init_disable_upgrade_packages = true
+  task_timeout                        = "10m"
+  http_content                        = local.http_content
+  http_bind_address                   = var.http_bind_address
+  http_interface                      = var.http_interface
+  boot_wait                           = var.boot_wait
+  boot_command                        = local.boot_command
+  ssh_username                        = "root"
+  ssh_private_key_file                = pathexpand(var.build_ssh_key)
+  ssh_timeout                         = "45m"
 }

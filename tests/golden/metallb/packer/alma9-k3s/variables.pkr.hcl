@@ -181,8 +181,14 @@ variable "build_ssh_key" {
 
 variable "http_bind_address" {
   type        = string
-  description = "Address Packer's HTTP server (the kickstart) listens on; the build VM must reach it (see README.md)."
-  default     = "0.0.0.0"
+  description = "Address Packer's HTTP server (the kickstart) listens on and gives the build VM in the boot command; empty: every address, the VM gets the one Packer picks (see README.md). Set this or http_interface, not both."
+  default     = ""
+}
+
+variable "http_interface" {
+  type        = string
+  description = "Network interface whose address the build VM gets for Packer's HTTP server (e.g. the LAN interface, not docker0 or a VPN); empty: Packer picks. Set this or http_bind_address, not both."
+  default     = ""
 }
 
 variable "boot_wait" {

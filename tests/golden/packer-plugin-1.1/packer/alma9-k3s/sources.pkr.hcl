@@ -23,6 +23,7 @@ source "qemu" "alma" {
   net_device           = "virtio-net"
   http_content         = local.http_content
   http_bind_address    = var.http_bind_address
+  http_interface       = var.http_interface
   boot_wait            = var.boot_wait
   boot_command         = local.boot_command
   ssh_username         = "root"
@@ -76,10 +77,13 @@ source "proxmox-iso" "alma" {
     model  = "virtio"
   }
 
+  serials                 = ["socket"]
   cloud_init              = true
   cloud_init_storage_pool = var.vm_storage
+  task_timeout            = "10m"
   http_content            = local.http_content
   http_bind_address       = var.http_bind_address
+  http_interface          = var.http_interface
   boot_wait               = var.boot_wait
   boot_command            = local.boot_command
   ssh_username            = "root"

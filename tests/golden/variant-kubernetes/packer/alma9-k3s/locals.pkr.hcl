@@ -8,6 +8,6 @@ locals {
   http_content = {
     "/ks.cfg" = templatefile("${path.root}/http/ks.cfg", { baseos_url = var.baseos_url, appstream_url = var.appstream_url, build_ssh_public_key = local.build_ssh_public_key })
   }
-  boot_command  = ["e", "<down><down>", "<leftCtrlOn>e<leftCtrlOff>", " inst.text inst.ks=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ks.cfg", "<leftCtrlOn>x<leftCtrlOff>"]
-  provision_env = ["K3S_VERSION=${var.k3s_version}", "K3S_DISABLE=${join(",", var.k3s_disable)}", "K3S_ARCH=${var.arch}", "K3S_AIRGAP_IMAGES=${var.airgap_images}", "HOMELAB_OPENSCAP=${var.openscap}"]
+  boot_command  = ["<up>e", "<down><down>", "<leftCtrlOn>e<leftCtrlOff>", " inst.text inst.ks=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ks.cfg", "<leftCtrlOn>x<leftCtrlOff>"]
+  provision_env = ["HOMELAB_K3S_VERSION=${var.k3s_version}", "HOMELAB_K3S_DISABLE=${join(",", var.k3s_disable)}", "HOMELAB_ARCH=${var.arch}", "HOMELAB_AIRGAP_IMAGES=${var.airgap_images}", "HOMELAB_OPENSCAP=${var.openscap}"]
 }

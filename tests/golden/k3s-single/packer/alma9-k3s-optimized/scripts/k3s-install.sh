@@ -3,25 +3,25 @@
 #
 # k3s server at the pinned version: configured, enabled, never started in the template.
 #
-#   K3S_VERSION  the release to install, e.g. v1.36.3+k3s1 (from var.k3s_version)
-#   K3S_DISABLE  packaged components to disable, comma-separated, e.g. servicelb,traefik
+#   HOMELAB_K3S_VERSION  the release to install, e.g. v1.36.3+k3s1 (from var.k3s_version)
+#   HOMELAB_K3S_DISABLE  packaged components to disable, comma-separated, e.g. servicelb,traefik
 #
 # What it leaves behind:
 #   /etc/rancher/k3s/config.yaml                        the components disabled, SELinux on
 #   /usr/local/bin/k3s, /etc/systemd/system/k3s.service  from the upstream installer
 #   /etc/systemd/system/k3s.service.d/10-after-cloud-init.conf
 #       k3s registers the node under its host name: it must start only after
-#       cloud-init has set the clone's host name and address.
+#       cloud-init has set the clone's host name and address (cloud-config.target).
 # The service is enabled but never started (INSTALL_K3S_SKIP_START): a started k3s
 # would leave a node identity, certificates and a node password in the template.
-# The build fails unless the k3s binary is present, executable and reports K3S_VERSION.
+# The build fails unless the k3s binary is present, executable and reports HOMELAB_K3S_VERSION.
 #
-# Test hooks: HOMELAB_ROOT prefixes the files this script writes; K3S_INSTALL_SCRIPT_URL
+# Test hooks: HOMELAB_ROOT prefixes the files this script writes; HOMELAB_K3S_INSTALL_SCRIPT_URL
 # replaces the installer's address; curl, sh, systemctl and k3s are found on PATH.
 set -euo pipefail
 
-: "${K3S_VERSION:?K3S_VERSION must be set, e.g. v1.36.3+k3s1}"
-: "${K3S_DISABLE?K3S_DISABLE must be set (comma-separated components, may be empty)}"
+: "${HOMELAB_K3S_VERSION:?HOMELAB_K3S_VERSION must be set, e.g. v1.36.3+k3s1}"
+: "${HOMELAB_K3S_DISABLE?HOMELAB_K3S_DISABLE must be set (comma-separated components, may be empty)}"
 root="${HOMELAB_ROOT:-}"
 # The installer puts k3s into /usr/local/bin, which a non-login shell's PATH may lack.
 PATH="$PATH:/usr/local/bin"
@@ -32,7 +32,7 @@ die() {
 }
 
 # The installer of the same release as the binary it installs ("+" is %2B in the URL).
-installer_url="${K3S_INSTALL_SCRIPT_URL:-https://raw.githubusercontent.com/k3s-io/k3s/${K3S_VERSION/+/%2B}/install.sh}"
+installer_url="${HOMELAB_K3S_INSTALL_SCRIPT_URL:-https://raw.githubusercontent.com/k3s-io/k3s/${HOMELAB_K3S_VERSION/+/%2B}/install.sh}"
 
 # 1. Configuration first: the installer keeps an existing config.yaml.
 config_dir="$root/etc/rancher/k3s"
@@ -42,7 +42,7 @@ mkdir -p "$config_dir"
   echo "# The node name is the host name cloud-init sets before k3s starts."
   echo 'write-kubeconfig-mode: "0600"'
   echo "selinux: true"
-  IFS=',' read -r -a components <<<"$K3S_DISABLE"
+  IFS=',' read -r -a components <<<"$HOMELAB_K3S_DISABLE"
   if [ "${components[*]}" ]; then
     echo "disable:"
     for component in "${components[@]}"; do
@@ -51,28 +51,30 @@ mkdir -p "$config_dir"
   fi
 } >"$config_dir/config.yaml"
 chmod 0600 "$config_dir/config.yaml"
-echo "k3s-install: wrote /etc/rancher/k3s/config.yaml (disable: ${K3S_DISABLE:-nothing})"
+echo "k3s-install: wrote /etc/rancher/k3s/config.yaml (disable: ${HOMELAB_K3S_DISABLE:-nothing})"
 
-# 2. The upstream installer, pinned to K3S_VERSION; it adds the k3s-selinux policy on EL9.
+# 2. The upstream installer, pinned to HOMELAB_K3S_VERSION; it adds the k3s-selinux policy on EL9.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "k3s-install: fetching $installer_url"
 curl -sfL --retry 5 -o "$tmp/install.sh" "$installer_url"
-echo "k3s-install: installing k3s $K3S_VERSION (enabled, not started)"
-INSTALL_K3S_VERSION="$K3S_VERSION" \
+echo "k3s-install: installing k3s $HOMELAB_K3S_VERSION (enabled, not started)"
+INSTALL_K3S_VERSION="$HOMELAB_K3S_VERSION" \
   INSTALL_K3S_SKIP_START=true \
   INSTALL_K3S_EXEC=server \
   sh "$tmp/install.sh"
 
 # 3. Start only after cloud-init has named the clone and configured its address.
+# cloud-config.target: reached once cloud-init's network stage (cloud-init.service on
+# EL9, cloud-init-network.service from upstream 24.3 on) has run; both name it.
 dropin_dir="$root/etc/systemd/system/k3s.service.d"
 mkdir -p "$dropin_dir"
 cat >"$dropin_dir/10-after-cloud-init.conf" <<'UNIT'
 # Written by scripts/k3s-install.sh: k3s registers the node under its host name, so it
 # starts only after cloud-init has set the host name and the network of this clone.
 [Unit]
-Wants=cloud-init.service network-online.target
-After=cloud-init.service network-online.target
+Wants=cloud-config.target network-online.target
+After=cloud-config.target network-online.target
 UNIT
 systemctl daemon-reload
 
@@ -81,8 +83,14 @@ k3s_bin=$(command -v k3s) || die "the k3s binary is missing after the install"
 [ -x "$k3s_bin" ] || die "$k3s_bin is not executable"
 version_output=$("$k3s_bin" --version) || die "$k3s_bin --version failed"
 read -r _ _ reported _ <<<"$version_output"
-[ "$reported" = "$K3S_VERSION" ] || die "$k3s_bin reports version '$reported', expected $K3S_VERSION"
+[ "$reported" = "$HOMELAB_K3S_VERSION" ] || die "$k3s_bin reports version '$reported', expected $HOMELAB_K3S_VERSION"
 systemctl is-enabled --quiet k3s || die "the k3s service is not enabled"
+# The installer copies every K3S_*/CONTAINERD_* and proxy variable of its environment
+# into this file, which k3s reads at every start: the build's must not end up there.
+env_file="$root/etc/systemd/system/k3s.service.env"
+if [ -s "$env_file" ]; then
+  die "$env_file holds build variables (names: $(cut -d= -f1 "$env_file" | tr '\n' ' ')): unset them before the build"
+fi
 if systemctl is-active --quiet k3s; then
   die "k3s is running: the template must never have started it"
 fi

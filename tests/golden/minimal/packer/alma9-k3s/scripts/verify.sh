@@ -4,29 +4,37 @@
 # Final verify: fails the build unless every invariant a clone relies on holds.
 # Each check prints "ok" or "FAIL" with what it checked; the exit status is 1 when any
 # failed. Checks, in order:
-#   identity   machine-id empty; no SSH host keys; no random seed; no cloud-init
-#              state or logs; no network profile or lease of the build VM
+#   identity   machine-id and hostname empty, hosts only localhost; no SSH host keys;
+#              no random seed, and the first-boot unit that removes the one the
+#              poweroff saves is enabled, ordered before systemd-random-seed; no
+#              cloud-init state or logs; no network profile or lease of the build VM
 #   access     root's password locked; no authorized_keys for anyone (the build key is
 #              gone); no kickstart copies in /root
-#   k3s        binary present, executable, reporting K3S_VERSION; config.yaml disables
-#              every component in K3S_DISABLE and turns SELinux on; the service enabled,
-#              ordered after cloud-init, never started (no server, agent or node state,
-#              no node password, no kubeconfig; on the build VM: not active)
-#   images     the airgap archive for K3S_ARCH when K3S_AIRGAP_IMAGES is true
-#   system     SELinux enforcing; qemu-guest-agent installed and enabled; firewalld
-#              enabled with the k3s ports and trusted networks; no package caches
+#   k3s        binary present, executable, reporting HOMELAB_K3S_VERSION; config.yaml disables
+#              every component in HOMELAB_K3S_DISABLE and turns SELinux on; the service enabled,
+#              ordered after cloud-config.target, never started (no server, agent or
+#              node state, no node password, no kubeconfig; on the build VM: not
+#              active); k3s.service.env empty (no build variable baked in); the
+#              directories k3s-selinux created present, empty and labelled as the
+#              policy says (matchpathcon -V)
+#   images     the airgap archive for HOMELAB_ARCH when HOMELAB_AIRGAP_IMAGES is true
+#   system     SELinux enforcing; qemu-guest-agent installed and enabled (a .wants
+#              link of the unit, not the udev rule every install has); firewalld
+#              enabled with the k3s ports and trusted networks; no package caches,
+#              no temporary files, logs emptied
 #
-#   K3S_VERSION, K3S_DISABLE, K3S_ARCH, K3S_AIRGAP_IMAGES  as for the other scripts
+#   HOMELAB_K3S_VERSION, HOMELAB_K3S_DISABLE, HOMELAB_ARCH, HOMELAB_AIRGAP_IMAGES  as for the other scripts
 #
 # Test hook: HOMELAB_ROOT prefixes every path (the tests verify a fake root); k3s and
-# systemctl are found on PATH; checks of the running system run only without it.
+# systemctl and matchpathcon are found on PATH; checks of the running system run only
+# without it.
 set -euo pipefail
 shopt -s nullglob dotglob
 
-: "${K3S_VERSION:?K3S_VERSION must be set}"
-: "${K3S_DISABLE?K3S_DISABLE must be set (comma-separated, may be empty)}"
-: "${K3S_ARCH:?K3S_ARCH must be set}"
-: "${K3S_AIRGAP_IMAGES:?K3S_AIRGAP_IMAGES must be true or false}"
+: "${HOMELAB_K3S_VERSION:?HOMELAB_K3S_VERSION must be set}"
+: "${HOMELAB_K3S_DISABLE?HOMELAB_K3S_DISABLE must be set (comma-separated, may be empty)}"
+: "${HOMELAB_ARCH:?HOMELAB_ARCH must be set}"
+: "${HOMELAB_AIRGAP_IMAGES:?HOMELAB_AIRGAP_IMAGES must be true or false}"
 root="${HOMELAB_ROOT:-}"
 PATH="$PATH:/usr/local/bin"
 
@@ -54,10 +62,62 @@ absent() {
 }
 empty_file() { [ -f "$1" ] && [ ! -s "$1" ]; }
 empty_dir() { absent "$1" || none "$1"/*; }
+# only_entries DIR NAME...: DIR holds nothing but the NAMEs (or does not exist).
+only_entries() {
+  local dir=$1 entry name ok
+  shift
+  for entry in "$dir"/*; do
+    ok=false
+    for name in "$@"; do
+      [ "${entry##*/}" != "$name" ] || ok=true
+    done
+    [ "$ok" = true ] || return 1
+  done
+}
+agent="$root/var/lib/rancher/k3s/agent"
+snapshotter="$agent/containerd/io.containerd.snapshotter.v1.overlayfs"
 agent_only_images() {
-  local entry
-  for entry in "$root"/var/lib/rancher/k3s/agent/*; do
-    [ "${entry##*/}" = images ] || return 1
+  only_entries "$agent" images containerd && only_entries "$agent/containerd" io.containerd.snapshotter.v1.overlayfs &&
+    only_entries "$snapshotter" snapshots && only_entries "$snapshotter/snapshots"
+}
+runtime_state_empty() {
+  only_entries "$root/var/lib/kubelet" pods && only_entries "$root/var/lib/kubelet/pods" &&
+    only_entries "$root/var/lib/cni" && only_entries "$root/run/k3s" && only_entries "$root/run/flannel"
+}
+# The directories k3s-selinux created and relabelled exist with the policy's context.
+selinux_labelled() {
+  local dir
+  for dir in "$root/var/lib/cni" "$root/var/lib/kubelet/pods" "$snapshotter/snapshots"; do
+    [ -d "$dir" ] || return 1
+    matchpathcon -V "$dir" >/dev/null || return 1
+  done
+}
+first_boot_unit() {
+  local unit="$root/etc/systemd/system/homelab-first-boot.service"
+  [ "$(readlink "$root/etc/systemd/system/sysinit.target.wants/homelab-first-boot.service")" = /etc/systemd/system/homelab-first-boot.service ] || return 1
+  grep -qx 'ExecStart=/usr/bin/rm -f /var/lib/systemd/random-seed' "$unit" &&
+    grep -Eq '^Before=(.* )?systemd-random-seed\.service( |$)' "$unit" &&
+    grep -qx 'DefaultDependencies=no' "$unit" &&
+    grep -qx 'ConditionPathExists=!/var/lib/homelab/first-boot.done' "$unit" &&
+    absent "$root/var/lib/homelab/first-boot.done"
+}
+hosts_localhost_only() {
+  awk '{ sub(/#.*/, "") } NF == 0 { next } { for (i = 2; i <= NF; i++) if ($i !~ /^localhost([46])?(\.localdomain([46])?)?$/) bad = 1 } END { exit bad }' "$root/etc/hosts"
+}
+# /tmp and /var/tmp are empty but for this script (Packer uploads it to /tmp) and the
+# private directories of running services.
+no_temporary_files() {
+  local entry self
+  self=$(readlink -f "$0")
+  for entry in "$root"/tmp/* "$root"/var/tmp/*; do
+    case "${entry##*/}" in systemd-private-*) continue ;; esac
+    [ "$(readlink -f "$entry")" = "$self" ] || return 1
+  done
+}
+logs_empty() {
+  local log
+  for log in "$root"/var/log/*.log "$root/var/log/wtmp" "$root/var/log/btmp" "$root/var/log/lastlog"; do
+    [ ! -s "$log" ] || return 1
   done
 }
 root_locked() {
@@ -71,25 +131,31 @@ k3s_version_ok() {
   [ -x "$bin" ] || return 1
   output=$("$bin" --version) || return 1
   read -r _ _ reported _ <<<"$output"
-  [ "$reported" = "$K3S_VERSION" ]
+  [ "$reported" = "$HOMELAB_K3S_VERSION" ]
 }
 config_disables() {
   local config="$root/etc/rancher/k3s/config.yaml" component
   local -a components
   [ -f "$config" ] || return 1
-  IFS=',' read -r -a components <<<"$K3S_DISABLE"
+  IFS=',' read -r -a components <<<"$HOMELAB_K3S_DISABLE"
   for component in "${components[@]}"; do
     grep -qx "  - $component" "$config" || return 1
   done
 }
 after_cloud_init() {
   local dropin="$root/etc/systemd/system/k3s.service.d/10-after-cloud-init.conf"
-  grep -Eq '^After=.*cloud-init\.service' "$dropin" 2>/dev/null &&
-    grep -Eq '^Wants=.*cloud-init\.service' "$dropin"
+  grep -Eq '^After=(.* )?cloud-config\.target( |$)' "$dropin" 2>/dev/null &&
+    grep -Eq '^Wants=(.* )?cloud-config\.target( |$)' "$dropin"
 }
+# Enabled means a .wants link of the unit (systemctl enable makes one for the virtio
+# port's device); the package's udev rule alone is there on every install.
 agent_enabled() {
+  local link
   [ -x "$root/usr/bin/qemu-ga" ] || return 1
-  ! none "$root"/etc/systemd/system/*.wants/qemu-guest-agent.service "$root"/usr/lib/udev/rules.d/*qemu-guest-agent*.rules
+  for link in "$root"/etc/systemd/system/*.wants/qemu-guest-agent.service; do
+    [ "$(readlink "$link")" = /usr/lib/systemd/system/qemu-guest-agent.service ] && return 0
+  done
+  return 1
 }
 zone_has_port() {
   local port=${1%/*} protocol=${1#*/}
@@ -111,8 +177,11 @@ not_active() { ! systemctl is-active --quiet "$1"; }
 
 # identity
 check "machine-id is empty" empty_file "$root/etc/machine-id"
+check "hostname is empty" test ! -s "$root/etc/hostname"
+check "hosts names only localhost" hosts_localhost_only
 check "no SSH host keys" none "$root"/etc/ssh/ssh_host_*
 check "no random seed" absent "$root/var/lib/systemd/random-seed"
+check "first boot removes the random seed the poweroff saves (homelab-first-boot.service)" first_boot_unit
 check "no cloud-init state" empty_dir "$root/var/lib/cloud"
 check "no cloud-init logs" none "$root"/var/log/cloud-init*.log
 check "no network profile or lease of the build VM" \
@@ -123,30 +192,33 @@ check "no authorized_keys (build key removed)" \
   absent "$root/root/.ssh/authorized_keys" "$root"/home/*/.ssh/authorized_keys
 check "no kickstart copies in /root" absent "$root/root/anaconda-ks.cfg" "$root/root/original-ks.cfg"
 # k3s
-check "k3s binary present, executable, version $K3S_VERSION" k3s_version_ok
-check "config.yaml disables ${K3S_DISABLE:-nothing}" config_disables
+check "k3s binary present, executable, version $HOMELAB_K3S_VERSION" k3s_version_ok
+check "config.yaml disables ${HOMELAB_K3S_DISABLE:-nothing}" config_disables
 check "config.yaml turns SELinux on" grep -qx "selinux: true" "$root/etc/rancher/k3s/config.yaml"
 check "k3s service enabled" test -L "$root/etc/systemd/system/multi-user.target.wants/k3s.service"
-check "k3s ordered after cloud-init" after_cloud_init
+check "k3s ordered after cloud-config.target" after_cloud_init
+check "k3s.service.env holds no build variable" test ! -s "$root/etc/systemd/system/k3s.service.env"
 check "no k3s server state" absent "$root/var/lib/rancher/k3s/server"
-check "no k3s agent state but images" agent_only_images
+check "no k3s agent state but images and the snapshots directory" agent_only_images
 check "no node password" absent "$root/etc/rancher/node"
 check "no kubeconfig" absent "$root/etc/rancher/k3s/k3s.yaml"
-check "no kubelet, CNI or runtime state" \
-  absent "$root/var/lib/kubelet" "$root/var/lib/cni" "$root/run/k3s" "$root/run/flannel"
+check "no kubelet, CNI or runtime state" runtime_state_empty
+check "k3s-selinux directories present and labelled" selinux_labelled
 if [ -z "$root" ]; then
   check "k3s is not running" not_active k3s
   check "SELinux is enforcing now" test "$(getenforce)" = Enforcing
 fi
 # images
-if [ "$K3S_AIRGAP_IMAGES" = true ]; then
-  check "airgap images preloaded" test -s "$root/var/lib/rancher/k3s/agent/images/k3s-airgap-images-$K3S_ARCH.tar.zst"
+if [ "$HOMELAB_AIRGAP_IMAGES" = true ]; then
+  check "airgap images preloaded" test -s "$root/var/lib/rancher/k3s/agent/images/k3s-airgap-images-$HOMELAB_ARCH.tar.zst"
 fi
 # system
 check "SELinux enforcing at boot" grep -qx "SELINUX=enforcing" "$root/etc/selinux/config"
 check "qemu-guest-agent installed and enabled" agent_enabled
 check "firewalld enabled with the k3s ports and trusted networks" firewall_ok
 check "no package caches" empty_dir "$root/var/cache/dnf"
+check "no temporary files in /tmp, /var/tmp" no_temporary_files
+check "logs emptied (/var/log/*.log, wtmp, btmp, lastlog)" logs_empty
 
 if [ "$failures" -gt 0 ]; then
   echo "verify: $failures check(s) failed: this image must not become a template" >&2

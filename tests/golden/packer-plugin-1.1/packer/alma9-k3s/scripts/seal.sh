@@ -7,21 +7,35 @@
 #   /etc/machine-id                        emptied (kept as an empty file: systemd makes
 #                                          a new id on first boot); /var/lib/dbus/machine-id
 #                                          when it is a copy rather than a link
+#   /etc/hostname                          emptied (cloud-init sets each clone's name)
+#   /etc/hosts                             reset to the localhost lines
 #   /etc/ssh/ssh_host_*                    SSH host keys (sshd-keygen makes new ones)
 #   /var/lib/cloud/*, /var/log/cloud-init.log, /var/log/cloud-init-output.log
 #                                          cloud-init state, seed and logs, so it runs
 #                                          again on every clone
 #   /var/lib/rancher/k3s/server            k3s server state (certificates, datastore, token)
-#   /var/lib/rancher/k3s/agent/*           agent state, except agent/images (the airgap images)
+#   /var/lib/rancher/k3s/agent/*           agent state, except agent/images (the airgap
+#                                          images) and the empty snapshots directory
 #   /etc/rancher/node                      the node password (k3s rejects a duplicate)
 #   /etc/rancher/k3s/k3s.yaml              the kubeconfig
-#   /var/lib/kubelet, /var/lib/cni, /run/k3s, /run/flannel   runtime state of a started k3s
+#   contents of /var/lib/kubelet (but pods/), /var/lib/cni, /run/k3s, /run/flannel
+#                                          runtime state of a started k3s; the directories
+#                                          stay: k3s-selinux created and labelled them
 #   /root/.ssh/authorized_keys             the build key: nobody can log in as the build
 #                                          user (root) afterwards
 #   /root/.bash_history, /root/anaconda-ks.cfg, /root/original-ks.cfg
 #                                          shell history and the kickstart (it names the build key)
 #   /var/cache/dnf/*                       package caches
-#   /var/lib/systemd/random-seed           the random seed
+#   /tmp/*, /var/tmp/*                     the build's temporary files
+#   /var/log/*.log, /var/log/wtmp, /var/log/btmp, /var/log/lastlog
+#                                          the build's logs and logins (emptied, kept)
+#   /var/lib/systemd/random-seed           the random seed; systemd-random-seed writes a
+#                                          new one when the build VM powers off, so
+#   /etc/systemd/system/homelab-first-boot.service
+#                                          (installed and enabled here) removes it again on
+#                                          a clone's first boot, before systemd-random-seed
+#                                          loads it, and relabels the k3s directories
+#   /var/lib/homelab/first-boot.done       that unit's stamp: it runs once per clone
 #   /etc/NetworkManager/system-connections/*, /var/lib/NetworkManager/*.lease
 #                                          the build VM's network profile and DHCP lease
 #                                          (cloud-init writes each clone's own)
@@ -46,6 +60,30 @@ remove() {
   done
 }
 
+# keep_only DIR NAME...: remove every entry of DIR except the NAMEs.
+keep_only() {
+  local dir=$1 entry name keep
+  shift
+  for entry in "$dir"/*; do
+    keep=false
+    for name in "$@"; do
+      [ "${entry##*/}" != "$name" ] || keep=true
+    done
+    [ "$keep" = true ] || remove "$entry"
+  done
+}
+
+# empty_file FILE...: truncate the files that exist (logs keep their owner and label).
+empty_file() {
+  local path
+  for path in "$@"; do
+    if [ -f "$path" ] && [ -s "$path" ]; then
+      : >"$path"
+      echo "seal: emptied ${path#"$root"}"
+    fi
+  done
+}
+
 if [ -z "$root" ]; then
   # On the build VM itself: the tools' own clean-up first, then the explicit list.
   cloud-init clean --logs --seed
@@ -59,28 +97,71 @@ echo "seal: emptied /etc/machine-id"
 if [ -f "$root/var/lib/dbus/machine-id" ] && [ ! -L "$root/var/lib/dbus/machine-id" ]; then
   remove "$root/var/lib/dbus/machine-id"
 fi
+empty_file "$root/etc/hostname"
+hosts=$'127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n::1         localhost localhost.localdomain localhost6 localhost6.localdomain6'
+if [ "$(cat "$root/etc/hosts" 2>/dev/null)" != "$hosts" ]; then
+  printf '%s\n' "$hosts" >"$root/etc/hosts"
+  echo "seal: reset /etc/hosts to the localhost lines"
+fi
 remove "$root"/etc/ssh/ssh_host_*
-remove "$root/var/lib/systemd/random-seed"
+
+# The random seed, now and once more on a clone's first boot (see above).
+remove "$root/var/lib/systemd/random-seed" "$root/var/lib/homelab/first-boot.done"
+units="$root/etc/systemd/system"
+mkdir -p "$units/sysinit.target.wants"
+cat >"$units/homelab-first-boot.service" <<'UNIT'
+# Written by scripts/seal.sh (homelabgen): runs once, on the first boot of each clone.
+# The build VM's poweroff saved a random seed after sealing; every clone would load
+# the same one. Remove it before systemd-random-seed loads it, and relabel the
+# directories k3s-selinux created (k3s creates them with the wrong type otherwise).
+[Unit]
+Description=Per-clone clean-up on the first boot of a homelabgen template clone
+DefaultDependencies=no
+RequiresMountsFor=/var/lib/systemd/random-seed /var/lib/homelab
+After=systemd-remount-fs.service
+Before=systemd-random-seed.service sysinit.target shutdown.target
+Conflicts=shutdown.target
+ConditionPathExists=!/var/lib/homelab/first-boot.done
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/bin/rm -f /var/lib/systemd/random-seed
+ExecStart=-/usr/sbin/restorecon -R -i /var/lib/cni /var/lib/kubelet /var/lib/rancher /var/run/k3s
+ExecStart=/usr/bin/mkdir -p /var/lib/homelab
+ExecStart=/usr/bin/touch /var/lib/homelab/first-boot.done
+
+[Install]
+WantedBy=sysinit.target
+UNIT
+ln -sfn /etc/systemd/system/homelab-first-boot.service "$units/sysinit.target.wants/homelab-first-boot.service"
+echo "seal: installed and enabled homelab-first-boot.service (removes the random seed on a clone's first boot)"
 
 # cloud-init runs again on every clone.
 remove "$root"/var/lib/cloud/*
 remove "$root/var/log/cloud-init.log" "$root/var/log/cloud-init-output.log"
 
-# k3s: no state but the preloaded images.
+# k3s: no state but the preloaded images and the directories k3s-selinux labelled.
 remove "$root/var/lib/rancher/k3s/server"
-for entry in "$root"/var/lib/rancher/k3s/agent/*; do
-  if [ "${entry##*/}" != images ]; then
-    remove "$entry"
-  fi
-done
+keep_only "$root/var/lib/rancher/k3s/agent" images containerd
+keep_only "$root/var/lib/rancher/k3s/agent/containerd" io.containerd.snapshotter.v1.overlayfs
+keep_only "$root/var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs" snapshots
+keep_only "$root/var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots"
 remove "$root/etc/rancher/node" "$root/etc/rancher/k3s/k3s.yaml"
-remove "$root/var/lib/kubelet" "$root/var/lib/cni" "$root/run/k3s" "$root/run/flannel"
+keep_only "$root/var/lib/kubelet" pods
+keep_only "$root/var/lib/kubelet/pods"
+keep_only "$root/var/lib/cni"
+keep_only "$root/run/k3s"
+keep_only "$root/run/flannel"
 
-# The build's own traces: its key, shell history, package caches, network profile.
+# The build's own traces: its key, shell history, package caches, network profile,
+# temporary files and logs.
 remove "$root/root/.ssh/authorized_keys" "$root/root/.bash_history"
 remove "$root/root/anaconda-ks.cfg" "$root/root/original-ks.cfg"
 remove "$root"/var/cache/dnf/*
 remove "$root"/etc/NetworkManager/system-connections/* "$root"/var/lib/NetworkManager/*.lease
+remove "$root"/tmp/* "$root"/var/tmp/*
+empty_file "$root"/var/log/*.log "$root/var/log/wtmp" "$root/var/log/btmp" "$root/var/log/lastlog"
 
 if [ -z "$root" ]; then
   # Give freed blocks back so the qcow2 / thin volume stays small.

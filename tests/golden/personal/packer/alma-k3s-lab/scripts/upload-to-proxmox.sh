@@ -3,9 +3,10 @@
 #
 # Turn the qcow2 of the local qemu build into a Proxmox VE template: copy it to the
 # Proxmox host over SSH, check it arrived intact, create a VM like the proxmox-iso
-# source does (UEFI with an EFI disk, q35, guest agent, cloud-init drive, SCSI SSD disk
-# with discard imported from the qcow2, virtio NIC), then make it a template. Stops at
-# the first error and says what is left behind.
+# source does (UEFI with an EFI disk, q35, guest agent, serial port, cloud-init drive
+# on ide0 with package upgrades off, SCSI SSD disk with discard imported from
+# the qcow2, virtio NIC), then make it a template. Stops at the first error and says
+# what is left behind.
 #
 # The shell-local post-processor of build.pkr.hcl runs it after a qemu build; by hand:
 #   DISK=output/NAME/NAME.qcow2 TEMPLATE_NAME=NAME VM_STORAGE=nvme-thin BRIDGE=vmbr20 \
@@ -127,7 +128,9 @@ created=true
 say "importing the disk"
 remote qm set "$vm_id" --scsi0 "$VM_STORAGE:0,import-from=$remote_disk,ssd=1,discard=on,iothread=1" ||
   die "importing the disk failed"
-remote qm set "$vm_id" --ide2 "$VM_STORAGE:cloudinit" --boot order=scsi0 ||
+# The cloud-init drive on ide0, where proxmox-iso puts it too; ciupgrade off: Proxmox's
+# default (on) makes every clone's first boot upgrade its packages.
+remote qm set "$vm_id" --ide0 "$VM_STORAGE:cloudinit" --ciupgrade 0 --boot order=scsi0 ||
   die "adding the cloud-init drive failed"
 remote qm template "$vm_id" || die "qm template failed"
 created=false
