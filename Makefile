@@ -105,8 +105,9 @@ test: tools build ## The test suite: Rust checks, stale-tree check, real-tool pr
 	@echo "== homelabgen diff (the committed tree must match the spec)"; $(HOMELABGEN) diff --spec $(SPEC) --out $(GENERATED)
 	@echo "== preflight"; SPEC="$(abspath $(SPEC))" ./preflight.sh $(GENERATED)
 	@# The tests below use their own specs, not yours: the nested personalised run skips them.
-	@if [ -z "$${HOMELABGEN_NESTED:-}" ]; then \
+	@if [ -z "$${HOMELABGEN_NESTED:-}" ]; then set -e; \
 	  echo "== sim-test (OpenTofu against the Proxmox VE API test double)"; $(MAKE) sim-test; \
+	  echo "== doctor-test (homelabgen doctor against the test double)"; $(MAKE) doctor-test; \
 	  echo "== boot-test (first boot of rendered clones under QEMU)"; $(MAKE) boot-test; \
 	  echo "== make test on a personalised lab (tests/personal/make-test.sh)"; bash tests/personal/make-test.sh; fi
 

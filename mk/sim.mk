@@ -10,3 +10,20 @@ SIM_ONLY ?=
 .PHONY: sim-test
 sim-test: tools build ## OpenTofu + the real provider against the Proxmox API test double
 	@. "$(TOOLS_ENV)" && python3 tests/pvesim/test_sim.py $(SIM_ONLY)
+
+# `homelabgen doctor`: the live Proxmox site against the spec, read-only (GET only), with
+# the token from PROXMOX_VE_API_TOKEN. Exit 0 all good, 1 warnings only, 2 a blocker.
+#   make doctor                        every environment and image of $(SPEC)
+#   make doctor ENV=k3s-single         only that environment and the images it clones
+#   make doctor DOCTOR_FLAGS=--json    machine-readable (CI)
+# doctor-test runs it against pvesim: a healthy site, then each fault alone
+# (DOCTOR_ONLY=word: only the scenarios whose name has `word`).
+DOCTOR_FLAGS ?=
+DOCTOR_ONLY ?=
+
+.PHONY: doctor doctor-test
+doctor: build ## Check the live Proxmox site against the spec (read-only): ENV=<env> optional, DOCTOR_FLAGS=--json
+	@$(HOMELABGEN) doctor --spec "$(SPEC)" $(if $(ENV),--env "$(ENV)") $(DOCTOR_FLAGS)
+
+doctor-test: build ## homelabgen doctor against the Proxmox API test double: a healthy site, then each fault alone
+	@python3 tests/pvesim/test_doctor.py $(DOCTOR_ONLY)

@@ -58,6 +58,18 @@ CLOUDINIT_KEYS = {"cicustom", "cipassword", "citype", "ciupgrade", "ciuser", "na
                   "searchdomain", "sshkeys"} | {f"ipconfig{i}" for i in range(32)}
 FAST_PLUG = {"description", "hookscript", "lock", "migrate_downtime", "migrate_speed", "name",
              "onboot", "protection", "shares", "startup", "tags", "vmstatestorage"} | CLOUDINIT_KEYS
+# Every privilege of PVE 8 and 9 (pveum role list of Administrator, both versions merged):
+# what a seed without "permissions" grants the token on /.
+ALL_PRIVS = [
+    "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
+    "Group.Allocate", "Mapping.Audit", "Mapping.Modify", "Mapping.Use", "Permissions.Modify",
+    "Pool.Allocate", "Pool.Audit", "Realm.Allocate", "Realm.AllocateUser", "SDN.Allocate", "SDN.Audit",
+    "SDN.Use", "Sys.AccessNetwork", "Sys.Audit", "Sys.Console", "Sys.Incoming", "Sys.Modify",
+    "Sys.PowerMgmt", "Sys.Syslog", "User.Modify", "VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone",
+    "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType",
+    "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.Console", "VM.GuestAgent.Audit",
+    "VM.Migrate", "VM.Monitor", "VM.PowerMgmt", "VM.Snapshot", "VM.Snapshot.Rollback",
+]
 INT_KEYS = {"cores", "sockets", "vcpus", "template", "balloon", "shares", "cpuunits",
             "onboot", "numa", "acpi", "kvm", "tablet", "protection", "localtime"}
 
@@ -119,6 +131,16 @@ class Sim:
         self.token = token
         self.rng = random.Random(seed.get("random_seed", 1))
         self.nodes = list(seed["nodes"])
+        # Optional seed keys (the doctor tests use them to model a site's faults):
+        # "version": the PVE version string; "permissions": {acl path: [privileges]} of
+        # the token (default: every privilege on /); "bridges": {node: [bridge names]}
+        # (default: vmbr0 plus every bridge a seeded VM's netN names). A storage may
+        # carry "nodes" (storage.cfg's node list), "active": 0 and "avail" (bytes).
+        self.version = seed.get("version", "8.4.1")
+        self.permissions = seed.get("permissions", {"/": ALL_PRIVS})
+        bridges = {"vmbr0"} | {m.group(1) for t in seed.get("vms", []) for k, v in t["config"].items()
+                               if re.fullmatch(r"net\d+", k) for m in [re.search(r"bridge=([^,]+)", v)] if m}
+        self.bridges = seed.get("bridges", {n: sorted(bridges) for n in self.nodes})
         self.storages = {}
         for s in seed["storages"]:
             st = dict(s)
@@ -248,7 +270,10 @@ class Sim:
         p = [urllib.parse.unquote(seg) for seg in path.strip("/").split("/")]
         m = method
         if p == ["version"] and m == "GET":
-            return {"version": "8.4.1", "release": "8.4", "repoid": "2a5fa54a8503f96d"}
+            return {"version": self.version, "release": self.version.rsplit(".", 1)[0],
+                    "repoid": "2a5fa54a8503f96d"}
+        if p == ["access", "permissions"] and m == "GET":
+            return self.effective_permissions(params.get("path"))
         if p == ["nodes"] and m == "GET":
             return [{"node": n, "status": "online", "type": "node", "id": f"node/{n}", "level": "",
                      "cpu": 0.02, "maxcpu": 16, "mem": 8 << 30, "maxmem": 64 << 30,
@@ -278,6 +303,14 @@ class Sim:
             node = p[1]
             self.node_check(node)
             rest = p[2:]
+            if rest == ["storage"] and m == "GET":
+                return [self.storage_status(sid, st) | {"storage": sid}
+                        for sid, st in sorted(self.storages.items())
+                        if node in st.get("nodes", node).split(",")]
+            if rest == ["network"] and m == "GET":
+                return [{"iface": b, "type": "bridge", "active": 1, "autostart": 1,
+                         "bridge_ports": "eno1", "method": "manual", "families": ["inet"]}
+                        for b in self.bridges.get(node, [])]
             if rest == ["qemu"] and m == "GET":
                 return [self.list_entry(vmid, v) for vmid, v in sorted(self.vms.items()) if v["node"] == node]
             if len(rest) >= 3 and rest[0] == "tasks" and rest[2] in ("status", "log") and m == "GET":
@@ -294,6 +327,25 @@ class Sim:
             if len(rest) >= 3 and rest[0] == "storage":
                 return self.storage(m, node, rest[1], rest[2:], params)
         raise LookupError  # -> 501
+
+    def effective_permissions(self, path):
+        """GET access/permissions: the seeded ACL paths, or with `path` the privileges
+        effective there (the most specific ACL path at or above it, propagated)."""
+        if path is None:
+            return {p: {priv: 1 for priv in privs} for p, privs in self.permissions.items()}
+        best = None
+        for p in self.permissions:
+            if p == "/" or path == p or path.startswith(p.rstrip("/") + "/"):
+                if best is None or len(p) > len(best):
+                    best = p
+        privs = self.permissions.get(best, []) if best is not None else []
+        return {path: {priv: 1 for priv in privs}}
+
+    def storage_status(self, sid, st):
+        avail = st.get("avail", (1 << 40) - (1 << 38))
+        return {"type": st["type"], "content": st["content"], "active": st.get("active", 1),
+                "enabled": 1, "shared": 1 if st.get("shared") else 0, "total": 1 << 40,
+                "used": (1 << 40) - avail, "avail": avail}
 
     def resources(self, rtype):
         out = []
@@ -698,9 +750,7 @@ class Sim:
             raise ApiError(500, f"storage '{sid}' does not exist")
         snip = os.path.join(st["path"], "snippets") if st["type"] == "dir" else None
         if rest == ["status"] and m == "GET":
-            return {"type": st["type"], "content": st["content"], "active": 1, "enabled": 1,
-                    "shared": 1 if st.get("shared") else 0, "total": 1 << 40, "used": 1 << 38,
-                    "avail": (1 << 40) - (1 << 38)}
+            return self.storage_status(sid, st)
         if rest == ["content"] and m == "GET":
             want = params.get("content")
             out = []

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 ok, 1 drift (`diff` found changes), 2 user or I/O error.
 
+mod doctor;
 mod input;
 mod placeholders;
 mod schema_md;
@@ -98,6 +99,18 @@ enum Command {
         /// Placeholders are errors (exit 2): the operator targets of the Makefile use this.
         #[arg(long)]
         strict: bool,
+    },
+    /// Check the live Proxmox site against the spec, read-only (token from
+    /// PROXMOX_VE_API_TOKEN); exit 0 all good, 1 warnings only, 2 a blocker.
+    Doctor {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// Only this environment (its VMs, their images); default: every environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Machine-readable output (for CI).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the JSON Schema of the spec (for editors), or with --markdown a readable reference.
     Schema {
@@ -292,6 +305,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { spec, env, json } => {
+            let model = load(&spec.spec, "homelab.yaml")?;
+            if let Some(env) = &env {
+                if !model.environments.iter().any(|e| &e.name == env) {
+                    let names: Vec<&str> =
+                        model.environments.iter().map(|e| e.name.as_str()).collect();
+                    bail!(
+                        "--env {env}: no such environment in {}; it has: {}",
+                        spec_display_name(&spec.spec),
+                        names.join(", ")
+                    );
+                }
+            }
+            let text = String::from_utf8(input::read_spec(&spec.spec)?)?;
+            let file = spec_display_name(&spec.spec);
+            let checks = doctor::run(&model, &file, &text, env.as_deref());
+            Ok(ExitCode::from(doctor::report(&checks, json, &style)))
         }
         Command::Schema { markdown } => {
             if markdown {

@@ -166,6 +166,7 @@ fn every_homelabgen_subcommand_named_in_the_docs_exists() {
         "diff",
         "check",
         "schema",
+        "doctor",
         "completions",
         "man",
         "help",

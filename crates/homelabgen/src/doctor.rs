@@ -1,0 +1,1404 @@
+//! `homelabgen doctor`: check the live Proxmox VE site against the spec before anything
+//! is built. Read-only (GET requests only), one line per check, grouped (site, images,
+//! environment), each naming the spec location it concerns and the exact fix.
+//!
+//! Exit codes: 0 every check passed, 1 warnings only, 2 a blocker (or a spec error).
+
+use homelabgen_spec::{raw::RawSpec, Model};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// The environment variable the rendered OpenTofu tree (bpg/proxmox) reads the token from.
+pub const TOKEN_VAR: &str = "PROXMOX_VE_API_TOKEN";
+/// Per-request timeout (connect, TLS, response).
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Privileges the OpenTofu tree needs (docs/tofu.md), PVE 9 names; `VM.GuestAgent.Audit`
+/// is `VM.Monitor` on PVE 8.
+const TOFU_PRIVS: &[&str] = &[
+    "Datastore.AllocateSpace",
+    "Datastore.AllocateTemplate",
+    "Datastore.Audit",
+    "SDN.Use",
+    "Sys.Audit",
+    "VM.Allocate",
+    "VM.Audit",
+    "VM.Clone",
+    "VM.Config.CDROM",
+    "VM.Config.CPU",
+    "VM.Config.Cloudinit",
+    "VM.Config.Disk",
+    "VM.Config.HWType",
+    "VM.Config.Memory",
+    "VM.Config.Network",
+    "VM.Config.Options",
+    "VM.GuestAgent.Audit",
+    "VM.PowerMgmt",
+];
+
+/// Privileges a `SOURCE=proxmox-iso` Packer build needs (docs/packer.md), PVE 9 names.
+const PACKER_PRIVS: &[&str] = &[
+    "Datastore.AllocateSpace",
+    "Datastore.AllocateTemplate",
+    "Datastore.Audit",
+    "SDN.Use",
+    "Sys.Audit",
+    "Sys.Modify",
+    "VM.Allocate",
+    "VM.Audit",
+    "VM.Console",
+    "VM.GuestAgent.Audit",
+    "VM.PowerMgmt",
+    "VM.Config.CDROM",
+    "VM.Config.CPU",
+    "VM.Config.Cloudinit",
+    "VM.Config.Disk",
+    "VM.Config.HWType",
+    "VM.Config.Memory",
+    "VM.Config.Network",
+    "VM.Config.Options",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl Status {
+    fn mark(self) -> &'static str {
+        match self {
+            Status::Ok => "✓",
+            Status::Warn => "!",
+            Status::Fail => "✗",
+        }
+    }
+    fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warning",
+            Status::Fail => "blocker",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Check {
+    pub group: &'static str,
+    pub status: Status,
+    /// Short id of the check (stable, for --json consumers and tests).
+    pub id: String,
+    pub message: String,
+    /// The spec location: `file:line`, or the field path when the value is a default.
+    pub at: String,
+    pub fix: Option<String>,
+}
+
+/// Where values of the spec are written: `file:line` or the field path.
+struct Locs<'a> {
+    file: &'a str,
+    raw: Option<RawSpec>,
+}
+
+impl Locs<'_> {
+    fn at(&self, line: Option<u64>, path: &str) -> String {
+        match line {
+            Some(l) if l > 0 => format!("{}:{l} ({path})", self.file),
+            _ => format!("{} ({path}, default)", self.file),
+        }
+    }
+    fn site(&self, field: &str) -> String {
+        let line = self.raw.as_ref().map(|r| {
+            let s = &r.site;
+            match field {
+                "endpoint" => s.endpoint.referenced.line(),
+                "node" => s.node.referenced.line(),
+                "bridge" => s.bridge.referenced.line(),
+                "storage.vm" => s.storage.vm.referenced.line(),
+                "storage.iso" => s.storage.iso.referenced.line(),
+                "storage.snippets" => s.storage.snippets.referenced.line(),
+                "insecure_tls" => 0,
+                _ => 0,
+            }
+        });
+        self.at(line, &format!("site.{field}"))
+    }
+    fn image(&self, name: &str) -> String {
+        let found = self.raw.as_ref().and_then(|r| {
+            r.images
+                .value
+                .iter()
+                .enumerate()
+                .find(|(_, i)| i.name.value == name)
+                .map(|(n, i)| (n, i.name.referenced.line()))
+        });
+        match found {
+            Some((n, line)) => self.at(Some(line), &format!("images[{n}].name")),
+            None => self.at(None, "images"),
+        }
+    }
+    /// `field`: `vm_id`, `ip`, `user_data`, `name`.
+    fn vm(&self, env: &str, vm: &str, field: &str) -> String {
+        let found = self.raw.as_ref().and_then(|r| {
+            let (e, raw_env) = r
+                .environments
+                .iter()
+                .enumerate()
+                .find(|(_, e)| e.name.value == env)?;
+            let (v, raw_vm) = raw_env
+                .vms
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.name.value == vm)?;
+            let line = match field {
+                "vm_id" => raw_vm.vm_id.as_ref().map_or(0, |x| x.referenced.line()),
+                "ip" => raw_vm.ip.referenced.line(),
+                "user_data" => raw_vm.user_data.as_ref().map_or(0, |x| x.referenced.line()),
+                _ => raw_vm.name.referenced.line(),
+            };
+            Some((e, v, line))
+        });
+        match found {
+            Some((e, v, line)) => {
+                self.at(Some(line), &format!("environments[{e}].vms[{v}].{field}"))
+            }
+            None => self.at(None, &format!("environments.{env}.vms.{vm}.{field}")),
+        }
+    }
+}
+
+/// A failed API call.
+enum ApiError {
+    /// No HTTP answer: connection refused, DNS, timeout, TLS.
+    Transport(String),
+    /// An HTTP status other than 200, with PVE's message where the body has one.
+    Status(u16, String),
+}
+
+impl ApiError {
+    fn text(&self) -> String {
+        match self {
+            ApiError::Transport(t) => t.clone(),
+            ApiError::Status(code, msg) if msg.is_empty() => format!("HTTP {code}"),
+            ApiError::Status(code, msg) => format!("HTTP {code}: {msg}"),
+        }
+    }
+}
+
+struct Api {
+    agent: ureq::Agent,
+    base: String,
+    /// `PVEAPIToken=…`: never printed.
+    auth: Option<String>,
+}
+
+fn agent(insecure: bool) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .disable_verification(insecure)
+        .build();
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(TIMEOUT))
+        .max_redirects(0)
+        .tls_config(tls)
+        .user_agent(concat!("homelabgen-doctor/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+fn transport_text(err: &ureq::Error) -> String {
+    match err {
+        ureq::Error::Timeout(_) => format!("no answer within {}s", TIMEOUT.as_secs()),
+        ureq::Error::HostNotFound => "the host name does not resolve".to_owned(),
+        ureq::Error::ConnectionFailed => "connection refused or unreachable".to_owned(),
+        ureq::Error::Io(e) => match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "connection refused (nothing listens on that port)".to_owned()
+            }
+            std::io::ErrorKind::TimedOut => format!("no answer within {}s", TIMEOUT.as_secs()),
+            _ => certificate_text(&e.to_string())
+                .unwrap_or_else(|| format!("connection failed: {e}")),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// rustls' certificate errors in words (the raw error follows in brackets).
+fn certificate_text(raw: &str) -> Option<String> {
+    if !raw.contains("certificate") {
+        return None;
+    }
+    let why = [
+        (
+            "UnknownIssuer",
+            "issued by an authority this system does not trust",
+        ),
+        ("CaUsedAsEndEntity", "self-signed"),
+        ("NotValidForName", "not valid for this host name"),
+        ("Expired", "expired"),
+        ("NotValidYet", "not valid yet"),
+        ("BadSignature", "its signature does not verify"),
+    ]
+    .iter()
+    .find(|(k, _)| raw.contains(k))
+    .map_or("not trusted", |(_, v)| v);
+    Some(format!("{why} [{raw}]"))
+}
+
+impl Api {
+    fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, ApiError> {
+        let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
+        let mut req = self.agent.get(&url);
+        for (k, v) in query {
+            req = req.query(*k, *v);
+        }
+        if let Some(auth) = &self.auth {
+            req = req.header("Authorization", auth);
+        }
+        let resp = req
+            .call()
+            .map_err(|e| ApiError::Transport(transport_text(&e)))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .with_config()
+            .limit(16 << 20)
+            .read_to_string()
+            .unwrap_or_default();
+        let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if status != 200 {
+            let mut msg = parsed
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            if let Some(errors) = parsed.get("errors").and_then(Value::as_object) {
+                let list: Vec<String> = errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                msg = format!("{msg} {}", list.join("; ")).trim().to_owned();
+            }
+            return Err(ApiError::Status(status, msg));
+        }
+        Ok(parsed.get("data").cloned().unwrap_or(Value::Null))
+    }
+}
+
+/// The token from the environment: `(token id, header value)`.
+fn token_from_env() -> Result<(String, String), String> {
+    let Ok(token) = std::env::var(TOKEN_VAR) else {
+        return Err(format!("{TOKEN_VAR} is not set"));
+    };
+    let token = token.trim();
+    // Printable ASCII without spaces only: anything else cannot go into an HTTP header.
+    let printable = token.bytes().all(|b| b.is_ascii_graphic());
+    let valid = token.split_once('=').filter(|(id, secret)| {
+        printable
+            && !secret.is_empty()
+            && id
+                .split_once('!')
+                .is_some_and(|(user, name)| user.contains('@') && !name.is_empty())
+    });
+    match valid {
+        Some((id, _)) => Ok((id.to_owned(), format!("PVEAPIToken={token}"))),
+        None => Err(format!(
+            "{TOKEN_VAR} is not of the form user@realm!tokenid=secret"
+        )),
+    }
+}
+
+/// The Packer token, when the Packer variables hold one: `(token id, header value)`.
+fn packer_token_from_env() -> Option<(String, String)> {
+    let user = std::env::var("PKR_VAR_proxmox_username").ok()?;
+    let secret = std::env::var("PKR_VAR_proxmox_token").ok()?;
+    let (user, secret) = (user.trim(), secret.trim());
+    let printable = |t: &str| t.bytes().all(|b| b.is_ascii_graphic());
+    (user.contains('!')
+        && user.contains('@')
+        && !secret.is_empty()
+        && printable(user)
+        && printable(secret))
+    .then(|| (user.to_owned(), format!("PVEAPIToken={user}={secret}")))
+}
+
+struct Report {
+    checks: Vec<Check>,
+}
+
+impl Report {
+    fn add(
+        &mut self,
+        group: &'static str,
+        status: Status,
+        id: impl Into<String>,
+        message: impl Into<String>,
+        at: impl Into<String>,
+        fix: Option<String>,
+    ) {
+        self.checks.push(Check {
+            group,
+            status,
+            id: id.into(),
+            message: message.into(),
+            at: at.into(),
+            fix,
+        });
+    }
+}
+
+fn sh_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn content_set(v: &Value) -> BTreeSet<String> {
+    v.as_str()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn as_u64(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .or_else(|| v.as_f64().map(|f| f as u64))
+}
+
+/// The IPv4 addresses of `ipconfigN` keys of a VM config (`ip=A.B.C.D/N,gw=…`).
+fn config_ips(config: &Value) -> Vec<Ipv4Addr> {
+    let mut out = Vec::new();
+    if let Some(map) = config.as_object() {
+        for (k, v) in map {
+            if !k.starts_with("ipconfig") {
+                continue;
+            }
+            for part in v.as_str().unwrap_or("").split(',') {
+                if let Some(ip) = part.strip_prefix("ip=") {
+                    if let Ok(ip) = ip.split('/').next().unwrap_or("").parse() {
+                        out.push(ip);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A VM as `cluster/resources` lists it.
+struct Guest {
+    vmid: u64,
+    name: String,
+    node: String,
+    template: bool,
+}
+
+/// Run every check. `env`: only this environment (default: all).
+pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -> Vec<Check> {
+    let locs = Locs {
+        file: spec_file,
+        raw: homelabgen_spec::load::parse(spec_file, spec_text).ok(),
+    };
+    let mut r = Report { checks: Vec::new() };
+    let site = &model.site;
+    let envs: Vec<_> = model
+        .environments
+        .iter()
+        .filter(|e| env.is_none_or(|n| e.name == n))
+        .collect();
+    let vms: Vec<(&str, &homelabgen_spec::model::Vm)> = envs
+        .iter()
+        .flat_map(|e| e.vms.iter().map(move |v| (e.name.as_str(), v)))
+        .collect();
+    let uses_snippets = vms.iter().any(|(_, v)| v.user_data.is_some());
+    // The images checked: those the selected environments clone (every image without --env).
+    let images: Vec<_> = model
+        .images
+        .iter()
+        .filter(|i| env.is_none() || vms.iter().any(|(_, v)| v.image == i.name))
+        .collect();
+
+    // ---------------------------------------------------------------- reachability + TLS
+    let base = format!("{}/api2/json", site.endpoint);
+    let verified = Api {
+        agent: agent(false),
+        base: base.clone(),
+        auth: None,
+    };
+    let endpoint_at = locs.site("endpoint");
+    let tls_at = format!("{}; site.insecure_tls", endpoint_at);
+    match verified.get("version", &[]) {
+        Ok(_) | Err(ApiError::Status(..)) if site.endpoint.starts_with("http://") => r.add(
+            "site",
+            Status::Warn,
+            "tls",
+            format!(
+                "{} answers over plain HTTP: the token crosses the network unencrypted",
+                site.endpoint
+            ),
+            &endpoint_at,
+            Some("use `https://` (the Proxmox API listens with TLS on port 8006)".to_owned()),
+        ),
+        Ok(_) | Err(ApiError::Status(..)) => r.add(
+            "site",
+            Status::Ok,
+            "tls",
+            format!(
+                "{} answers over TLS with a trusted certificate",
+                site.endpoint
+            ),
+            &tls_at,
+            None,
+        ),
+        Err(ApiError::Transport(text)) => {
+            let tls_problem = text.to_ascii_lowercase().contains("certificate");
+            if !tls_problem {
+                r.add(
+                    "site",
+                    Status::Fail,
+                    "reachable",
+                    format!("{} is not reachable: {text}", site.endpoint),
+                    &endpoint_at,
+                    Some(format!(
+                        "check that the host is up and `site.endpoint` names it and port 8006: `curl -k {}/api2/json/version`",
+                        site.endpoint
+                    )),
+                );
+                return r.checks;
+            }
+            if site.insecure_tls {
+                // The Proxmox default; the spec chose to accept it: said, not a warning.
+                r.add(
+                    "site",
+                    Status::Ok,
+                    "tls",
+                    format!(
+                        "the certificate of {} is not trusted: {text}; accepted because site.insecure_tls is true",
+                        site.endpoint
+                    ),
+                    &tls_at,
+                    None,
+                );
+            } else {
+                r.add(
+                    "site",
+                    Status::Fail,
+                    "tls",
+                    format!(
+                        "the certificate of {} is not trusted: {text}",
+                        site.endpoint
+                    ),
+                    &tls_at,
+                    Some("install a trusted certificate on the node (`pvenode acme cert order`), or set `insecure_tls: true` in the spec".to_owned()),
+                );
+                return r.checks;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- token
+    let token_at = format!("environment variable {TOKEN_VAR}");
+    let (token_id, auth) = match token_from_env() {
+        Ok(t) => t,
+        Err(why) => {
+            r.add("site", Status::Fail, "token", why, &token_at, Some(format!(
+                "create a token (docs/tofu.md) and `export {TOKEN_VAR}='tofu@pve!homelab=<secret>'` in this shell"
+            )));
+            return r.checks;
+        }
+    };
+    let api = Api {
+        agent: agent(site.insecure_tls),
+        base,
+        auth: Some(auth),
+    };
+    let version = match api.get("version", &[]) {
+        Ok(v) => v,
+        Err(ApiError::Status(401, msg)) => {
+            r.add(
+                "site",
+                Status::Fail,
+                "token",
+                format!(
+                    "the API refuses the token {token_id} (401 {})",
+                    if msg.is_empty() {
+                        "authentication failure"
+                    } else {
+                        &msg
+                    }
+                ),
+                &token_at,
+                Some(format!(
+                    "check the secret, or create a new one: `pveum user token add {} {} --privsep 0` and export it as {TOKEN_VAR}",
+                    token_id.split('!').next().unwrap_or(""),
+                    token_id.split('!').nth(1).unwrap_or("")
+                )),
+            );
+            return r.checks;
+        }
+        Err(e) => {
+            r.add(
+                "site",
+                Status::Fail,
+                "reachable",
+                format!("GET /version failed: {}", e.text()),
+                &endpoint_at,
+                None,
+            );
+            return r.checks;
+        }
+    };
+    r.add(
+        "site",
+        Status::Ok,
+        "token",
+        format!("the API accepts the token {token_id}"),
+        &token_at,
+        None,
+    );
+    let version_text = version
+        .get("version")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_owned();
+    let major: u32 = version_text
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    match major {
+        8 | 9 => r.add(
+            "site",
+            Status::Ok,
+            "version",
+            format!("Proxmox VE {version_text}"),
+            &endpoint_at,
+            None,
+        ),
+        m if m > 9 => r.add(
+            "site",
+            Status::Warn,
+            "version",
+            format!("Proxmox VE {version_text}: newer than the 8 and 9 this tree is tested with"),
+            &endpoint_at,
+            None,
+        ),
+        _ => r.add(
+            "site",
+            Status::Fail,
+            "version",
+            format!("Proxmox VE {version_text}: the tree needs Proxmox VE 8 or 9"),
+            &endpoint_at,
+            Some("upgrade the node (`pve7to8`, then `apt full-upgrade`)".to_owned()),
+        ),
+    }
+    let monitor = |p: &str| -> String {
+        if p == "VM.GuestAgent.Audit" && major < 9 {
+            "VM.Monitor".to_owned()
+        } else {
+            p.to_owned()
+        }
+    };
+
+    // ---------------------------------------------------------------- nodes
+    let node_at = locs.site("node");
+    let nodes: Vec<(String, String)> = match api.get("nodes", &[]) {
+        Ok(list) => list
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|n| {
+                        (
+                            n.get("node")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned(),
+                            n.get("status")
+                                .and_then(Value::as_str)
+                                .unwrap_or("unknown")
+                                .to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Err(e) => {
+            r.add(
+                "site",
+                Status::Fail,
+                "node",
+                format!("cannot list the nodes: {}", e.text()),
+                &node_at,
+                Some(format!(
+                    "grant Sys.Audit on /nodes: `pveum acl modify /nodes --tokens {} --roles PVEAuditor`",
+                    sh_quote(&token_id)
+                )),
+            );
+            return r.checks;
+        }
+    };
+    let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
+    let node_ok = match nodes.iter().find(|(n, _)| *n == site.node) {
+        Some((_, status)) if status == "online" => {
+            r.add(
+                "site",
+                Status::Ok,
+                "node",
+                format!("node {} is online", site.node),
+                &node_at,
+                None,
+            );
+            true
+        }
+        Some((_, status)) => {
+            r.add(
+                "site",
+                Status::Fail,
+                "node",
+                format!("node {} is {status}", site.node),
+                &node_at,
+                Some(format!(
+                    "start the node, or check `pvecm status` on {}",
+                    site.node
+                )),
+            );
+            false
+        }
+        None => {
+            r.add(
+                "site",
+                Status::Fail,
+                "node",
+                format!(
+                    "node {} does not exist; the cluster has: {}",
+                    site.node,
+                    names.join(", ")
+                ),
+                &node_at,
+                Some(format!(
+                    "set `node:` to one of {} (`pvesh get /nodes` lists them)",
+                    names.join(", ")
+                )),
+            );
+            false
+        }
+    };
+
+    // ---------------------------------------------------------------- privileges
+    let has = |privs: &Value, p: &str| privs.get(p).is_some();
+    // Where each privilege is checked: VM.* on /vms, Datastore.* on the storages the
+    // tool writes to, Sys.* on the node, SDN.Use on the bridge (PVE 8+: a plain bridge
+    // is /sdn/zones/localnetwork/<bridge>). Effective privileges, inherited included.
+    let targets = |name: &str, packer: bool| -> Vec<String> {
+        if name.starts_with("VM.") {
+            vec!["/vms".to_owned()]
+        } else if name.starts_with("Datastore.") {
+            let mut t = vec![format!("/storage/{}", site.storage.vm)];
+            let extra = if packer {
+                Some(&site.storage.iso)
+            } else {
+                uses_snippets.then_some(&site.storage.snippets)
+            };
+            if let Some(x) = extra.filter(|x| **x != site.storage.vm) {
+                t.push(format!("/storage/{x}"));
+            }
+            t
+        } else if name.starts_with("Sys.") {
+            vec![format!("/nodes/{}", site.node)]
+        } else {
+            vec![format!("/sdn/zones/localnetwork/{}", site.bridge)]
+        }
+    };
+    // path -> (OpenTofu's privileges there, Packer's)
+    let mut wanted: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for (list, packer) in [(TOFU_PRIVS, false), (PACKER_PRIVS, true)] {
+        for name in list.iter().map(|p| monitor(p)) {
+            for t in targets(&name, packer) {
+                let e = wanted.entry(t).or_default();
+                let side = if packer { &mut e.1 } else { &mut e.0 };
+                if !side.contains(&name) {
+                    side.push(name.clone());
+                }
+            }
+        }
+    }
+    let packer_token = packer_token_from_env();
+    let packer_api = packer_token.as_ref().map(|(_, auth)| Api {
+        agent: agent(site.insecure_tls),
+        base: api.base.clone(),
+        auth: Some(auth.clone()),
+    });
+    let packer_id = packer_token
+        .as_ref()
+        .map_or(token_id.clone(), |(id, _)| id.clone());
+    // A Packer token the API refuses: said once, instead of "lacks" every privilege.
+    let packer_refused = match &packer_api {
+        Some(pa) if !images.is_empty() => {
+            matches!(pa.get("version", &[]), Err(ApiError::Status(401, _)))
+        }
+        _ => false,
+    };
+    let mut tofu_missing: Vec<(String, Vec<String>)> = Vec::new();
+    let mut packer_missing: Vec<(String, Vec<String>)> = Vec::new();
+    let mut perm_error = None;
+    for (path, (tofu, packer)) in &wanted {
+        let privs = match api.get("access/permissions", &[("path", path)]) {
+            Ok(v) => v.get(path.as_str()).cloned().unwrap_or(Value::Null),
+            Err(e) => {
+                perm_error = Some(e.text());
+                break;
+            }
+        };
+        let miss: Vec<String> = tofu.iter().filter(|p| !has(&privs, p)).cloned().collect();
+        if !miss.is_empty() {
+            tofu_missing.push((path.clone(), miss));
+        }
+        let privs = match &packer_api {
+            Some(pa) => pa
+                .get("access/permissions", &[("path", path)])
+                .ok()
+                .and_then(|v| v.get(path.as_str()).cloned())
+                .unwrap_or(Value::Null),
+            None => privs,
+        };
+        let miss: Vec<String> = packer.iter().filter(|p| !has(&privs, p)).cloned().collect();
+        if !miss.is_empty() {
+            packer_missing.push((path.clone(), miss));
+        }
+    }
+    let env_names = envs
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Some(err) = perm_error {
+        r.add(
+            "environment",
+            Status::Warn,
+            "privileges",
+            format!("cannot read the token's privileges (GET /access/permissions: {err})"),
+            &token_at,
+            None,
+        );
+    } else if tofu_missing.is_empty() {
+        r.add(
+            "environment",
+            Status::Ok,
+            "privileges",
+            format!(
+                "token {token_id} holds every privilege OpenTofu needs ({} privileges, docs/tofu.md)",
+                TOFU_PRIVS.len()
+            ),
+            &token_at,
+            None,
+        );
+    } else {
+        for (path, miss) in &tofu_missing {
+            r.add(
+                "environment",
+                Status::Fail,
+                "privileges",
+                format!(
+                    "token {token_id} lacks {} on {path} (OpenTofu, environments {env_names})",
+                    miss.join(", ")
+                ),
+                &token_at,
+                Some(format!(
+                    "`pveum role modify HomelabTofu --append 1 --privs {}` and `pveum acl modify {path} --tokens {} --roles HomelabTofu` (docs/tofu.md)",
+                    sh_quote(&miss.join(",")),
+                    sh_quote(&token_id)
+                )),
+            );
+        }
+    }
+    if !images.is_empty() {
+        let src = if packer_token.is_some() {
+            "PKR_VAR_proxmox_username"
+        } else {
+            TOKEN_VAR
+        };
+        if packer_refused {
+            r.add(
+                "images",
+                Status::Warn,
+                "packer-privileges",
+                format!("the API refuses the Packer token {packer_id} (401): `make packer SOURCE=proxmox-iso` would fail"),
+                "environment variables PKR_VAR_proxmox_username, PKR_VAR_proxmox_token",
+                Some("check PKR_VAR_proxmox_token, or create a new secret: `pveum user token add <user@realm> <id> --privsep 0` (docs/packer.md)".to_owned()),
+            );
+        } else if packer_missing.is_empty() {
+            r.add(
+                "images",
+                Status::Ok,
+                "packer-privileges",
+                format!("token {packer_id} holds every privilege a proxmox-iso Packer build needs (docs/packer.md)"),
+                format!("environment variable {src}"),
+                None,
+            );
+        } else {
+            for (path, miss) in &packer_missing {
+                r.add(
+                    "images",
+                    Status::Warn,
+                    "packer-privileges",
+                    format!(
+                        "token {packer_id} lacks {} on {path}: `make packer SOURCE=proxmox-iso` would fail (the default qemu build does not use the token)",
+                        miss.join(", ")
+                    ),
+                    format!("environment variable {src}"),
+                    Some(format!(
+                        "`pveum role add HomelabPacker --privs {}` (or `pveum role modify … --append 1`) and `pveum acl modify {path} --tokens {} --roles HomelabPacker` (docs/packer.md)",
+                        sh_quote(&miss.join(",")),
+                        sh_quote(&packer_id)
+                    )),
+                );
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- storage + bridge
+    if node_ok {
+        let (storages, storage_error) = match api.get(&format!("nodes/{}/storage", site.node), &[])
+        {
+            Ok(v) => (v.as_array().cloned().unwrap_or_default(), None),
+            Err(e) => (Vec::new(), Some(e.text())),
+        };
+        let find = |id: &str| {
+            storages
+                .iter()
+                .find(|s| s.get("storage").and_then(Value::as_str) == Some(id))
+        };
+        let need_vm_gib: u64 = vms.iter().map(|(_, v)| v.disk_gib).sum();
+        let mut storage_check = |group: &'static str,
+                                 field: &str,
+                                 id: &str,
+                                 content: &str,
+                                 severity: Status,
+                                 why: &str| {
+            let at = locs.site(field);
+            if let Some(err) = &storage_error {
+                r.add(
+                    group,
+                    severity,
+                    format!("storage-{content}"),
+                    format!("cannot list the storages of node {}: {err}", site.node),
+                    at,
+                    Some(format!(
+                        "grant Datastore.Audit on /storage/{id} (docs/tofu.md)"
+                    )),
+                );
+                return;
+            }
+            let Some(s) = find(id) else {
+                r.add(
+                        group,
+                        severity,
+                        format!("storage-{content}"),
+                        format!(
+                            "storage {id} does not exist on node {} ({why}), or the token may not see it (Datastore.Audit on /storage/{id})",
+                            site.node
+                        ),
+                        at,
+                        Some(format!(
+                            "set `{}:` to a storage of the node (`pvesm status` lists them), or add {id} with `pvesm add`",
+                            field.rsplit('.').next().unwrap_or(field)
+                        )),
+                    );
+                return;
+            };
+            let active = s.get("active").and_then(as_u64_ref).unwrap_or(0) == 1;
+            let enabled = s.get("enabled").and_then(as_u64_ref).unwrap_or(1) == 1;
+            let have = content_set(s.get("content").unwrap_or(&Value::Null));
+            if !enabled || !active {
+                r.add(
+                    group,
+                    severity,
+                    format!("storage-{content}"),
+                    format!(
+                        "storage {id} on node {} is {}",
+                        site.node,
+                        if enabled { "not active" } else { "disabled" }
+                    ),
+                    at,
+                    Some(format!(
+                        "`pvesm set {id} --disable 0`, then `pvesm status` on {} shows it active",
+                        site.node
+                    )),
+                );
+            } else if !have.contains(content) {
+                let mut new = have.clone();
+                new.insert(content.to_owned());
+                r.add(
+                    group,
+                    severity,
+                    format!("storage-{content}"),
+                    format!(
+                        "storage {id} does not allow content type {content} ({why}); it allows: {}",
+                        have.iter().cloned().collect::<Vec<_>>().join(",")
+                    ),
+                    at,
+                    Some(format!(
+                        "`pvesm set {id} --content {}` (keeps the types it has)",
+                        new.into_iter().collect::<Vec<_>>().join(",")
+                    )),
+                );
+            } else {
+                let avail = s.get("avail").and_then(as_u64_ref);
+                let need = if content == "images" {
+                    need_vm_gib << 30
+                } else {
+                    0
+                };
+                match avail {
+                        Some(a) if need > 0 && a < need => r.add(
+                            group,
+                            Status::Warn,
+                            format!("storage-{content}"),
+                            format!(
+                                "storage {id} has {} GiB free, the VMs' disks take {} GiB (fine only if it is thin-provisioned)",
+                                a >> 30,
+                                need >> 30
+                            ),
+                            at,
+                            Some(format!("free space on {id}, or pick another storage")),
+                        ),
+                        _ => r.add(
+                            group,
+                            Status::Ok,
+                            format!("storage-{content}"),
+                            format!("storage {id} is active and allows {content}"),
+                            at,
+                            None,
+                        ),
+                    }
+            }
+        };
+        storage_check(
+            "site",
+            "storage.vm",
+            &site.storage.vm,
+            "images",
+            Status::Fail,
+            "VM disks, EFI disks, cloud-init drives",
+        );
+        if !images.is_empty() {
+            storage_check(
+                "images",
+                "storage.iso",
+                &site.storage.iso,
+                "iso",
+                Status::Warn,
+                "the boot ISO of a SOURCE=proxmox-iso build",
+            );
+        }
+        if uses_snippets {
+            storage_check(
+                "site",
+                "storage.snippets",
+                &site.storage.snippets,
+                "snippets",
+                Status::Fail,
+                "a VM has user_data, uploaded as a snippet",
+            );
+        }
+        let bridge_at = locs.site("bridge");
+        match api.get(&format!("nodes/{}/network", site.node), &[]) {
+            Ok(list) => {
+                let ifaces = list.as_array().cloned().unwrap_or_default();
+                let bridges: Vec<&str> = ifaces
+                    .iter()
+                    .filter(|i| {
+                        matches!(
+                            i.get("type").and_then(Value::as_str),
+                            Some("bridge" | "OVSBridge")
+                        )
+                    })
+                    .filter_map(|i| i.get("iface").and_then(Value::as_str))
+                    .collect();
+                if bridges.contains(&site.bridge.as_str()) {
+                    r.add(
+                        "site",
+                        Status::Ok,
+                        "bridge",
+                        format!("bridge {} exists on node {}", site.bridge, site.node),
+                        &bridge_at,
+                        None,
+                    );
+                } else {
+                    r.add(
+                        "site",
+                        Status::Fail,
+                        "bridge",
+                        format!(
+                            "bridge {} does not exist on node {}; it has: {}",
+                            site.bridge,
+                            site.node,
+                            if bridges.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                bridges.join(", ")
+                            }
+                        ),
+                        &bridge_at,
+                        Some(format!(
+                            "set `bridge:` to one of them, or create {} (System > Network on {})",
+                            site.bridge, site.node
+                        )),
+                    );
+                }
+            }
+            Err(e) => r.add(
+                "site",
+                Status::Warn,
+                "bridge",
+                format!(
+                    "cannot list the network of node {}: {}",
+                    site.node,
+                    e.text()
+                ),
+                &bridge_at,
+                None,
+            ),
+        }
+    }
+
+    // ---------------------------------------------------------------- guests
+    let guests: Vec<Guest> = match api.get("cluster/resources", &[("type", "vm")]) {
+        Ok(list) => list
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|g| g.get("type").and_then(Value::as_str) == Some("qemu"))
+            .map(|g| Guest {
+                vmid: g.get("vmid").and_then(as_u64_ref).unwrap_or(0),
+                name: g
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                node: g
+                    .get("node")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                template: g.get("template").and_then(as_u64_ref).unwrap_or(0) == 1,
+            })
+            .collect(),
+        Err(e) => {
+            r.add(
+                "images",
+                Status::Fail,
+                "guests",
+                format!("cannot list the cluster's VMs: {}", e.text()),
+                &token_at,
+                Some("grant VM.Audit on /vms (docs/tofu.md)".to_owned()),
+            );
+            return r.checks;
+        }
+    };
+
+    // ---------------------------------------------------------------- templates
+    for image in &images {
+        let at = locs.image(&image.name);
+        let name = &image.template_name;
+        let found: Vec<&Guest> = guests.iter().filter(|g| &g.name == name).collect();
+        let templates: Vec<&&Guest> = found.iter().filter(|g| g.template).collect();
+        let where_ = |list: &[&Guest]| {
+            list.iter()
+                .map(|g| format!("{} on {}", g.vmid, g.node))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if found.is_empty() {
+            r.add(
+                "images",
+                Status::Fail,
+                "template",
+                format!("template {name} does not exist (image {})", image.name),
+                &at,
+                Some(format!(
+                    "build it: `make packer IMAGE={} IMAGE_VERSION={}`",
+                    image.name, image.release
+                )),
+            );
+        } else if found.len() > 1 {
+            r.add(
+                "images",
+                Status::Fail,
+                "template",
+                format!(
+                    "{} VMs are named {name} ({}): the clone cannot tell which",
+                    found.len(),
+                    where_(&found)
+                ),
+                &at,
+                Some(format!(
+                    "keep one: on the node of the other, `qm destroy {}`",
+                    found.last().map_or(0, |g| g.vmid)
+                )),
+            );
+        } else if templates.is_empty() {
+            let g = found[0];
+            r.add(
+                "images",
+                Status::Fail,
+                "template",
+                format!("{name} ({} on {}) is a VM, not a template", g.vmid, g.node),
+                &at,
+                Some(format!("on {}: `qm template {}`", g.node, g.vmid)),
+            );
+        } else {
+            let g = found[0];
+            let mut problems = Vec::new();
+            if let Ok(cfg) = api.get(&format!("nodes/{}/qemu/{}/config", g.node, g.vmid), &[]) {
+                for key in ["scsi0", "efidisk0"] {
+                    if cfg.get(key).is_none() {
+                        problems.push(format!("no {key}"));
+                    }
+                }
+                let has_ci = cfg.as_object().is_some_and(|m| {
+                    m.values()
+                        .any(|v| v.as_str().is_some_and(|s| s.contains("cloudinit")))
+                });
+                if !has_ci {
+                    problems.push("no cloud-init drive".to_owned());
+                }
+            }
+            let node_note = if g.node == site.node {
+                String::new()
+            } else {
+                format!(" (not on {}: the module clones across nodes)", site.node)
+            };
+            if let Some(want) = image.template_vm_id {
+                if u64::from(want) != g.vmid {
+                    problems.push(format!(
+                        "VM id {} and not the spec's template_vm_id {want}",
+                        g.vmid
+                    ));
+                }
+            }
+            if problems.is_empty() {
+                r.add(
+                    "images",
+                    Status::Ok,
+                    "template",
+                    format!("template {name} is VM {} on {}{node_note}", g.vmid, g.node),
+                    &at,
+                    None,
+                );
+            } else {
+                r.add(
+                    "images",
+                    Status::Fail,
+                    "template",
+                    format!(
+                        "template {name} (VM {} on {}) has {}: not the shape the module clones",
+                        g.vmid,
+                        g.node,
+                        problems.join(", ")
+                    ),
+                    &at,
+                    Some(format!(
+                        "rebuild it: `qm destroy {}` on {}, then `make packer IMAGE={}`",
+                        g.vmid, g.node, image.name
+                    )),
+                );
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- vm ids + IPs
+    let mut ip_owner: BTreeMap<Ipv4Addr, Vec<&Guest>> = BTreeMap::new();
+    for g in guests.iter().filter(|g| !g.template) {
+        if let Ok(cfg) = api.get(&format!("nodes/{}/qemu/{}/config", g.node, g.vmid), &[]) {
+            for ip in config_ips(&cfg) {
+                ip_owner.entry(ip).or_default().push(g);
+            }
+        }
+    }
+    for (env_name, vm) in &vms {
+        if let Some(id) = vm.vm_id {
+            let at = locs.vm(env_name, &vm.name, "vm_id");
+            match guests.iter().find(|g| g.vmid == u64::from(id)) {
+                None => r.add(
+                    "environment",
+                    Status::Ok,
+                    "vm_id",
+                    format!("{env_name}/{}: VM id {id} is free", vm.name),
+                    at,
+                    None,
+                ),
+                Some(g) if g.name == vm.name && !g.template => r.add(
+                    "environment",
+                    Status::Ok,
+                    "vm_id",
+                    format!(
+                        "{env_name}/{}: VM id {id} is held by this VM already (on {})",
+                        vm.name, g.node
+                    ),
+                    at,
+                    None,
+                ),
+                Some(g) => {
+                    let free = api
+                        .get("cluster/nextid", &[])
+                        .ok()
+                        .and_then(|v| as_u64(&v))
+                        .map_or(String::new(), |n| format!(" (the next free id is {n})"));
+                    r.add(
+                        "environment",
+                        Status::Fail,
+                        "vm_id",
+                        format!(
+                            "{env_name}/{}: VM id {id} is taken by {}{} {:?} on {}",
+                            vm.name,
+                            if g.template { "template " } else { "VM " },
+                            g.vmid,
+                            g.name,
+                            g.node
+                        ),
+                        at,
+                        Some(format!(
+                            "pick a free `vm_id`{free} or leave it out; or remove the other: `qm destroy {}` on {}",
+                            g.vmid, g.node
+                        )),
+                    );
+                }
+            }
+        }
+        let at = locs.vm(env_name, &vm.name, "ip");
+        let others: Vec<&&Guest> = ip_owner
+            .get(&vm.ip)
+            .map(|v| v.iter().filter(|g| g.name != vm.name).collect())
+            .unwrap_or_default();
+        if others.is_empty() {
+            r.add(
+                "environment",
+                Status::Ok,
+                "ip",
+                format!(
+                    "{env_name}/{}: {} is not in another VM's ipconfig",
+                    vm.name, vm.ip
+                ),
+                at,
+                None,
+            );
+        } else {
+            let g = others[0];
+            r.add(
+                "environment",
+                Status::Fail,
+                "ip",
+                format!(
+                    "{env_name}/{}: {} is already the address of VM {} {:?} on {}",
+                    vm.name, vm.ip, g.vmid, g.name, g.node
+                ),
+                at,
+                Some(format!(
+                    "pick another `ip`, or free it: `qm set {} --ipconfig0 ip=dhcp` on {}",
+                    g.vmid, g.node
+                )),
+            );
+        }
+    }
+    r.checks
+}
+
+fn as_u64_ref(v: &Value) -> Option<u64> {
+    as_u64(v)
+}
+
+/// Print the checks (grouped) or their JSON; the exit code (0, 1 or 2).
+pub fn report(checks: &[Check], json_out: bool, style: &crate::style::Style) -> u8 {
+    let worst = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
+    let code = match worst {
+        Status::Ok => 0,
+        Status::Warn => 1,
+        Status::Fail => 2,
+    };
+    let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
+    if json_out {
+        let list: Vec<Value> = checks
+            .iter()
+            .map(|c| {
+                json!({
+                    "group": c.group,
+                    "check": c.id,
+                    "status": c.status.word(),
+                    "message": c.message,
+                    "at": c.at,
+                    "fix": c.fix,
+                })
+            })
+            .collect();
+        let doc = json!({
+            "exit_code": code,
+            "ok": count(Status::Ok),
+            "warnings": count(Status::Warn),
+            "blockers": count(Status::Fail),
+            "checks": list,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return code;
+    }
+    for group in ["site", "images", "environment"] {
+        let in_group: Vec<&Check> = checks.iter().filter(|c| c.group == group).collect();
+        if in_group.is_empty() {
+            continue;
+        }
+        println!("{group}");
+        for c in in_group {
+            let mark = match c.status {
+                Status::Ok => style.ok(c.status.mark()),
+                Status::Warn => style.warning(c.status.mark()),
+                Status::Fail => style.removed(c.status.mark()),
+            };
+            let text = homelabgen_spec::diag::terminal_safe(&c.message);
+            println!(
+                "  {mark} {text}  [{}]",
+                homelabgen_spec::diag::terminal_safe(&c.at)
+            );
+            if let Some(fix) = &c.fix {
+                if c.status != Status::Ok {
+                    println!("      fix: {}", homelabgen_spec::diag::terminal_safe(fix));
+                }
+            }
+        }
+    }
+    println!(
+        "doctor: {} ok, {} warning{}, {} blocker{}",
+        count(Status::Ok),
+        count(Status::Warn),
+        if count(Status::Warn) == 1 { "" } else { "s" },
+        count(Status::Fail),
+        if count(Status::Fail) == 1 { "" } else { "s" }
+    );
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipconfig_addresses() {
+        let cfg = json!({"ipconfig0": "ip=192.168.1.50/24,gw=192.168.1.1", "ipconfig1": "ip=dhcp", "name": "x"});
+        assert_eq!(config_ips(&cfg), vec![Ipv4Addr::new(192, 168, 1, 50)]);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sh_quote("tofu@pve!homelab"), "'tofu@pve!homelab'");
+        assert_eq!(sh_quote("VM.Clone,SDN.Use"), "VM.Clone,SDN.Use");
+    }
+}

@@ -1,0 +1,578 @@
+#!/usr/bin/env python3
+"""make doctor-test: `homelabgen doctor` against pvesim, the Proxmox VE API test double.
+
+A healthy site (seeded from the rendered test spec: its templates, storages, bridge,
+an unrelated VM) must pass with exit 0; then each fault is injected alone (a missing
+privilege, storage without snippets, a missing or duplicate template, a taken vm_id, a
+taken IP, a wrong node, a wrong token, an unreachable host, ...) and must produce its
+own ✗ (or !) line, pointing at the spec line it concerns, and exit 2 (or 1).
+Test specs only (tests/specs/multi-vm.yaml, tests/pvesim/specs/k3s-single.yaml); the
+endpoint is rewritten to the simulator's address. Closing line: "doctor-test: N passed,
+M failed". `make doctor-test DOCTOR_ONLY=word` runs the scenarios whose name has `word`.
+"""
+
+import copy
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+SPEC_MULTI = os.path.join(h.ROOT, "tests", "specs", "multi-vm.yaml")
+SPEC_SINGLE = os.path.join(h.HERE, "specs", "k3s-single.yaml")
+TOKEN = h.TOKEN
+SECRET = TOKEN.split("=", 1)[1]
+RESULTS = {"passed": 0, "failed": 0}
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+class Site:
+    """A seed for pvesim built from a rendered test spec: every template the spec
+    computes (shaped like the golden image), its storages, one unrelated VM."""
+
+    def __init__(self, tmp, spec_path, insecure=True):
+        self.tmp = tmp
+        text = open(spec_path, encoding="utf-8").read()
+        if insecure:
+            text = text.replace("insecure_tls: false", "insecure_tls: true")
+        self.text = text
+        gen = os.path.join(tmp, "gen")
+        h.render(text, gen)
+        envs = sorted(os.listdir(os.path.join(gen, "tofu", "envs")))
+        first = os.path.join(gen, "tofu", "envs", envs[0])
+        self.node = h.env_var_default(first, "proxmox_node")
+        self.vm_storage = h.env_var_default(first, "vm_storage")
+        self.snip_storage = h.env_var_default(first, "snippets_storage")
+        self.bridge = h.env_var_default(first, "bridge")
+        iso = re.search(r"^\s+iso:\s+(\S+)", text, re.M)
+        self.iso_storage = iso.group(1) if iso else "local"
+        self.images = h.packer_images(gen)
+        self.seed = self._seed()
+
+    def _seed(self):
+        vms = []
+        for i, t in enumerate(self.images):
+            vmid = t["vmid"] or 9000 + 10 * i + 5
+            st = self.vm_storage
+            vms.append({"vmid": vmid, "node": self.node, "config": {
+                "name": t["template_name"], "template": "1", "bios": "ovmf", "machine": "q35",
+                "cores": "2", "memory": "4096", "agent": "enabled=1",
+                "scsi0": f"{st}:base-{vmid}-disk-1,discard=on,iothread=1,size={t['disk_size']},ssd=1",
+                "efidisk0": f"{st}:base-{vmid}-disk-0,efitype=4m,pre-enrolled-keys=0,size=4M",
+                "ide2": f"{st}:vm-{vmid}-cloudinit,media=cdrom",
+                "net0": f"virtio=BC:24:11:00:{i:02X}:01,bridge={self.bridge}",
+            }})
+        # Someone else's VM on the same network: its address and id are not the spec's.
+        vms.append({"vmid": 100, "node": self.node, "config": {
+            "name": "unrelated", "cores": "1", "memory": "1024",
+            "scsi0": f"{self.vm_storage}:vm-100-disk-0,size=8G",
+            "net0": f"virtio=BC:24:11:00:FF:01,bridge={self.bridge}",
+            "ipconfig0": "ip=10.99.99.99/24,gw=10.99.99.1"}})
+        storages = {self.vm_storage: {"storage": self.vm_storage, "type": "lvmthin",
+                                      "content": "images,rootdir", "thinpool": "data", "vgname": "pve"}}
+        for sid, content in ((self.iso_storage, "iso,vztmpl,backup"), (self.snip_storage, "snippets")):
+            if sid in storages:
+                storages[sid]["content"] += "," + content
+            else:
+                storages[sid] = {"storage": sid, "type": "dir", "content": content}
+        return {"nodes": [self.node, "pve-other"], "storages": list(storages.values()), "vms": vms,
+                "bridges": {self.node: ["vmbr0", self.bridge], "pve-other": ["vmbr0"]}}
+
+    def line_of(self, pattern):
+        for n, line in enumerate(self.text.split("\n"), 1):
+            if re.search(pattern, line):
+                return n
+        raise AssertionError(f"no line matches {pattern!r} in the test spec")
+
+
+def cert(tmp):
+    c, k = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    h.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+           "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+           "-keyout", k, "-out", c])
+    return c, k
+
+
+class Sim:
+    def __init__(self, tmp, seed, certs, token=TOKEN):
+        self.dir = tempfile.mkdtemp(dir=tmp, prefix="sim-")
+        seed_path = os.path.join(self.dir, "seed.json")
+        with open(seed_path, "w", encoding="utf-8") as f:
+            json.dump(seed, f)
+        self.log = open(os.path.join(self.dir, "stderr"), "w", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            ["python3", os.path.join(h.HERE, "pvesim.py"), "--state-dir", os.path.join(self.dir, "state"),
+             "--cert", certs[0], "--key", certs[1], "--seed", seed_path, "--token", token],
+            stdout=self.log, stderr=self.log)
+        port_file = os.path.join(self.dir, "state", "port")
+        deadline = time.time() + 15
+        while not os.path.exists(port_file):
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise AssertionError("pvesim did not start: " + open(self.log.name, encoding="utf-8").read())
+            time.sleep(0.05)
+        self.port = int(open(port_file, encoding="utf-8").read())
+
+    def requests(self):
+        path = os.path.join(self.dir, "state", "requests.jsonl")
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f]
+
+    def close(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def doctor(site, tmp, port, token=TOKEN, spec_edit=None, args=(), env_extra=None):
+    text = re.sub(r"endpoint: \S+", f"endpoint: https://127.0.0.1:{port}", site.text, count=1)
+    if spec_edit:
+        text = spec_edit(text)
+    site.text = text  # line numbers of the spec doctor read
+    spec = os.path.join(tmp, "doctor-spec.yaml")
+    with open(spec, "w", encoding="utf-8") as f:
+        f.write(text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PKR_VAR_", "PROXMOX_"))}
+    if token is not None:
+        env["PROXMOX_VE_API_TOKEN"] = token
+    env.update(env_extra or {})
+    p = subprocess.run([h.homelabgen(), "doctor", "--color", "never", "--spec", spec, *args],
+                       capture_output=True, text=True, env=env, timeout=120)
+    check(SECRET not in p.stdout + p.stderr, "doctor printed the token's secret")
+    return p, spec
+
+
+def lines(p, mark):
+    return [ln.strip() for ln in p.stdout.split("\n") if ln.strip().startswith(mark + " ")]
+
+
+def expect(p, code, mark=None, pattern=None, at=None, fix=None):
+    """Exit code `code`; with `mark`, a line with that mark matching `pattern`, naming
+    `at` (the spec location), followed by a fix line matching `fix`."""
+    out = f"\n--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}"
+    check(p.returncode == code, f"exit {p.returncode}, expected {code}{out}")
+    if mark is None:
+        return
+    found = [ln for ln in lines(p, mark) if re.search(pattern, ln)]
+    check(found, f"no {mark} line matching {pattern!r}{out}")
+    if at:
+        check(any(at in ln for ln in found), f"the {mark} line does not name {at!r}{out}")
+    if fix:
+        text = p.stdout.split("\n")
+        idx = [i for i, ln in enumerate(text) if ln.strip() == found[0]][0]
+        check(idx + 1 < len(text) and text[idx + 1].strip().startswith("fix: ")
+              and re.search(fix, text[idx + 1]), f"no fix matching {fix!r} after {found[0]!r}{out}")
+    if code == 2:
+        others = [ln for ln in lines(p, "✗") if not re.search(pattern, ln)]
+        check(not others, f"other blockers besides the injected fault: {others}{out}")
+
+
+def scenario(name, fn, *args):
+    only = os.environ.get("DOCTOR_ONLY") or (sys.argv[1] if len(sys.argv) > 1 else "")
+    if only and only not in name:
+        return
+    try:
+        fn(*args)
+    except Exception as e:  # noqa: BLE001 - each failure is reported, the run goes on
+        RESULTS["failed"] += 1
+        msg = str(e) if isinstance(e, AssertionError) else traceback.format_exc()
+        print(f"FAIL  {name}: {msg}", flush=True)
+        return
+    RESULTS["passed"] += 1
+    print(f"ok    {name}", flush=True)
+
+
+def run_fault(ctx, seed_edit=None, **kw):
+    site = copy.deepcopy(ctx["site"])
+    seed = copy.deepcopy(site.seed)
+    if seed_edit:
+        seed_edit(site, seed)
+    sim = Sim(ctx["tmp"], seed, ctx["certs"])
+    try:
+        p, _ = doctor(site, ctx["tmp"], sim.port, **kw)
+        reqs = sim.requests()
+    finally:
+        sim.close()
+    # Read-only: GET requests only.
+    check(all(r["method"] == "GET" for r in reqs),
+          f"doctor sent {sorted({r['method'] for r in reqs})}, not only GET")
+    return site, p, reqs
+
+
+def t_healthy(ctx):
+    site, p, reqs = run_fault(ctx)
+    expect(p, 0)
+    check(not lines(p, "✗") and not lines(p, "!"), f"a healthy site has findings:\n{p.stdout}")
+    for want in ("node pve2 is online", "bridge vmbr1 exists", "storage snippets-nfs is active and allows snippets",
+                 "template alma9.8-k3-node-amd64-v1.36.3-k3s1-v3 is VM 9000", "VM id 9201 is free",
+                 "10.20.1.11 is not in another VM's ipconfig", "holds every privilege OpenTofu needs"):
+        check(any(want in ln for ln in lines(p, "✓")), f"no ✓ line with {want!r}:\n{p.stdout}")
+    for group in ("site", "images", "environment"):
+        check(re.search(rf"^{group}$", p.stdout, re.M), f"no group {group}:\n{p.stdout}")
+    check(any(r["path"].endswith("/access/permissions") for r in reqs), "privileges never asked for")
+
+
+def t_healthy_json(ctx):
+    _, p, _ = run_fault(ctx, args=("--json",))
+    doc = json.loads(p.stdout)
+    check(p.returncode == 0 and doc["exit_code"] == 0 and doc["blockers"] == 0 and doc["warnings"] == 0,
+          f"json: {p.stdout[:2000]}")
+    check({c["group"] for c in doc["checks"]} == {"site", "images", "environment"}, "json groups")
+    check(all(c["status"] == "ok" and c["at"] for c in doc["checks"]), "json statuses/locations")
+
+
+def t_missing_privilege(ctx):
+    def edit(site, seed):
+        seed["permissions"] = {"/": [p for p in __import__("pvesim").ALL_PRIVS if p != "VM.Clone"]}
+    site, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"lacks VM\.Clone on /vms \(OpenTofu", "PROXMOX_VE_API_TOKEN",
+           r"pveum role modify HomelabTofu --append 1 --privs VM\.Clone")
+
+
+def t_missing_privilege_path(ctx):
+    # The privileges are there, but on a sibling path only: /vms inherits nothing.
+    def edit(site, seed):
+        privs = __import__("pvesim").ALL_PRIVS
+        seed["permissions"] = {"/": [p for p in privs if not p.startswith("Datastore.")],
+                               "/storage/other": privs}
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"lacks Datastore\.AllocateSpace, Datastore\.AllocateTemplate, Datastore\.Audit "
+           r"on /storage/(ssd-thin|snippets-nfs) \(OpenTofu")
+    check(len(lines(p, "✗")) == 2, f"one ✗ line per storage path (VM disks, snippets):\n{p.stdout}")
+
+
+def t_pve9_no_vm_monitor(ctx):
+    # PVE 9 has no VM.Monitor: a token without it passes there, and fails on PVE 8.
+    def edit9(site, seed):
+        seed["version"] = "9.0.10"
+        seed["permissions"] = {"/": [p for p in __import__("pvesim").ALL_PRIVS if p != "VM.Monitor"]}
+    _, p, _ = run_fault(ctx, edit9)
+    expect(p, 0)
+    check(any("Proxmox VE 9.0.10" in ln for ln in lines(p, "✓")), p.stdout)
+
+    def edit8(site, seed):
+        seed["permissions"] = {"/": [p for p in __import__("pvesim").ALL_PRIVS if p != "VM.Monitor"]}
+    _, p, _ = run_fault(ctx, edit8)
+    expect(p, 2, "✗", r"lacks VM\.Monitor on /vms")
+
+
+def t_packer_privilege_warning(ctx):
+    # Sys.Modify only matters for a proxmox-iso Packer build: a warning, exit 1.
+    def edit(site, seed):
+        seed["permissions"] = {"/": [p for p in __import__("pvesim").ALL_PRIVS if p != "Sys.Modify"]}
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 1, "!", r"lacks Sys\.Modify on /nodes/pve2: `make packer SOURCE=proxmox-iso` would fail",
+           fix=r"pveum role add HomelabPacker")
+
+
+def t_packer_token(ctx):
+    # The Packer variables name their own token: checked on its own; refused -> one warning.
+    _, p, _ = run_fault(ctx, env_extra={"PKR_VAR_proxmox_username": "root@pam!pvesim",
+                                        "PKR_VAR_proxmox_token": SECRET})
+    expect(p, 0)
+    check(any("a proxmox-iso Packer build needs" in ln and "PKR_VAR_proxmox_username" in ln
+              for ln in lines(p, "✓")), p.stdout)
+    _, p, _ = run_fault(ctx, env_extra={"PKR_VAR_proxmox_username": "packer@pve!packer",
+                                        "PKR_VAR_proxmox_token": "wrong-secret-1234"})
+    expect(p, 1, "!", r"the API refuses the Packer token packer@pve!packer \(401\)")
+    check(len(lines(p, "!")) == 1 and "wrong-secret-1234" not in p.stdout + p.stderr, p.stdout)
+
+
+def t_no_snippets(ctx):
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.snip_storage:
+                s["content"] = "iso,backup"
+    site, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"storage snippets-nfs does not allow content type snippets",
+           f"doctor-spec.yaml:{site.line_of(r'^    snippets: ')} (site.storage.snippets)",
+           r"pvesm set snippets-nfs --content backup,iso,snippets")
+
+
+def t_no_snippets_unused(ctx):
+    # A spec without user_data does not need snippets: the same fault is no finding.
+    site = ctx["single"]
+    seed = copy.deepcopy(site.seed)
+    for s in seed["storages"]:
+        s["content"] = s["content"].replace(",snippets", "").replace("snippets,", "")
+    sim = Sim(ctx["tmp"], seed, ctx["certs"])
+    try:
+        p, _ = doctor(copy.deepcopy(site), ctx["tmp"], sim.port)
+    finally:
+        sim.close()
+    expect(p, 0)
+    check("snippets" not in p.stdout, f"snippets checked for a spec without user_data:\n{p.stdout}")
+
+
+def t_missing_template(ctx):
+    def edit(site, seed):
+        seed["vms"] = [v for v in seed["vms"] if v["config"]["name"] != site.images[0]["template_name"]]
+    site, p, _ = run_fault(ctx, edit)
+    name = site.images[0]["template_name"]
+    expect(p, 2, "✗", rf"template {re.escape(name)} does not exist",
+           f"doctor-spec.yaml:{site.line_of(r'- name: ' + site.images[0]['image'] + '$')} (images[",
+           rf"make packer IMAGE={site.images[0]['image']} IMAGE_VERSION=\d+")
+
+
+def vm9000(seed):
+    """The seeded template of multi-vm.yaml's first image (its template_vm_id 9000)."""
+    return [v for v in seed["vms"] if v["vmid"] == 9000][0]
+
+
+def t_duplicate_template(ctx):
+    def edit(site, seed):
+        dup = copy.deepcopy(vm9000(seed))
+        dup["vmid"], dup["node"] = 9900, "pve-other"
+        seed["vms"].append(dup)
+    site, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"2 VMs are named alma9\.8-k3-node-amd64-v1\.36\.3-k3s1-v3 \(9000 on pve2, 9900 on pve-other\)",
+           "(images[0].name)", r"qm destroy 9900")
+
+
+def t_not_a_template(ctx):
+    def edit(site, seed):
+        vm9000(seed)["config"].pop("template")
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"is a VM, not a template", fix=r"qm template 9000")
+
+
+def t_template_shape(ctx):
+    def edit(site, seed):
+        vm9000(seed)["config"].pop("efidisk0")
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"has no efidisk0: not the shape the module clones")
+
+
+def t_taken_vm_id(ctx):
+    def edit(site, seed):
+        seed["vms"].append({"vmid": 9201, "node": "pve-other", "config": {"name": "intruder", "memory": "512"}})
+    site, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"lab/lab-server: VM id 9201 is taken by VM 9201 \"intruder\" on pve-other",
+           f"doctor-spec.yaml:{site.line_of(r'vm_id: 9201')} (environments[0].vms[0].vm_id)",
+           r"pick a free `vm_id` \(the next free id is \d+\).*qm destroy 9201")
+
+
+def t_vm_id_held_by_itself(ctx):
+    # Already deployed: the id is held by the VM of that name, which is fine.
+    def edit(site, seed):
+        seed["vms"].append({"vmid": 9201, "node": site.node, "config": {
+            "name": "lab-server", "memory": "32768", "ipconfig0": "ip=10.20.1.10/22,gw=10.20.0.1"}})
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 0)
+    check(any("VM id 9201 is held by this VM already" in ln for ln in lines(p, "✓")), p.stdout)
+
+
+def t_taken_ip(ctx):
+    def edit(site, seed):
+        seed["vms"][-1]["config"]["ipconfig0"] = "ip=10.20.1.11/22,gw=10.20.0.1"
+    site, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"lab/lab-worker-1: 10\.20\.1\.11 is already the address of VM 100 \"unrelated\"",
+           f"doctor-spec.yaml:{site.line_of(r'ip: 10.20.1.11$')} (environments[0].vms[1].ip)",
+           r"qm set 100 --ipconfig0")
+
+
+def t_wrong_node(ctx):
+    site, p, _ = run_fault(ctx, spec_edit=lambda t: t.replace("node: pve2", "node: pve-typo"))
+    expect(p, 2, "✗", r"node pve-typo does not exist; the cluster has: pve2, pve-other",
+           f"doctor-spec.yaml:{site.line_of(r'node: pve-typo')} (site.node)", r"set `node:` to one of")
+
+
+def t_wrong_bridge(ctx):
+    def edit(site, seed):
+        seed["bridges"] = {site.node: ["vmbr0"]}
+    site, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"bridge vmbr1 does not exist on node pve2; it has: vmbr0",
+           f"doctor-spec.yaml:{site.line_of(r'bridge: vmbr1')} (site.bridge)")
+
+
+def t_storage_missing(ctx):
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.vm_storage:
+                s["nodes"] = "pve-other"
+    site, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"storage ssd-thin does not exist on node pve2",
+           f"doctor-spec.yaml:{site.line_of(r'vm: ssd-thin')} (site.storage.vm)")
+
+
+def t_storage_inactive(ctx):
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.snip_storage:
+                s["active"] = 0
+    site, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"storage snippets-nfs on node pve2 is not active",
+           "(site.storage.snippets)", r"pvesm set snippets-nfs --disable 0")
+
+
+def t_storage_short(ctx):
+    # The VMs' disks (272 GiB) on 100 GiB free: a warning (thin pools overcommit), exit 1.
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.vm_storage:
+                s["avail"] = 100 << 30
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 1, "!", r"storage ssd-thin has 100 GiB free, the VMs' disks take 272 GiB")
+
+
+def t_old_pve(ctx):
+    def edit(site, seed):
+        seed["version"] = "7.4.3"
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"Proxmox VE 7\.4\.3: the tree needs Proxmox VE 8 or 9", "(site.endpoint)")
+
+
+def t_template_other_node(ctx):
+    # A template on another node is found (the module clones across nodes): no finding.
+    def edit(site, seed):
+        vm9000(seed)["node"] = "pve-other"
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 0)
+    check(any("is VM 9000 on pve-other (not on pve2" in ln for ln in lines(p, "✓")), p.stdout)
+
+
+def t_fault_json(ctx):
+    def edit(site, seed):
+        seed["vms"].append({"vmid": 9201, "node": site.node, "config": {"name": "intruder", "memory": "512"}})
+    _, p, _ = run_fault(ctx, edit, args=("--json",))
+    doc = json.loads(p.stdout)
+    bad = [c for c in doc["checks"] if c["status"] == "blocker"]
+    check(p.returncode == 2 and doc["exit_code"] == 2 and len(bad) == 1, p.stdout[:3000])
+    check(bad[0]["group"] == "environment" and bad[0]["check"] == "vm_id"
+          and "environments[0].vms[0].vm_id" in bad[0]["at"] and "qm destroy 9201" in bad[0]["fix"], bad)
+
+
+def t_wrong_token(ctx):
+    _, p, _ = run_fault(ctx, token="root@pam!pvesim=00000000-0000-4000-8000-000000000000")
+    expect(p, 2, "✗", r"the API refuses the token root@pam!pvesim \(401", "PROXMOX_VE_API_TOKEN",
+           r"pveum user token add root@pam pvesim")
+    check("00000000-0000-4000-8000-000000000000" not in p.stdout + p.stderr, "the wrong secret was printed")
+
+
+def t_no_token(ctx):
+    _, p, _ = run_fault(ctx, token=None)
+    expect(p, 2, "✗", r"PROXMOX_VE_API_TOKEN is not set", fix=r"export PROXMOX_VE_API_TOKEN=")
+    _, p, _ = run_fault(ctx, token="just-a-secret")
+    expect(p, 2, "✗", r"not of the form user@realm!tokenid=secret")
+    check("just-a-secret" not in p.stdout + p.stderr, "a malformed token was printed")
+    _, p, _ = run_fault(ctx, token="root@pam!pvesim=bad\tsecret\u00e9")
+    expect(p, 2, "✗", r"not of the form user@realm!tokenid=secret")
+    check("secret" not in p.stdout.replace("tokenid=secret", "").replace("<secret>", ""), p.stdout)
+
+
+def t_unreachable(ctx):
+    site = copy.deepcopy(ctx["site"])
+    port = h.free_port()  # nothing listens there
+    t0 = time.time()
+    p, _ = doctor(site, ctx["tmp"], port)
+    expect(p, 2, "✗", rf"https://127\.0\.0\.1:{port} is not reachable: connection refused",
+           f"doctor-spec.yaml:{site.line_of(r'endpoint: ')} (site.endpoint)", r"curl -k")
+    check(time.time() - t0 < 30, "an unreachable host took longer than the timeout")
+
+
+def t_untrusted_certificate(ctx):
+    # insecure_tls: false and a self-signed certificate: a blocker.
+    site = copy.deepcopy(ctx["strict"])
+    sim = Sim(ctx["tmp"], site.seed, ctx["certs"])
+    try:
+        p, _ = doctor(site, ctx["tmp"], sim.port)
+    finally:
+        sim.close()
+    expect(p, 2, "✗", r"the certificate of https://127\.0\.0\.1:\d+ is not trusted: self-signed \[",
+           "site.insecure_tls", r"insecure_tls: true")
+
+
+def t_self_signed_noted(ctx):
+    # The healthy site's certificate is self-signed and insecure_tls is true: said on a
+    # ✓ line (it is the Proxmox default the spec accepted), no warning.
+    _, p, _ = run_fault(ctx)
+    expect(p, 0)
+    check(any("is not trusted: self-signed" in ln and "accepted because site.insecure_tls is true" in ln
+              for ln in lines(p, "✓")), p.stdout)
+
+
+def t_unknown_env(ctx):
+    site = copy.deepcopy(ctx["site"])
+    p, _ = doctor(site, ctx["tmp"], h.free_port(), args=("--env", "nope"))
+    check(p.returncode == 2 and "no such environment" in p.stderr, f"{p.returncode} {p.stderr}")
+
+
+def t_env_filter(ctx):
+    # --env edge: the taken IP of the lab environment is not its concern.
+    def edit(site, seed):
+        seed["vms"][-1]["config"]["ipconfig0"] = "ip=10.20.1.11/22,gw=10.20.0.1"
+    _, p, _ = run_fault(ctx, edit, args=("--env", "edge"))
+    expect(p, 0)
+    check("lab-worker-1" not in p.stdout and "edge/edge-1" in p.stdout, p.stdout)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="doctor-test-")
+    sys.path.insert(0, h.HERE)
+    try:
+        ctx = {"tmp": tmp, "certs": cert(tmp)}
+        os.makedirs(os.path.join(tmp, "multi"))
+        os.makedirs(os.path.join(tmp, "single"))
+        os.makedirs(os.path.join(tmp, "strict"))
+        ctx["site"] = Site(os.path.join(tmp, "multi"), SPEC_MULTI)
+        ctx["single"] = Site(os.path.join(tmp, "single"), SPEC_SINGLE)
+        ctx["strict"] = Site(os.path.join(tmp, "strict"), SPEC_MULTI, insecure=False)
+        for name, fn in [
+            ("healthy site passes (exit 0)", t_healthy),
+            ("healthy site --json", t_healthy_json),
+            ("self-signed certificate noted", t_self_signed_noted),
+            ("missing privilege", t_missing_privilege),
+            ("privilege on another path only", t_missing_privilege_path),
+            ("PVE 9 without VM.Monitor / PVE 8 needs it", t_pve9_no_vm_monitor),
+            ("missing Packer-only privilege is a warning (exit 1)", t_packer_privilege_warning),
+            ("Packer token from PKR_VAR_*", t_packer_token),
+            ("storage without snippets (spec with user_data)", t_no_snippets),
+            ("storage without snippets, spec without user_data", t_no_snippets_unused),
+            ("missing template", t_missing_template),
+            ("duplicate template", t_duplicate_template),
+            ("template is a plain VM", t_not_a_template),
+            ("template without efidisk0", t_template_shape),
+            ("taken vm_id", t_taken_vm_id),
+            ("vm_id held by the VM itself", t_vm_id_held_by_itself),
+            ("taken IP", t_taken_ip),
+            ("wrong node", t_wrong_node),
+            ("wrong bridge", t_wrong_bridge),
+            ("storage not on the node", t_storage_missing),
+            ("storage not active", t_storage_inactive),
+            ("storage short of space is a warning (exit 1)", t_storage_short),
+            ("Proxmox VE 7", t_old_pve),
+            ("template on another node", t_template_other_node),
+            ("a fault in --json", t_fault_json),
+            ("wrong token -> 401", t_wrong_token),
+            ("no or malformed token", t_no_token),
+            ("unreachable host (closed port)", t_unreachable),
+            ("untrusted certificate with insecure_tls: false", t_untrusted_certificate),
+            ("unknown --env", t_unknown_env),
+            ("--env limits the checks", t_env_filter),
+        ]:
+            scenario(name, fn, ctx)
+    finally:
+        if os.environ.get("PVESIM_KEEP"):
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"doctor-test: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    return 1 if RESULTS["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
