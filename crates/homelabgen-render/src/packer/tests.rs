@@ -328,7 +328,7 @@ fn metallb_opens_its_port_and_disables_servicelb() {
     let without_spec = DEFAULT_SPEC.replace("  metallb:\n    version: 0.16.1\n    addresses: [192.168.1.240-192.168.1.250] # CHANGEME: free addresses outside your DHCP range\n", "");
     assert_ne!(
         without_spec, DEFAULT_SPEC,
-        "the default spec changed: update this test"
+        "the k3s-single fixture (tests/specs/k3s-single.yaml) changed: update this test"
     );
     let without = tree(&model(&without_spec));
     let firewalld = file(&without, &format!("{DIR}/scripts/firewalld.sh"));
