@@ -5,20 +5,9 @@
 use std::path::Path;
 
 /// xorshift64*: small, fixed-seed, good enough to scatter mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const INTERESTING: &[&str] = &[
     "", "0", "-1", "99999999999999999999", "1.5", "~", "null", "[]", "{}", "&a x", "*a", "!!binary AA==",
