@@ -481,7 +481,7 @@ fn resolve_vm_role_node(
         }
     }
     if let Some(node) = &vm.node {
-        if nodes.iter().any(|n| *n == node.value) {
+        if nodes.contains(&node.value) {
             out.node = node.value.clone();
         } else {
             r.error(
@@ -586,7 +586,7 @@ fn resolve_cluster(
         }
         return None;
     };
-    if servers.len() >= 2 && servers.len() % 2 == 0 {
+    if servers.len() >= 2 && servers.len().is_multiple_of(2) {
         let (last, _) = servers[servers.len() - 1];
         let raw_vm = &env.vms[last];
         let at = raw_vm
