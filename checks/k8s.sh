@@ -8,7 +8,12 @@
 #   kubeconform -strict         every built object and root-app.yaml, against the Kubernetes
 #                               schemas of the cluster version and the Argo CD and MetalLB
 #                               CRD schemas ($HOMELABGEN_K8S_SCHEMAS, $HOMELABGEN_CRD_SCHEMAS)
-#   negative controls           an unknown field and an unknown kind must be rejected
+#   user sources                every directory (`path:` apps) and values file (`values_file:`)
+#                               of the user's repository an Application reads: the directory
+#                               built (kustomize) and validated (kubeconform), the file present
+#                               and yamllint-clean (tests/k8s/user-sources.py lists them)
+#   negative controls           an unknown field and an unknown kind must be rejected; a
+#                               broken Ingress and a broken user manifest too
 #   tests/k8s/make-targets.sh   mk/k8s.mk against a fake cluster
 # All of it for generated/k8s and again for a second spec (the user's spec with
 # tests/k8s/variant-section.yaml, see tests/k8s/variant.py) that takes other paths.
@@ -78,17 +83,117 @@ k8s_kubeconform() {
     echo "HOMELABGEN_K8S_SCHEMAS / HOMELABGEN_CRD_SCHEMAS not set: run make tools"
     return 1
   fi
+  if [ ! -f "$HOMELABGEN_CRD_SCHEMAS/cert-manager.io/clusterissuer_v1.json" ]; then
+    [ "${CI:-}" = true ] && { echo "no cert-manager CRD schemas in $HOMELABGEN_CRD_SCHEMAS: run make tools"; return 1; }
+    echo "NOTE: no cert-manager CRD schemas in $HOMELABGEN_CRD_SCHEMAS: ClusterIssuer and Certificate are NOT validated"
+    skip=(-skip "ClusterIssuer,Certificate")
+  fi
   if [ ! -f "$HOMELABGEN_CRD_SCHEMAS/metallb.io/ipaddresspool_v1beta1.json" ]; then
     # Under CI nothing is skipped silently: a toolchain without them is a failure.
     [ "${CI:-}" = true ] && { echo "no MetalLB CRD schemas in $HOMELABGEN_CRD_SCHEMAS: run make tools"; return 1; }
     echo "NOTE: no MetalLB CRD schemas in $HOMELABGEN_CRD_SCHEMAS: IPAddressPool and L2Advertisement are NOT validated"
-    skip=(-skip "IPAddressPool,L2Advertisement")
+    skip=(-skip "IPAddressPool,L2Advertisement${skip[1]:+,${skip[1]}}")
   fi
   kubeconform -strict -summary "${skip[@]}" \
     -kubernetes-version "${HOMELABGEN_KUBERNETES_VERSION:?run make tools}" \
     -schema-location "$HOMELABGEN_K8S_SCHEMAS/{{ .NormalizedKubernetesVersion }}-standalone-strict/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
     -schema-location "$HOMELABGEN_CRD_SCHEMAS/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
     "$@"
+}
+
+# k8s_python: the venv's python (it has PyYAML), else python3.
+k8s_python() {
+  if [ -x "${HOMELABGEN_TOOLS_DIR:-}/venv/bin/python" ]; then
+    "$HOMELABGEN_TOOLS_DIR/venv/bin/python" "$@"
+  else
+    python3 "$@"
+  fi
+}
+
+# k8s_user_sources TREE [REPO]: the user's own directories and values files the tree's
+# Applications read (paths from the repository root REPO, default $ROOT): each directory
+# built with kustomize (or taken as plain manifests without a kustomization) and checked
+# by kubeconform -strict; each values file present and yamllint-clean.
+k8s_user_sources() {
+  local tree=$1 repo=${2:-$ROOT} list kind rel out n=0
+  list=$(k8s_python "$ROOT/tests/k8s/user-sources.py" "$tree") || return 1
+  [ -n "$list" ] || { echo "no user directories or values files"; return 0; }
+  out=$(mktemp -d)
+  while read -r kind rel; do
+    case $kind in
+      path)
+        if [ ! -d "$repo/$rel" ]; then
+          echo "$rel: an Application reads this directory, but it does not exist"; rm -rf "$out"; return 1
+        fi
+        if [ -f "$repo/$rel/kustomization.yaml" ] || [ -f "$repo/$rel/kustomization.yml" ] || [ -f "$repo/$rel/Kustomization" ]; then
+          kustomize build "$repo/$rel" >"$out/$n.yaml" || { echo "kustomize build $rel failed"; rm -rf "$out"; return 1; }
+          echo "$rel: kustomize build: $(grep -c '^kind: ' "$out/$n.yaml") objects"
+          k8s_kubeconform "$out/$n.yaml" || { rm -rf "$out"; return 1; }
+        else
+          echo "$rel: plain manifests"
+          k8s_kubeconform "$repo/$rel" || { rm -rf "$out"; return 1; }
+        fi
+        ;;
+      values)
+        if [ ! -f "$repo/$rel" ]; then
+          echo "$rel: a values_file the Application reads, but it does not exist"; rm -rf "$out"; return 1
+        fi
+        if command -v yamllint >/dev/null 2>&1; then
+          yamllint --strict -c "$ROOT/tests/k8s/yamllint.yaml" "$repo/$rel" || { rm -rf "$out"; return 1; }
+        fi
+        echo "$rel: values file present"
+        ;;
+    esac
+    n=$((n + 1))
+  done <<<"$list"
+  rm -rf "$out"
+}
+
+# k8s_negative_user TREE: a user directory with a broken manifest, and one that is
+# missing, must fail k8s_user_sources; an Ingress with an unknown field must fail kubeconform.
+k8s_negative_user() {
+  local tree=$1 tmp rel ok=0 ingress cert
+  tmp=$(mktemp -d)
+  rel=$(k8s_python "$ROOT/tests/k8s/user-sources.py" "$tree" | awk '$1 == "path" {print $2; exit}')
+  if [ -n "$rel" ]; then
+    mkdir -p "$tmp/repo/$rel"
+    cp -r "$ROOT/$rel/." "$tmp/repo/$rel/"
+    printf 'apiVersion: v1\nkind: Service\nmetadata:\n  name: broken\nspec:\n  portz: []\n' >"$tmp/repo/$rel/broken.yaml"
+    if [ -f "$tmp/repo/$rel/kustomization.yaml" ]; then
+      sed -i 's/^resources:$/resources:\n- broken.yaml/' "$tmp/repo/$rel/kustomization.yaml"
+    fi
+    if k8s_user_sources "$tree" "$tmp/repo" >"$tmp/log" 2>&1; then
+      echo "a broken manifest in $rel was accepted:"; cat "$tmp/log"; ok=1
+    else
+      echo "rejected as expected: broken manifest in $rel: $(grep -m1 -iE 'invalid|error|additional' "$tmp/log")"
+    fi
+    rm -rf "$tmp/repo/$rel"
+    if k8s_user_sources "$tree" "$tmp/repo" >"$tmp/log" 2>&1; then
+      echo "a missing $rel was accepted"; ok=1
+    else
+      echo "rejected as expected: $(grep -m1 'does not exist' "$tmp/log")"
+    fi
+  fi
+  ingress=$(find "$tree" -path '*/ingress/ingress.yaml' | sort | head -n1)
+  if [ -n "$ingress" ]; then
+    sed 's/^  ingressClassName:/  ingressClassNam:/' "$ingress" >"$tmp/ingress.yaml"
+    if k8s_kubeconform "$tmp/ingress.yaml" >"$tmp/log" 2>&1; then
+      echo "kubeconform accepted an Ingress with an unknown field"; ok=1
+    else
+      echo "rejected as expected: Ingress with ingressClassNam"
+    fi
+  fi
+  cert=$(find "$tree" -path '*/issuer/ca-certificate.yaml' | sort | head -n1)
+  if [ -n "$cert" ]; then
+    sed 's/^  isCA:/  isCa:/' "$cert" >"$tmp/certificate.yaml"
+    if k8s_kubeconform "$tmp/certificate.yaml" >"$tmp/log" 2>&1; then
+      echo "kubeconform accepted a cert-manager Certificate with an unknown field"; ok=1
+    else
+      echo "rejected as expected: Certificate with isCa (cert-manager CRD schema)"
+    fi
+  fi
+  rm -rf "$tmp"
+  return "$ok"
 }
 
 # k8s_negative TREE: the checks above can fail. An unknown field in an Application and a
@@ -136,6 +241,8 @@ k8s_validate_tree() {
     step "$label: kustomize build bootstrap/ + pinned Argo CD install" k8s_build_bootstrap "$tree" "$out"
     step "$label: kustomize build every other kustomization" k8s_build_all "$tree" "$out"
     step "$label: kubeconform -strict built objects + root-app.yaml" k8s_kubeconform "$out" "$tree/root-app.yaml"
+    step "$label: your path: apps and values files (kustomize, kubeconform, yamllint)" k8s_user_sources "$tree"
+    step "$label: broken user manifests and Ingresses are rejected" k8s_negative_user "$tree"
     rm -rf "$out"
   fi
   if [ -f "$tree/apps/$app/application.yaml" ] && need make; then

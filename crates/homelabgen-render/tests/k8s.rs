@@ -104,6 +104,7 @@ fn renders_the_documented_layout() {
         "k8s/README.md",
         "k8s/apps/kustomization.yaml",
         "k8s/apps/phpipam/application.yaml",
+        "k8s/apps/phpipam/chart-defaults.yaml",
         "k8s/apps/phpipam/kustomization.yaml",
         "k8s/apps/phpipam/namespace.yaml",
         "k8s/apps/phpipam/values.yaml",
@@ -316,7 +317,10 @@ fn phpipam_application_uses_the_chart_and_values_from_git() {
     assert_eq!(chart["helm"]["releaseName"], "phpipam");
     assert_eq!(
         chart["helm"]["valueFiles"],
-        json!(["$values/generated/k8s/apps/phpipam/values.yaml"])
+        json!([
+            "$values/generated/k8s/apps/phpipam/chart-defaults.yaml",
+            "$values/generated/k8s/apps/phpipam/values.yaml"
+        ])
     );
     let values = &app["spec"]["sources"][1];
     assert_eq!(values["ref"], "values");
@@ -516,7 +520,7 @@ fn values_notes_follow_the_values_the_spec_sets() {
     assert!(
         lines[host - 1]
             .trim_start()
-            .starts_with("#   an ingress controller"),
+            .starts_with("#   phpipamWeb.ingress.annotations {kubernetes.io/ingress.class"),
         "{text}"
     );
     assert!(
@@ -550,7 +554,10 @@ fn values_notes_follow_the_values_the_spec_sets() {
     let application = yaml(&tree, "k8s/apps/ipam/application.yaml");
     assert_eq!(
         application["spec"]["sources"][0]["helm"]["valueFiles"],
-        json!(["$values/deploy/k8s/apps/ipam/values.yaml"])
+        json!([
+            "$values/deploy/k8s/apps/ipam/chart-defaults.yaml",
+            "$values/deploy/k8s/apps/ipam/values.yaml"
+        ])
     );
     assert_eq!(
         application["spec"]["sources"][1]["targetRevision"],
@@ -822,31 +829,51 @@ fn readme_names_the_order_of_operations() {
     );
 }
 
-/// Issue #15: phpIPAM's database PVC is deleted with the Application unless it carries
-/// Argo CD's Delete=false/Prune=false; values.yaml says so until the spec's values set it.
+/// Issue #15: phpIPAM's database PVC survives the app's removal: homelabgen's chart
+/// defaults give it Argo CD's Delete=false/Prune=false (Helm reads them before the spec's
+/// values), and its Namespace is not pruned either. Values that set the annotation
+/// themselves, or turn persistence off, take that over, and values.yaml says so.
 #[test]
-fn phpipam_values_warn_until_the_pvc_is_kept() {
+fn phpipam_pvc_is_kept_unless_the_values_say_otherwise() {
     let (_, tree) = default_tree();
-    let text_without = text(&tree, "k8s/apps/phpipam/values.yaml").to_owned();
-    assert!(
-        text_without.contains("TODO: data: phpIPAM's database lives on the PVC"),
-        "{text_without}"
-    );
-    let anchor = "            storageClass: local-path";
-    assert!(DEFAULT_SPEC.contains(anchor), "the fixture changed");
-    let kept = DEFAULT_SPEC.replacen(
-        anchor,
-        "            annotations:\n              argocd.argoproj.io/sync-options: Delete=false,Prune=false\n            storageClass: local-path",
-        1,
-    );
-    let model = model(&kept);
-    let tree = render(&model);
-    let parsed = yaml(&tree, "k8s/apps/phpipam/values.yaml");
+    let defaults = yaml(&tree, "k8s/apps/phpipam/chart-defaults.yaml");
     assert_eq!(
-        parsed["phpipamMariadb"]["persistentVolume"]["annotations"]
+        defaults["phpipamMariadb"]["persistentVolume"]["annotations"]
             ["argocd.argoproj.io/sync-options"],
         "Delete=false,Prune=false"
     );
-    let text_with = text(&tree, "k8s/apps/phpipam/values.yaml");
-    assert!(!text_with.contains("TODO: data:"), "{text_with}");
+    assert_eq!(unknown_chart_keys(&defaults), Vec::<String>::new());
+    let ns = yaml(&tree, "k8s/apps/phpipam/namespace.yaml");
+    assert_eq!(
+        ns["metadata"]["annotations"]["argocd.argoproj.io/sync-options"],
+        "Delete=false,Prune=false"
+    );
+    let values = text(&tree, "k8s/apps/phpipam/values.yaml");
+    assert!(!values.contains("TODO: data:"), "{values}");
+    assert!(values.contains("removing the app keeps it"), "{values}");
+
+    let anchor = "            storageClass: local-path";
+    assert!(DEFAULT_SPEC.contains(anchor), "the fixture changed");
+    for (from, to) in [
+        (
+            anchor,
+            "            annotations:\n              argocd.argoproj.io/sync-options: Prune=true\n            storageClass: local-path",
+        ),
+        ("            enabled: true\n", "            enabled: false\n"),
+    ] {
+        let replacement = to;
+        let spec = DEFAULT_SPEC.replacen(from, to, 1);
+        assert_ne!(spec, DEFAULT_SPEC, "the fixture changed");
+        let tree = render(&model(&spec));
+        let defaults = yaml(&tree, "k8s/apps/phpipam/chart-defaults.yaml");
+        assert_eq!(
+            defaults["phpipamMariadb"].get("persistentVolume"),
+            None,
+            "{replacement}"
+        );
+        let ns = yaml(&tree, "k8s/apps/phpipam/namespace.yaml");
+        assert_eq!(ns["metadata"].get("annotations").and_then(|a| a.get("argocd.argoproj.io/sync-options")), None);
+        let values = text(&tree, "k8s/apps/phpipam/values.yaml");
+        assert!(values.contains("TODO: data:"), "{values}");
+    }
 }
