@@ -615,12 +615,13 @@ struct ReadmeEntry<'a> {
     dir: String,
     name: &'a str,
     namespace: &'a str,
-    chart: &'a str,
-    chart_version: &'a str,
-    chart_repo_url: &'a str,
+    /// What Argo CD deploys: the chart and its repository, or the repository path.
+    source: String,
     automated: bool,
     prune: bool,
     self_heal: bool,
+    host: Option<&'a str>,
+    values_file: Option<&'a str>,
 }
 
 fn readme_entries(section: Section, list: &[HelmApp]) -> Vec<ReadmeEntry<'_>> {
@@ -629,12 +630,18 @@ fn readme_entries(section: Section, list: &[HelmApp]) -> Vec<ReadmeEntry<'_>> {
             dir: format!("{}/{}", section.dir(), app.name),
             name: &app.name,
             namespace: &app.namespace,
-            chart: &app.chart,
-            chart_version: &app.chart_version,
-            chart_repo_url: &app.chart_repo_url,
+            source: match &app.kind {
+                AppKind::Path(path) => format!("manifests at `{path}` (this repository)"),
+                _ => format!(
+                    "`{}` {} ({})",
+                    app.chart, app.chart_version, app.chart_repo_url
+                ),
+            },
             automated: app.sync.automated,
             prune: app.sync.prune,
             self_heal: app.sync.self_heal,
+            host: app.ingress.as_ref().map(|i| i.host.as_str()),
+            values_file: app.values_file.as_deref(),
         })
         .collect()
 }
@@ -659,6 +666,11 @@ struct ReadmeContext<'a> {
     infra: Vec<ReadmeEntry<'a>>,
     apps: Vec<ReadmeEntry<'a>>,
     phpipam: Option<ReadmeApp<'a>>,
+    /// phpIPAM's web Service is a LoadBalancer by homelabgen's default.
+    phpipam_lb: bool,
+    traefik_chart_repo: &'a str,
+    cert_manager_chart_repo: &'a str,
+    ca_issuer: &'a str,
 }
 
 fn readme(out: &mut Out, k8s: &Kubernetes) {
@@ -676,6 +688,13 @@ fn readme(out: &mut Out, k8s: &Kubernetes) {
         metallb_chart_repo: METALLB_CHART_REPO,
         infra: readme_entries(Section::Infra, &k8s.infra),
         apps: readme_entries(Section::Apps, &k8s.apps),
+        phpipam_lb: phpipam.is_some_and(|a| {
+            charts::defaults(k8s, a).is_some_and(|d| d["phpipamWeb"].get("service").is_some())
+                && values::lookup(&a.values, &["phpipamWeb", "service", "type"]).is_none()
+        }),
+        traefik_chart_repo: platform::TRAEFIK_CHART_REPO,
+        cert_manager_chart_repo: platform::CERT_MANAGER_CHART_REPO,
+        ca_issuer: platform::CA_ISSUER,
         phpipam: phpipam.map(|a| ReadmeApp {
             name: &a.name,
             namespace: &a.namespace,

@@ -827,6 +827,7 @@ fn resolve_kubernetes(
     };
     let infra = helm_apps(&k.infra, "infra", r);
     let apps = helm_apps(&k.apps, "apps", r);
+    check_pod_security(r, k);
     Some(Kubernetes {
         cluster: env.name.clone(),
         server_vm: server.name.clone(),
@@ -961,6 +962,46 @@ fn resolve_metallb(
     MetalLb { version, addresses }
 }
 
+/// A namespace has one Namespace object, so entries sharing it must agree on its Pod
+/// Security Standard (MetalLB's namespace is `privileged`, its speaker needs that).
+fn check_pod_security(r: &mut Resolver, k: &RawKubernetes) {
+    let mut levels: BTreeMap<String, (PodSecurity, String)> = BTreeMap::new();
+    if k.metallb.is_some() {
+        levels.insert(
+            "metallb-system".to_owned(),
+            (PodSecurity::Privileged, "MetalLB".to_owned()),
+        );
+    }
+    for (section, list) in [("infra", &k.infra), ("apps", &k.apps)] {
+        for (i, app) in list.iter().enumerate() {
+            let Some(level) = app.pod_security else {
+                continue;
+            };
+            let ns = app
+                .namespace
+                .as_ref()
+                .map_or(&app.name.value, |n| &n.value)
+                .clone();
+            match levels.get(&ns) {
+                Some((other, owner)) if *other != level => r.error(
+                    app.name.referenced,
+                    format!("kubernetes.{section}[{i}].pod_security"),
+                    format!(
+                        "namespace `{ns}` is `{}` for {owner}, and `{}` here",
+                        other.as_str(),
+                        level.as_str()
+                    ),
+                    "entries sharing a namespace share its Pod Security Standard: use the same level, or leave it out here",
+                ),
+                Some(_) => {}
+                None => {
+                    levels.insert(ns, (level, format!("`{}`", app.name.value)));
+                }
+            }
+        }
+    }
+}
+
 /// What an entry's checks need to know about the rest of the `kubernetes:` section.
 struct AppContext {
     metallb: bool,
@@ -1089,7 +1130,7 @@ fn resolve_helm_app(
     };
     let values_file = app.values_file.as_ref().map(|f| {
         let file = user_repo_path(r, f, &format!("{path}.values_file"), &ctx.git_path);
-        if !(file.ends_with(".yaml") || file.ends_with(".yml")) {
+        if !(file.is_empty() || file.ends_with(".yaml") || file.ends_with(".yml")) {
             r.error(
                 f.referenced,
                 format!("{path}.values_file"),

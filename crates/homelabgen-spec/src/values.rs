@@ -241,6 +241,7 @@ pub fn chart_repo_url(s: &str) -> Result<(String, bool), Invalid> {
     }
     match parse_url(s, &["https", "http"]) {
         Ok(_) => Ok((s.to_owned(), false)),
+        Err(e) if s.starts_with("http://") || s.starts_with("https://") => Err(e),
         Err(_) => invalid(
             format!("`{s}` is not a Helm repository URL"),
             "write an http(s) chart repository such as `https://traefik.github.io/charts`, or an OCI registry path such as `oci://quay.io/jetstack/charts`",
