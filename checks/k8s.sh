@@ -184,7 +184,9 @@ k8s_negative_user() {
     fi
   fi
   cert=$(find "$tree" -path '*/issuer/ca-certificate.yaml' | sort | head -n1)
-  if [ -n "$cert" ]; then
+  if [ -n "$cert" ] && [ "${CI:-}" != true ] && [ ! -f "$HOMELABGEN_CRD_SCHEMAS/cert-manager.io/certificate_v1.json" ]; then
+    echo "NOTE: no cert-manager CRD schemas: the Certificate control is skipped (run make tools)"
+  elif [ -n "$cert" ]; then
     sed 's/^  isCA:/  isCa:/' "$cert" >"$tmp/certificate.yaml"
     if k8s_kubeconform "$tmp/certificate.yaml" >"$tmp/log" 2>&1; then
       echo "kubeconform accepted a cert-manager Certificate with an unknown field"; ok=1

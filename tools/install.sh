@@ -658,36 +658,57 @@ step_k8s_schemas() {
 
 step_crds() {
     local want
-    want="argocd=$ARGOCD_VERSION metallb=$METALLB_VERSION cert-manager=$CERT_MANAGER_VERSION kubernetes=$KUBERNETES_VERSION converter=$(sha_of "$CONVERTER")"
+    want="argocd=$ARGOCD_VERSION metallb=$METALLB_VERSION kubernetes=$KUBERNETES_VERSION converter=$(sha_of "$CONVERTER")"
     if stamp_ok crds "$want" && [ -f "$ARGOCD_INSTALL" ] && \
-            [ -f "$CRD_SCHEMA_DIR/argoproj.io/application_v1alpha1.json" ] && \
-            [ -f "$CRD_SCHEMA_DIR/cert-manager.io/certificate_v1.json" ]; then
+            [ -f "$CRD_SCHEMA_DIR/argoproj.io/application_v1alpha1.json" ]; then
         say "CRD schemas + Argo CD install.yaml: up to date (argo-cd $ARGOCD_VERSION, metallb $METALLB_VERSION)"; return
     fi
-    local argo metallb certmanager
+    local argo metallb
     need_go
     say "argo-cd $ARGOCD_VERSION: downloading github.com/argoproj/argo-cd/v3 (GOTOOLCHAIN=$ARGOCD_GOTOOLCHAIN: its go.mod needs it; nothing is built)"
     argo=$(go_mod_dir "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" "$ARGOCD_GOTOOLCHAIN")
     say "metallb $METALLB_VERSION: downloading go.universe.tf/metallb"
     metallb=$(go_mod_dir "go.universe.tf/metallb@$METALLB_VERSION")
-    say "cert-manager $CERT_MANAGER_VERSION: downloading github.com/cert-manager/cert-manager (CRDs only)"
-    certmanager=$(go_mod_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")
     k8s_swagger
     [ -f "$argo/manifests/install.yaml" ] || die "no manifests/install.yaml in $argo"
     mkdir -p "$(dirname "$ARGOCD_INSTALL")"
     install -m 0644 "$argo/manifests/install.yaml" "$ARGOCD_INSTALL"
     say "argo-cd $ARGOCD_VERSION: copied install.yaml -> $ARGOCD_INSTALL"
-    say "CRD schemas: converting Argo CD + MetalLB + cert-manager CRDs -> $CRD_SCHEMA_DIR"
+    say "CRD schemas: converting Argo CD + MetalLB CRDs -> $CRD_SCHEMA_DIR"
     rm -rf "$CRD_SCHEMA_DIR.new"
     "$DIR/venv/bin/python" "$CONVERTER" crd "$CRD_SCHEMA_DIR.new" \
         "$argo"/manifests/crds/*-crd.yaml \
         "$metallb/config/crd/bases/metallb.io_ipaddresspools.yaml" \
         "$metallb/config/crd/bases/metallb.io_l2advertisements.yaml" \
-        "$certmanager"/deploy/crds/*.yaml \
         --objectmeta-from "$K8S_SWAGGER" | sed 's/^/    /'
     rm -rf "$CRD_SCHEMA_DIR"
     mv "$CRD_SCHEMA_DIR.new" "$CRD_SCHEMA_DIR"
     stamp_write crds "$want"
+}
+
+# cert-manager's CRDs (Certificate, ClusterIssuer, ...), converted into the same
+# directory as the others but with a stamp of their own: a rebuild of the step above
+# removes them, and this step (run after it) puts them back.
+step_cert_manager_crds() {
+    local want certmanager
+    want="cert-manager=$CERT_MANAGER_VERSION kubernetes=$KUBERNETES_VERSION converter=$(sha_of "$CONVERTER")"
+    if stamp_ok cert-manager-crds "$want" && \
+            [ -f "$CRD_SCHEMA_DIR/cert-manager.io/certificate_v1.json" ]; then
+        say "cert-manager CRD schemas: up to date ($CERT_MANAGER_VERSION)"; return
+    fi
+    need_go
+    say "cert-manager $CERT_MANAGER_VERSION: downloading github.com/cert-manager/cert-manager (CRDs only)"
+    certmanager=$(go_mod_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")
+    k8s_swagger
+    say "CRD schemas: converting cert-manager CRDs -> $CRD_SCHEMA_DIR"
+    rm -rf "$CRD_SCHEMA_DIR.cert-manager"
+    "$DIR/venv/bin/python" "$CONVERTER" crd "$CRD_SCHEMA_DIR.cert-manager" \
+        "$certmanager"/deploy/crds/*.yaml \
+        --objectmeta-from "$K8S_SWAGGER" | sed 's/^/    /'
+    rm -rf "$CRD_SCHEMA_DIR/cert-manager.io" "$CRD_SCHEMA_DIR/acme.cert-manager.io"
+    mv "$CRD_SCHEMA_DIR.cert-manager"/* "$CRD_SCHEMA_DIR/"
+    rm -rf "$CRD_SCHEMA_DIR.cert-manager"
+    stamp_write cert-manager-crds "$want"
 }
 
 # ---------------------------------------------------------------------------
@@ -798,6 +819,7 @@ main() {
     if [ -z "$ONLY" ]; then
         step_k8s_schemas
         step_crds
+        step_cert_manager_crds
     fi
     step_config
     rm -rf "$TMP"
