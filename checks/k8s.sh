@@ -198,6 +198,22 @@ k8s_negative_user() {
   return "$ok"
 }
 
+# k8s_negative_kept TREE BUILT: tests/k8s/kept-data.py must fail once the annotation is
+# gone from a copy of the tree's chart-defaults.yaml files (nothing to do without them).
+k8s_negative_kept() {
+  local tree=$1 built=$2 tmp files
+  files=$(find "$tree" -name chart-defaults.yaml | sort)
+  [ -n "$files" ] || { echo "no chart-defaults.yaml: nothing to break"; return 0; }
+  tmp=$(mktemp -d)
+  cp -r "$tree" "$tmp/tree"
+  find "$tmp/tree" -name chart-defaults.yaml -exec sed -i 's/Delete=false,Prune=false/Prune=true/' {} +
+  if k8s_python "$ROOT/tests/k8s/kept-data.py" "$built" "$tmp/tree" "$ROOT" >"$tmp/log" 2>&1; then
+    echo "kept-data.py accepted a PVC without Delete=false/Prune=false:"; cat "$tmp/log"; rm -rf "$tmp"; return 1
+  fi
+  echo "rejected as expected: $(grep -m1 'not Delete=false' "$tmp/log")"
+  rm -rf "$tmp"
+}
+
 # k8s_negative TREE: the checks above can fail. An unknown field in an Application and a
 # misspelt kind must be rejected by kubeconform.
 k8s_negative() {
@@ -243,6 +259,9 @@ k8s_validate_tree() {
     step "$label: kustomize build bootstrap/ + pinned Argo CD install" k8s_build_bootstrap "$tree" "$out"
     step "$label: kustomize build every other kustomization" k8s_build_all "$tree" "$out"
     step "$label: kubeconform -strict built objects + root-app.yaml" k8s_kubeconform "$out" "$tree/root-app.yaml"
+    step "$label: phpIPAM's PVC and namespace kept on removal (built Applications + values)" \
+      k8s_python "$ROOT/tests/k8s/kept-data.py" "$out" "$tree" "$ROOT"
+    step "$label: a phpIPAM PVC without Delete=false/Prune=false is caught" k8s_negative_kept "$tree" "$out"
     step "$label: your path: apps and values files (kustomize, kubeconform, yamllint)" k8s_user_sources "$tree"
     step "$label: broken user manifests and Ingresses are rejected" k8s_negative_user "$tree"
     rm -rf "$out"
