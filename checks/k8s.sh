@@ -113,7 +113,9 @@ k8s_python() {
 # k8s_user_sources TREE [REPO]: the user's own directories and values files the tree's
 # Applications read (paths from the repository root REPO, default $ROOT): each directory
 # built with kustomize (or taken as plain manifests without a kustomization) and checked
-# by kubeconform -strict; each values file present and yamllint-clean.
+# by kubeconform -strict (a kind without a schema, e.g. a CRD of the user's, is counted as
+# skipped, not failed: its schema is not ours to have); each values file present and
+# valid YAML (yamllint's relaxed rules: the file's style is the user's).
 k8s_user_sources() {
   local tree=$1 repo=${2:-$ROOT} list kind rel out n=0
   list=$(k8s_python "$ROOT/tests/k8s/user-sources.py" "$tree") || return 1
@@ -128,10 +130,10 @@ k8s_user_sources() {
         if [ -f "$repo/$rel/kustomization.yaml" ] || [ -f "$repo/$rel/kustomization.yml" ] || [ -f "$repo/$rel/Kustomization" ]; then
           kustomize build "$repo/$rel" >"$out/$n.yaml" || { echo "kustomize build $rel failed"; rm -rf "$out"; return 1; }
           echo "$rel: kustomize build: $(grep -c '^kind: ' "$out/$n.yaml") objects"
-          k8s_kubeconform "$out/$n.yaml" || { rm -rf "$out"; return 1; }
+          k8s_kubeconform -ignore-missing-schemas "$out/$n.yaml" || { rm -rf "$out"; return 1; }
         else
           echo "$rel: plain manifests"
-          k8s_kubeconform "$repo/$rel" || { rm -rf "$out"; return 1; }
+          k8s_kubeconform -ignore-missing-schemas "$repo/$rel" || { rm -rf "$out"; return 1; }
         fi
         ;;
       values)
@@ -139,7 +141,7 @@ k8s_user_sources() {
           echo "$rel: a values_file the Application reads, but it does not exist"; rm -rf "$out"; return 1
         fi
         if command -v yamllint >/dev/null 2>&1; then
-          yamllint --strict -c "$ROOT/tests/k8s/yamllint.yaml" "$repo/$rel" || { rm -rf "$out"; return 1; }
+          yamllint -d relaxed "$repo/$rel" || { rm -rf "$out"; return 1; }
         fi
         echo "$rel: values file present"
         ;;

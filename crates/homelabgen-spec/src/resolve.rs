@@ -828,6 +828,7 @@ fn resolve_kubernetes(
     let infra = helm_apps(&k.infra, "infra", r);
     let apps = helm_apps(&k.apps, "apps", r);
     check_pod_security(r, k);
+    check_unique_hosts(r, k);
     Some(Kubernetes {
         cluster: env.name.clone(),
         server_vm: server.name.clone(),
@@ -960,6 +961,29 @@ fn resolve_metallb(
         addresses.push(range.text);
     }
     MetalLb { version, addresses }
+}
+
+/// One host name, one Ingress: two entries serving the same name would fight over it.
+fn check_unique_hosts(r: &mut Resolver, k: &RawKubernetes) {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for (section, list) in [("infra", &k.infra), ("apps", &k.apps)] {
+        for (i, app) in list.iter().enumerate() {
+            let Some(ingress) = &app.ingress else {
+                continue;
+            };
+            let host = &ingress.host;
+            if let Some(other) = seen.get(&host.value) {
+                r.error(
+                    host.referenced,
+                    format!("kubernetes.{section}[{i}].ingress.host"),
+                    format!("host `{}` is already served by `{other}`", host.value),
+                    "give each application a host name of its own",
+                );
+            } else {
+                seen.insert(host.value.clone(), app.name.value.clone());
+            }
+        }
+    }
 }
 
 /// A namespace has one Namespace object, so entries sharing it must agree on its Pod
@@ -1168,7 +1192,12 @@ fn resolve_helm_app(
 /// A path of the user's repository, from its root: relative, no `..`, and outside the
 /// generated tree (render owns that and would prune a file it did not write).
 fn user_repo_path(r: &mut Resolver, value: &At<String>, field: &str, git_path: &str) -> String {
-    let Some(p) = r.check(value, field, values::repo_path) else {
+    let Some(p) = r.check(value, field, |v| {
+        values::repo_path(v).map_err(|mut e| {
+            e.help = "write a path from the repository's root, such as `manifests/<app>` or `values/<app>.yaml`, without `..` or a leading `/`".to_owned();
+            e
+        })
+    }) else {
         return String::new();
     };
     let generated = git_path.rsplit_once('/').map_or(git_path, |(root, _)| root);
