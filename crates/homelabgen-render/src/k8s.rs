@@ -668,6 +668,8 @@ struct ReadmeContext<'a> {
     phpipam: Option<ReadmeApp<'a>>,
     /// phpIPAM's web Service is a LoadBalancer by homelabgen's default.
     phpipam_lb: bool,
+    /// Some entry has a host name or a values file of the user's (a list follows).
+    has_links: bool,
     traefik_chart_repo: &'a str,
     cert_manager_chart_repo: &'a str,
     ca_issuer: &'a str,
@@ -692,6 +694,11 @@ fn readme(out: &mut Out, k8s: &Kubernetes) {
             charts::defaults(k8s, a).is_some_and(|d| d["phpipamWeb"].get("service").is_some())
                 && values::lookup(&a.values, &["phpipamWeb", "service", "type"]).is_none()
         }),
+        has_links: k8s
+            .infra
+            .iter()
+            .chain(&k8s.apps)
+            .any(|a| a.ingress.is_some() || a.values_file.is_some()),
         traefik_chart_repo: platform::TRAEFIK_CHART_REPO,
         cert_manager_chart_repo: platform::CERT_MANAGER_CHART_REPO,
         ca_issuer: platform::CA_ISSUER,
