@@ -216,6 +216,56 @@ k8s_negative_kept() {
   rm -rf "$tmp"
 }
 
+# k8s_helm_template TREE [BREAK]: the charts of infra/traefik and infra/cert-manager, from
+# their sources (make tools: $HOMELABGEN_TOOLS_DIR/charts/<chart>/<version>), rendered by
+# `helm template` with the Application's valuesObject (the charts' values.schema.json
+# rejects an unknown or mistyped key) and the output checked by kubeconform -strict. With
+# BREAK set, a key the chart does not have is added to the values first (negative control).
+# A chart version the toolchain does not hold (the spec picked another) is skipped with a
+# note; a missing helm is a failure under CI.
+k8s_helm_template() {
+  local tree=$1 brk=${2:-} app info chart version ns release dir tmp n=0
+  if ! command -v helm >/dev/null 2>&1; then
+    [ "${CI:-}" = true ] && { echo "no helm: run make tools"; return 1; }
+    echo "NOTE: no helm on PATH (make tools): the charts are NOT rendered"; return 0
+  fi
+  tmp=$(mktemp -d)
+  for app in "$tree/infra/traefik/application.yaml" "$tree/infra/cert-manager/application.yaml"; do
+    [ -f "$app" ] || continue
+    info=$(k8s_python "$ROOT/tests/k8s/chart-values.py" "$app" "$tmp/values.json") || { rm -rf "$tmp"; return 1; }
+    read -r chart version ns release <<<"$info"
+    dir="${HOMELABGEN_TOOLS_DIR:-}/charts/$chart/$version"
+    if [ ! -f "$dir/Chart.yaml" ]; then
+      echo "NOTE: chart $chart $version is not in the toolchain ($dir): not rendered"; continue
+    fi
+    if [ -n "$brk" ]; then
+      k8s_python -c 'import json,sys; p=sys.argv[1]; v=json.load(open(p)); v["notAChartKey"]={"x": 1}; json.dump(v, open(p, "w"))' "$tmp/values.json"
+    fi
+    helm template "$release" "$dir" --namespace "$ns" --values "$tmp/values.json" \
+      --kube-version "${HOMELABGEN_KUBERNETES_VERSION:-1.36.3}" >"$tmp/$chart.yaml" \
+      || { echo "helm template $chart $version failed"; rm -rf "$tmp"; return 1; }
+    echo "$chart $version: helm template: $(grep -c '^kind: ' "$tmp/$chart.yaml") objects"
+    k8s_kubeconform "$tmp/$chart.yaml" || { rm -rf "$tmp"; return 1; }
+    n=$((n + 1))
+  done
+  rm -rf "$tmp"
+  [ "$n" -gt 0 ] || echo "no chart rendered"
+}
+
+# k8s_negative_helm TREE: a values key the chart does not have must fail helm template.
+k8s_negative_helm() {
+  local tree=$1 log
+  command -v helm >/dev/null 2>&1 || { echo "no helm: nothing to check"; return 0; }
+  [ -f "$tree/infra/traefik/application.yaml" ] || [ -f "$tree/infra/cert-manager/application.yaml" ] \
+    || { echo "no chart to break"; return 0; }
+  log=$(k8s_helm_template "$tree" break 2>&1)
+  if printf '%s\n' "$log" | grep -q "objects$" && ! printf '%s\n' "$log" | grep -q "failed"; then
+    echo "helm template accepted a values key the chart does not have:"; printf '%s\n' "$log"; return 1
+  fi
+  printf '%s\n' "$log" | grep -q "NOTE" && { printf '%s\n' "$log"; return 0; }
+  echo "rejected as expected: $(printf '%s\n' "$log" | grep -m1 -iE 'additional|schema|failed')"
+}
+
 # k8s_negative TREE: the checks above can fail. An unknown field in an Application and a
 # misspelt kind must be rejected by kubeconform.
 k8s_negative() {
@@ -264,6 +314,8 @@ k8s_validate_tree() {
     step "$label: phpIPAM's PVC and namespace kept on removal (built Applications + values)" \
       k8s_python "$ROOT/tests/k8s/kept-data.py" "$out" "$tree" "$ROOT"
     step "$label: a phpIPAM PVC without Delete=false/Prune=false is caught" k8s_negative_kept "$tree" "$out"
+    step "$label: Traefik + cert-manager charts: helm template with the tree's values, kubeconform" k8s_helm_template "$tree"
+    step "$label: a values key the chart lacks fails helm template" k8s_negative_helm "$tree"
     step "$label: your path: apps and values files (kustomize, kubeconform, yamllint)" k8s_user_sources "$tree"
     step "$label: broken user manifests and Ingresses are rejected" k8s_negative_user "$tree"
     rm -rf "$out"

@@ -711,6 +711,33 @@ step_cert_manager_crds() {
     stamp_write cert-manager-crds "$want"
 }
 
+# helm and two charts' sources, for `helm template` in checks/k8s.sh: Traefik's chart and
+# cert-manager's, from their Go modules, under $DIR/charts/<chart>/<version>/.
+step_helm_charts() {
+    local want traefik certmanager charts="$DIR/charts"
+    want="helm=$HELM_VERSION traefik=$TRAEFIK_CHART_VERSION cert-manager=$CERT_MANAGER_VERSION go=$(go_version)"
+    if stamp_ok helm-charts "$want" && [ -x "$DIR/bin/helm" ] && \
+            [ -f "$charts/traefik/${TRAEFIK_CHART_VERSION#v}/Chart.yaml" ] && \
+            [ -f "$charts/cert-manager/$CERT_MANAGER_VERSION/Chart.yaml" ]; then
+        say "helm + charts: up to date (helm $HELM_VERSION, traefik ${TRAEFIK_CHART_VERSION#v}, cert-manager $CERT_MANAGER_VERSION)"; return
+    fi
+    need_go
+    go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$DIR/bin/helm" \
+        "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+    say "traefik chart $TRAEFIK_CHART_VERSION: downloading github.com/traefik/traefik-helm-chart"
+    traefik=$(go_mod_dir "github.com/traefik/traefik-helm-chart@$TRAEFIK_CHART_VERSION+incompatible")
+    certmanager=$(go_mod_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")
+    rm -rf "$charts.new"
+    mkdir -p "$charts.new/traefik" "$charts.new/cert-manager"
+    cp -r "$traefik/traefik" "$charts.new/traefik/${TRAEFIK_CHART_VERSION#v}"
+    cp -r "$certmanager/deploy/charts/cert-manager" "$charts.new/cert-manager/$CERT_MANAGER_VERSION"
+    chmod -R u+w "$charts.new"
+    rm -rf "$charts"
+    mv "$charts.new" "$charts"
+    stamp_write helm-charts "$want"
+    record helm source "$HELM_VERSION" "built from the Go module proxy; charts: traefik ${TRAEFIK_CHART_VERSION#v}, cert-manager $CERT_MANAGER_VERSION"
+}
+
 # ---------------------------------------------------------------------------
 # 5. Config files (rewritten every run: cheap, and always match the pins)
 # ---------------------------------------------------------------------------
@@ -820,6 +847,7 @@ main() {
         step_k8s_schemas
         step_crds
         step_cert_manager_crds
+        step_helm_charts
     fi
     step_config
     rm -rf "$TMP"
