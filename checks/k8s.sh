@@ -246,6 +246,21 @@ k8s_helm_template() {
       || { echo "helm template $chart $version failed"; rm -rf "$tmp"; return 1; }
     echo "$chart $version: helm template: $(grep -c '^kind: ' "$tmp/$chart.yaml") objects"
     k8s_kubeconform "$tmp/$chart.yaml" || { rm -rf "$tmp"; return 1; }
+    if [ "$chart" = traefik ]; then
+      # The Ingresses name class `traefik`; the chart must create it, as the default class
+      # (the phpIPAM chart's own Ingress has no ingressClassName).
+      if ! grep -A15 '^kind: IngressClass' "$tmp/$chart.yaml" | grep -q '^  name: traefik$' \
+          || ! grep -q 'ingressclass.kubernetes.io/is-default-class: "true"' "$tmp/$chart.yaml"; then
+        echo "traefik: no default IngressClass named traefik in the chart's output"; rm -rf "$tmp"; return 1
+      fi
+      echo "traefik: IngressClass traefik, the default class"
+    fi
+    if [ "$chart" = cert-manager ]; then
+      for kind in certificates.cert-manager.io clusterissuers.cert-manager.io; do
+        grep -qE "^  name: \"?$kind\"?$" "$tmp/$chart.yaml" || { echo "cert-manager: CRD $kind not rendered"; rm -rf "$tmp"; return 1; }
+      done
+      echo "cert-manager: its CRDs are rendered (crds.enabled)"
+    fi
     n=$((n + 1))
   done
   rm -rf "$tmp"
