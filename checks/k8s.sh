@@ -216,7 +216,8 @@ k8s_negative_kept() {
   rm -rf "$tmp"
 }
 
-# k8s_helm_template TREE [BREAK]: the charts of infra/traefik and infra/cert-manager, from
+# k8s_helm_template TREE [BREAK]: the charts of infra/metallb, infra/traefik and
+# infra/cert-manager, from
 # their sources (make tools: $HOMELABGEN_TOOLS_DIR/charts/<chart>/<version>), rendered by
 # `helm template` with the Application's valuesObject (the charts' values.schema.json
 # rejects an unknown or mistyped key) and the output checked by kubeconform -strict. With
@@ -230,7 +231,7 @@ k8s_helm_template() {
     echo "NOTE: no helm on PATH (make tools): the charts are NOT rendered"; return 0
   fi
   tmp=$(mktemp -d)
-  for app in "$tree/infra/traefik/application.yaml" "$tree/infra/cert-manager/application.yaml"; do
+  for app in "$tree/infra/metallb/application.yaml" "$tree/infra/traefik/application.yaml" "$tree/infra/cert-manager/application.yaml"; do
     [ -f "$app" ] || continue
     info=$(k8s_python "$ROOT/tests/k8s/chart-values.py" "$app" "$tmp/values.json") || { rm -rf "$tmp"; return 1; }
     read -r chart version ns release <<<"$info"
@@ -255,6 +256,14 @@ k8s_helm_template() {
       fi
       echo "traefik: IngressClass traefik, the default class"
     fi
+    if [ "$chart" = metallb ]; then
+      # L2 only: 0.16 would add the FRR-K8s stack (its subchart) unless frrk8s.enabled is off.
+      if grep -qE '^  name: .*frr-k8s' "$tmp/$chart.yaml"; then
+        echo "metallb: the FRR-K8s stack is rendered:"; grep -E '^  name: .*frr-k8s' "$tmp/$chart.yaml" | sort -u
+        rm -rf "$tmp"; return 1
+      fi
+      echo "metallb: no FRR-K8s objects ($(grep -c '^kind: DaemonSet' "$tmp/$chart.yaml") DaemonSet: the speaker)"
+    fi
     if [ "$chart" = cert-manager ]; then
       for kind in certificates.cert-manager.io clusterissuers.cert-manager.io; do
         grep -qE "^  name: \"?$kind\"?$" "$tmp/$chart.yaml" || { echo "cert-manager: CRD $kind not rendered"; rm -rf "$tmp"; return 1; }
@@ -271,14 +280,26 @@ k8s_helm_template() {
 k8s_negative_helm() {
   local tree=$1 log
   command -v helm >/dev/null 2>&1 || { echo "no helm: nothing to check"; return 0; }
-  [ -f "$tree/infra/traefik/application.yaml" ] || [ -f "$tree/infra/cert-manager/application.yaml" ] \
-    || { echo "no chart to break"; return 0; }
+  [ -f "$tree/infra/metallb/application.yaml" ] || [ -f "$tree/infra/traefik/application.yaml" ] \
+    || [ -f "$tree/infra/cert-manager/application.yaml" ] || { echo "no chart to break"; return 0; }
   log=$(k8s_helm_template "$tree" break 2>&1)
   if printf '%s\n' "$log" | grep -q "objects$" && ! printf '%s\n' "$log" | grep -q "failed"; then
     echo "helm template accepted a values key the chart does not have:"; printf '%s\n' "$log"; return 1
   fi
   printf '%s\n' "$log" | grep -q "NOTE" && { printf '%s\n' "$log"; return 0; }
   echo "rejected as expected: $(printf '%s\n' "$log" | grep -m1 -iE 'additional|schema|failed')"
+  # MetalLB with the FRR-K8s stack left on must be caught too.
+  if [ -f "$tree/infra/metallb/application.yaml" ] && [ -d "${HOMELABGEN_TOOLS_DIR:-}/charts/metallb" ]; then
+    local tmp
+    tmp=$(mktemp -d)
+    mkdir -p "$tmp/infra/metallb"
+    sed 's/^          enabled: false$/          enabled: true/' "$tree/infra/metallb/application.yaml" >"$tmp/infra/metallb/application.yaml"
+    if k8s_helm_template "$tmp" >"$tmp/log" 2>&1; then
+      echo "MetalLB with frrk8s.enabled: true was accepted:"; cat "$tmp/log"; rm -rf "$tmp"; return 1
+    fi
+    echo "rejected as expected: $(grep -m1 'FRR-K8s' "$tmp/log")"
+    rm -rf "$tmp"
+  fi
 }
 
 # k8s_negative TREE: the checks above can fail. An unknown field in an Application and a
@@ -329,7 +350,7 @@ k8s_validate_tree() {
     step "$label: phpIPAM's PVC and namespace kept on removal (built Applications + values)" \
       k8s_python "$ROOT/tests/k8s/kept-data.py" "$out" "$tree" "$ROOT"
     step "$label: a phpIPAM PVC without Delete=false/Prune=false is caught" k8s_negative_kept "$tree" "$out"
-    step "$label: Traefik + cert-manager charts: helm template with the tree's values, kubeconform" k8s_helm_template "$tree"
+    step "$label: MetalLB, Traefik, cert-manager charts: helm template with the tree's values, kubeconform" k8s_helm_template "$tree"
     step "$label: a values key the chart lacks fails helm template" k8s_negative_helm "$tree"
     step "$label: your path: apps and values files (kustomize, kubeconform, yamllint)" k8s_user_sources "$tree"
     step "$label: broken user manifests and Ingresses are rejected" k8s_negative_user "$tree"

@@ -711,12 +711,13 @@ step_cert_manager_crds() {
     stamp_write cert-manager-crds "$want"
 }
 
-# helm and two charts' sources, for `helm template` in checks/k8s.sh: Traefik's chart and
-# cert-manager's, from their Go modules, under $DIR/charts/<chart>/<version>/.
+# helm and three charts' sources, for `helm template` in checks/k8s.sh: Traefik's,
+# cert-manager's and MetalLB's, from their Go modules, under $DIR/charts/<chart>/<version>/.
 step_helm_charts() {
-    local want traefik certmanager charts="$DIR/charts"
-    want="helm=$HELM_VERSION traefik=$TRAEFIK_CHART_VERSION cert-manager=$CERT_MANAGER_VERSION go=$(go_version)"
+    local want traefik certmanager metallb charts="$DIR/charts"
+    want="helm=$HELM_VERSION traefik=$TRAEFIK_CHART_VERSION cert-manager=$CERT_MANAGER_VERSION metallb=$METALLB_VERSION go=$(go_version)"
     if stamp_ok helm-charts "$want" && [ -x "$DIR/bin/helm" ] && \
+            [ -f "$charts/metallb/${METALLB_VERSION#v}/Chart.yaml" ] && \
             [ -f "$charts/traefik/${TRAEFIK_CHART_VERSION#v}/Chart.yaml" ] && \
             [ -f "$charts/cert-manager/$CERT_MANAGER_VERSION/Chart.yaml" ]; then
         say "helm + charts: up to date (helm $HELM_VERSION, traefik ${TRAEFIK_CHART_VERSION#v}, cert-manager $CERT_MANAGER_VERSION)"; return
@@ -727,15 +728,18 @@ step_helm_charts() {
     say "traefik chart $TRAEFIK_CHART_VERSION: downloading github.com/traefik/traefik-helm-chart"
     traefik=$(go_mod_dir "github.com/traefik/traefik-helm-chart@$TRAEFIK_CHART_VERSION+incompatible")
     certmanager=$(go_mod_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")
+    metallb=$(go_mod_dir "go.universe.tf/metallb@$METALLB_VERSION")
     rm -rf "$charts.new"
-    mkdir -p "$charts.new/traefik" "$charts.new/cert-manager"
+    mkdir -p "$charts.new/traefik" "$charts.new/cert-manager" "$charts.new/metallb"
+    # MetalLB's chart carries its frr-k8s subchart as a .tgz under charts/.
+    cp -r "$metallb/charts/metallb" "$charts.new/metallb/${METALLB_VERSION#v}"
     cp -r "$traefik/traefik" "$charts.new/traefik/${TRAEFIK_CHART_VERSION#v}"
     cp -r "$certmanager/deploy/charts/cert-manager" "$charts.new/cert-manager/$CERT_MANAGER_VERSION"
     chmod -R u+w "$charts.new"
     rm -rf "$charts"
     mv "$charts.new" "$charts"
     stamp_write helm-charts "$want"
-    record helm source "$HELM_VERSION" "built from the Go module proxy; charts: traefik ${TRAEFIK_CHART_VERSION#v}, cert-manager $CERT_MANAGER_VERSION"
+    record helm source "$HELM_VERSION" "built from the Go module proxy; charts: traefik ${TRAEFIK_CHART_VERSION#v}, cert-manager $CERT_MANAGER_VERSION, metallb ${METALLB_VERSION#v}"
 }
 
 # ---------------------------------------------------------------------------
