@@ -8,7 +8,12 @@
 #   kubeconform -strict         every built object and root-app.yaml, against the Kubernetes
 #                               schemas of the cluster version and the Argo CD and MetalLB
 #                               CRD schemas ($HOMELABGEN_K8S_SCHEMAS, $HOMELABGEN_CRD_SCHEMAS)
-#   negative controls           an unknown field and an unknown kind must be rejected
+#   user sources                every directory (`path:` apps) and values file (`values_file:`)
+#                               of the user's repository an Application reads: the directory
+#                               built (kustomize) and validated (kubeconform), the file present
+#                               and yamllint-clean (tests/k8s/user-sources.py lists them)
+#   negative controls           an unknown field and an unknown kind must be rejected; a
+#                               broken Ingress and a broken user manifest too
 #   tests/k8s/make-targets.sh   mk/k8s.mk against a fake cluster
 # All of it for generated/k8s and again for a second spec (the user's spec with
 # tests/k8s/variant-section.yaml, see tests/k8s/variant.py) that takes other paths.
@@ -78,17 +83,229 @@ k8s_kubeconform() {
     echo "HOMELABGEN_K8S_SCHEMAS / HOMELABGEN_CRD_SCHEMAS not set: run make tools"
     return 1
   fi
+  if [ ! -f "$HOMELABGEN_CRD_SCHEMAS/cert-manager.io/clusterissuer_v1.json" ]; then
+    [ "${CI:-}" = true ] && { echo "no cert-manager CRD schemas in $HOMELABGEN_CRD_SCHEMAS: run make tools"; return 1; }
+    echo "NOTE: no cert-manager CRD schemas in $HOMELABGEN_CRD_SCHEMAS: ClusterIssuer and Certificate are NOT validated"
+    skip=(-skip "ClusterIssuer,Certificate")
+  fi
   if [ ! -f "$HOMELABGEN_CRD_SCHEMAS/metallb.io/ipaddresspool_v1beta1.json" ]; then
     # Under CI nothing is skipped silently: a toolchain without them is a failure.
     [ "${CI:-}" = true ] && { echo "no MetalLB CRD schemas in $HOMELABGEN_CRD_SCHEMAS: run make tools"; return 1; }
     echo "NOTE: no MetalLB CRD schemas in $HOMELABGEN_CRD_SCHEMAS: IPAddressPool and L2Advertisement are NOT validated"
-    skip=(-skip "IPAddressPool,L2Advertisement")
+    skip=(-skip "IPAddressPool,L2Advertisement${skip[1]:+,${skip[1]}}")
   fi
   kubeconform -strict -summary "${skip[@]}" \
     -kubernetes-version "${HOMELABGEN_KUBERNETES_VERSION:?run make tools}" \
     -schema-location "$HOMELABGEN_K8S_SCHEMAS/{{ .NormalizedKubernetesVersion }}-standalone-strict/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
     -schema-location "$HOMELABGEN_CRD_SCHEMAS/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
     "$@"
+}
+
+# k8s_python: the venv's python (it has PyYAML), else python3.
+k8s_python() {
+  if [ -x "${HOMELABGEN_TOOLS_DIR:-}/venv/bin/python" ]; then
+    "$HOMELABGEN_TOOLS_DIR/venv/bin/python" "$@"
+  else
+    python3 "$@"
+  fi
+}
+
+# k8s_user_sources TREE [REPO]: the user's own directories and values files the tree's
+# Applications read (paths from the repository root REPO, default $ROOT): each directory
+# built with kustomize (or taken as plain manifests without a kustomization) and checked
+# by kubeconform -strict (a kind without a schema, e.g. a CRD of the user's, is counted as
+# skipped, not failed: its schema is not ours to have); each values file present and
+# valid YAML (yamllint's relaxed rules: the file's style is the user's).
+k8s_user_sources() {
+  local tree=$1 repo=${2:-$ROOT} list kind rel out n=0
+  list=$(k8s_python "$ROOT/tests/k8s/user-sources.py" "$tree") || return 1
+  [ -n "$list" ] || { echo "no user directories or values files"; return 0; }
+  out=$(mktemp -d)
+  while read -r kind rel; do
+    case $kind in
+      path)
+        if [ ! -d "$repo/$rel" ]; then
+          echo "$rel: an Application reads this directory, but it does not exist"; rm -rf "$out"; return 1
+        fi
+        if [ -f "$repo/$rel/kustomization.yaml" ] || [ -f "$repo/$rel/kustomization.yml" ] || [ -f "$repo/$rel/Kustomization" ]; then
+          kustomize build "$repo/$rel" >"$out/$n.yaml" || { echo "kustomize build $rel failed"; rm -rf "$out"; return 1; }
+          echo "$rel: kustomize build: $(grep -c '^kind: ' "$out/$n.yaml") objects"
+          k8s_kubeconform -ignore-missing-schemas "$out/$n.yaml" || { rm -rf "$out"; return 1; }
+        else
+          echo "$rel: plain manifests"
+          k8s_kubeconform -ignore-missing-schemas "$repo/$rel" || { rm -rf "$out"; return 1; }
+        fi
+        ;;
+      values)
+        if [ ! -f "$repo/$rel" ]; then
+          echo "$rel: a values_file the Application reads, but it does not exist"; rm -rf "$out"; return 1
+        fi
+        if command -v yamllint >/dev/null 2>&1; then
+          yamllint -d relaxed "$repo/$rel" || { rm -rf "$out"; return 1; }
+        fi
+        echo "$rel: values file present"
+        ;;
+    esac
+    n=$((n + 1))
+  done <<<"$list"
+  rm -rf "$out"
+}
+
+# k8s_negative_user TREE: a user directory with a broken manifest, and one that is
+# missing, must fail k8s_user_sources; an Ingress with an unknown field must fail kubeconform.
+k8s_negative_user() {
+  local tree=$1 tmp rel ok=0 ingress cert
+  tmp=$(mktemp -d)
+  rel=$(k8s_python "$ROOT/tests/k8s/user-sources.py" "$tree" | awk '$1 == "path" {print $2; exit}')
+  if [ -n "$rel" ]; then
+    mkdir -p "$tmp/repo/$rel"
+    cp -r "$ROOT/$rel/." "$tmp/repo/$rel/"
+    printf 'apiVersion: v1\nkind: Service\nmetadata:\n  name: broken\nspec:\n  portz: []\n' >"$tmp/repo/$rel/broken.yaml"
+    if [ -f "$tmp/repo/$rel/kustomization.yaml" ]; then
+      sed -i 's/^resources:$/resources:\n- broken.yaml/' "$tmp/repo/$rel/kustomization.yaml"
+    fi
+    if k8s_user_sources "$tree" "$tmp/repo" >"$tmp/log" 2>&1; then
+      echo "a broken manifest in $rel was accepted:"; cat "$tmp/log"; ok=1
+    else
+      echo "rejected as expected: broken manifest in $rel: $(grep -m1 -iE 'invalid|error|additional' "$tmp/log")"
+    fi
+    rm -rf "$tmp/repo/$rel"
+    if k8s_user_sources "$tree" "$tmp/repo" >"$tmp/log" 2>&1; then
+      echo "a missing $rel was accepted"; ok=1
+    else
+      echo "rejected as expected: $(grep -m1 'does not exist' "$tmp/log")"
+    fi
+  fi
+  ingress=$(find "$tree" -path '*/ingress/ingress.yaml' | sort | head -n1)
+  if [ -n "$ingress" ]; then
+    sed 's/^  ingressClassName:/  ingressClassNam:/' "$ingress" >"$tmp/ingress.yaml"
+    if k8s_kubeconform "$tmp/ingress.yaml" >"$tmp/log" 2>&1; then
+      echo "kubeconform accepted an Ingress with an unknown field"; ok=1
+    else
+      echo "rejected as expected: Ingress with ingressClassNam"
+    fi
+  fi
+  cert=$(find "$tree" -path '*/issuer/ca-certificate.yaml' | sort | head -n1)
+  if [ -n "$cert" ] && [ "${CI:-}" != true ] && [ ! -f "$HOMELABGEN_CRD_SCHEMAS/cert-manager.io/certificate_v1.json" ]; then
+    echo "NOTE: no cert-manager CRD schemas: the Certificate control is skipped (run make tools)"
+  elif [ -n "$cert" ]; then
+    sed 's/^  isCA:/  isCa:/' "$cert" >"$tmp/certificate.yaml"
+    if k8s_kubeconform "$tmp/certificate.yaml" >"$tmp/log" 2>&1; then
+      echo "kubeconform accepted a cert-manager Certificate with an unknown field"; ok=1
+    else
+      echo "rejected as expected: Certificate with isCa (cert-manager CRD schema)"
+    fi
+  fi
+  rm -rf "$tmp"
+  return "$ok"
+}
+
+# k8s_negative_kept TREE BUILT: tests/k8s/kept-data.py must fail once the annotation is
+# gone from a copy of the tree's chart-defaults.yaml files (nothing to do without them).
+k8s_negative_kept() {
+  local tree=$1 built=$2 tmp files
+  files=$(find "$tree" -name chart-defaults.yaml | sort)
+  [ -n "$files" ] || { echo "no chart-defaults.yaml: nothing to break"; return 0; }
+  tmp=$(mktemp -d)
+  cp -r "$tree" "$tmp/tree"
+  find "$tmp/tree" -name chart-defaults.yaml -exec sed -i 's/Delete=false,Prune=false/Prune=true/' {} +
+  if k8s_python "$ROOT/tests/k8s/kept-data.py" "$built" "$tmp/tree" "$ROOT" >"$tmp/log" 2>&1; then
+    echo "kept-data.py accepted a PVC without Delete=false/Prune=false:"; cat "$tmp/log"; rm -rf "$tmp"; return 1
+  fi
+  echo "rejected as expected: $(grep -m1 'not Delete=false' "$tmp/log")"
+  rm -rf "$tmp"
+}
+
+# k8s_helm_template TREE [BREAK]: the charts of infra/metallb, infra/traefik and
+# infra/cert-manager, from
+# their sources (make tools: $HOMELABGEN_TOOLS_DIR/charts/<chart>/<version>), rendered by
+# `helm template` with the Application's valuesObject (the charts' values.schema.json
+# rejects an unknown or mistyped key) and the output checked by kubeconform -strict. With
+# BREAK set, a key the chart does not have is added to the values first (negative control).
+# A chart version the toolchain does not hold (the spec picked another) is skipped with a
+# note; a missing helm is a failure under CI.
+k8s_helm_template() {
+  local tree=$1 brk=${2:-} app info chart version ns release dir tmp n=0
+  if ! command -v helm >/dev/null 2>&1; then
+    [ "${CI:-}" = true ] && { echo "no helm: run make tools"; return 1; }
+    echo "NOTE: no helm on PATH (make tools): the charts are NOT rendered"; return 0
+  fi
+  tmp=$(mktemp -d)
+  for app in "$tree/infra/metallb/application.yaml" "$tree/infra/traefik/application.yaml" "$tree/infra/cert-manager/application.yaml"; do
+    [ -f "$app" ] || continue
+    info=$(k8s_python "$ROOT/tests/k8s/chart-values.py" "$app" "$tmp/values.json") || { rm -rf "$tmp"; return 1; }
+    read -r chart version ns release <<<"$info"
+    # MetalLB's values.schema.json allows unknown keys: no key control for it (its
+    # frrk8s control is in k8s_negative_helm).
+    [ -n "$brk" ] && [ "$chart" = metallb ] && continue
+    dir="${HOMELABGEN_TOOLS_DIR:-}/charts/$chart/$version"
+    if [ ! -f "$dir/Chart.yaml" ]; then
+      echo "NOTE: chart $chart $version is not in the toolchain ($dir): not rendered"; continue
+    fi
+    if [ -n "$brk" ]; then
+      k8s_python -c 'import json,sys; p=sys.argv[1]; v=json.load(open(p)); v["notAChartKey"]={"x": 1}; json.dump(v, open(p, "w"))' "$tmp/values.json"
+    fi
+    helm template "$release" "$dir" --namespace "$ns" --values "$tmp/values.json" \
+      --kube-version "${HOMELABGEN_KUBERNETES_VERSION:-1.36.3}" >"$tmp/$chart.yaml" \
+      || { echo "helm template $chart $version failed"; rm -rf "$tmp"; return 1; }
+    echo "$chart $version: helm template: $(grep -c '^kind: ' "$tmp/$chart.yaml") objects"
+    k8s_kubeconform "$tmp/$chart.yaml" || { rm -rf "$tmp"; return 1; }
+    if [ "$chart" = traefik ]; then
+      # The Ingresses name class `traefik`; the chart must create it, as the default class
+      # (the phpIPAM chart's own Ingress has no ingressClassName).
+      if ! grep -A15 '^kind: IngressClass' "$tmp/$chart.yaml" | grep -q '^  name: traefik$' \
+          || ! grep -q 'ingressclass.kubernetes.io/is-default-class: "true"' "$tmp/$chart.yaml"; then
+        echo "traefik: no default IngressClass named traefik in the chart's output"; rm -rf "$tmp"; return 1
+      fi
+      echo "traefik: IngressClass traefik, the default class"
+    fi
+    if [ "$chart" = metallb ]; then
+      # L2 only: 0.16 would add the FRR-K8s stack (its subchart) unless frrk8s.enabled is off.
+      if grep -qE '^  name: .*frr-k8s' "$tmp/$chart.yaml"; then
+        echo "metallb: the FRR-K8s stack is rendered:"; grep -E '^  name: .*frr-k8s' "$tmp/$chart.yaml" | sort -u
+        rm -rf "$tmp"; return 1
+      fi
+      echo "metallb: no FRR-K8s objects ($(grep -c '^kind: DaemonSet' "$tmp/$chart.yaml") DaemonSet: the speaker)"
+    fi
+    if [ "$chart" = cert-manager ]; then
+      for kind in certificates.cert-manager.io clusterissuers.cert-manager.io; do
+        grep -qE "^  name: \"?$kind\"?$" "$tmp/$chart.yaml" || { echo "cert-manager: CRD $kind not rendered"; rm -rf "$tmp"; return 1; }
+      done
+      echo "cert-manager: its CRDs are rendered (crds.enabled)"
+    fi
+    n=$((n + 1))
+  done
+  rm -rf "$tmp"
+  [ "$n" -gt 0 ] || echo "no chart rendered"
+}
+
+# k8s_negative_helm TREE: a values key the chart does not have must fail helm template.
+k8s_negative_helm() {
+  local tree=$1 log
+  command -v helm >/dev/null 2>&1 || { echo "no helm: nothing to check"; return 0; }
+  if [ -f "$tree/infra/traefik/application.yaml" ] || [ -f "$tree/infra/cert-manager/application.yaml" ]; then
+    log=$(k8s_helm_template "$tree" break 2>&1)
+    if printf '%s\n' "$log" | grep -q "objects$" && ! printf '%s\n' "$log" | grep -q "failed"; then
+      echo "helm template accepted a values key the chart does not have:"; printf '%s\n' "$log"; return 1
+    fi
+    if printf '%s\n' "$log" | grep -q "NOTE"; then
+      printf '%s\n' "$log"
+    else
+      echo "rejected as expected: $(printf '%s\n' "$log" | grep -m1 -iE 'additional|schema|failed')"
+    fi
+  fi
+  # MetalLB with the FRR-K8s stack left on must be caught too.
+  if [ -f "$tree/infra/metallb/application.yaml" ] && [ -d "${HOMELABGEN_TOOLS_DIR:-}/charts/metallb" ]; then
+    local tmp
+    tmp=$(mktemp -d)
+    mkdir -p "$tmp/infra/metallb"
+    sed 's/^          enabled: false$/          enabled: true/' "$tree/infra/metallb/application.yaml" >"$tmp/infra/metallb/application.yaml"
+    if k8s_helm_template "$tmp" >"$tmp/log" 2>&1; then
+      echo "MetalLB with frrk8s.enabled: true was accepted:"; cat "$tmp/log"; rm -rf "$tmp"; return 1
+    fi
+    echo "rejected as expected: $(grep -m1 'FRR-K8s' "$tmp/log")"
+    rm -rf "$tmp"
+  fi
 }
 
 # k8s_negative TREE: the checks above can fail. An unknown field in an Application and a
@@ -136,6 +353,13 @@ k8s_validate_tree() {
     step "$label: kustomize build bootstrap/ + pinned Argo CD install" k8s_build_bootstrap "$tree" "$out"
     step "$label: kustomize build every other kustomization" k8s_build_all "$tree" "$out"
     step "$label: kubeconform -strict built objects + root-app.yaml" k8s_kubeconform "$out" "$tree/root-app.yaml"
+    step "$label: phpIPAM's PVC and namespace kept on removal (built Applications + values)" \
+      k8s_python "$ROOT/tests/k8s/kept-data.py" "$out" "$tree" "$ROOT"
+    step "$label: a phpIPAM PVC without Delete=false/Prune=false is caught" k8s_negative_kept "$tree" "$out"
+    step "$label: MetalLB, Traefik, cert-manager charts: helm template with the tree's values, kubeconform" k8s_helm_template "$tree"
+    step "$label: charts: an unknown values key, MetalLB with FRR-K8s on, are caught" k8s_negative_helm "$tree"
+    step "$label: your path: apps and values files (kustomize, kubeconform, yamllint)" k8s_user_sources "$tree"
+    step "$label: broken user manifests and Ingresses are rejected" k8s_negative_user "$tree"
     rm -rf "$out"
   fi
   if [ -f "$tree/apps/$app/application.yaml" ] && need make; then

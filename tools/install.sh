@@ -737,6 +737,62 @@ step_crds() {
     stamp_write crds "$want"
 }
 
+# cert-manager's CRDs (Certificate, ClusterIssuer, ...), converted into the same
+# directory as the others but with a stamp of their own: a rebuild of the step above
+# removes them, and this step (run after it) puts them back.
+step_cert_manager_crds() {
+    local want certmanager
+    want="cert-manager=$CERT_MANAGER_VERSION kubernetes=$KUBERNETES_VERSION converter=$(sha_of "$CONVERTER")"
+    if stamp_ok cert-manager-crds "$want" && \
+            [ -f "$CRD_SCHEMA_DIR/cert-manager.io/certificate_v1.json" ]; then
+        say "cert-manager CRD schemas: up to date ($CERT_MANAGER_VERSION)"; return
+    fi
+    need_go
+    say "cert-manager $CERT_MANAGER_VERSION: downloading github.com/cert-manager/cert-manager (CRDs only)"
+    certmanager=$(go_mod_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")
+    k8s_swagger
+    say "CRD schemas: converting cert-manager CRDs -> $CRD_SCHEMA_DIR"
+    rm -rf "$CRD_SCHEMA_DIR.cert-manager"
+    "$DIR/venv/bin/python" "$CONVERTER" crd "$CRD_SCHEMA_DIR.cert-manager" \
+        "$certmanager"/deploy/crds/*.yaml \
+        --objectmeta-from "$K8S_SWAGGER" | sed 's/^/    /'
+    rm -rf "$CRD_SCHEMA_DIR/cert-manager.io" "$CRD_SCHEMA_DIR/acme.cert-manager.io"
+    mv "$CRD_SCHEMA_DIR.cert-manager"/* "$CRD_SCHEMA_DIR/"
+    rm -rf "$CRD_SCHEMA_DIR.cert-manager"
+    stamp_write cert-manager-crds "$want"
+}
+
+# helm and three charts' sources, for `helm template` in checks/k8s.sh: Traefik's,
+# cert-manager's and MetalLB's, from their Go modules, under $DIR/charts/<chart>/<version>/.
+step_helm_charts() {
+    local want traefik certmanager metallb charts="$DIR/charts"
+    want="helm=$HELM_VERSION traefik=$TRAEFIK_CHART_VERSION cert-manager=$CERT_MANAGER_VERSION metallb=$METALLB_VERSION go=$(go_version)"
+    if stamp_ok helm-charts "$want" && [ -x "$DIR/bin/helm" ] && \
+            [ -f "$charts/metallb/${METALLB_VERSION#v}/Chart.yaml" ] && \
+            [ -f "$charts/traefik/${TRAEFIK_CHART_VERSION#v}/Chart.yaml" ] && \
+            [ -f "$charts/cert-manager/$CERT_MANAGER_VERSION/Chart.yaml" ]; then
+        say "helm + charts: up to date (helm $HELM_VERSION, traefik ${TRAEFIK_CHART_VERSION#v}, cert-manager $CERT_MANAGER_VERSION)"; return
+    fi
+    need_go
+    go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$DIR/bin/helm" \
+        "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+    say "traefik chart $TRAEFIK_CHART_VERSION: downloading github.com/traefik/traefik-helm-chart"
+    traefik=$(go_mod_dir "github.com/traefik/traefik-helm-chart@$TRAEFIK_CHART_VERSION+incompatible")
+    certmanager=$(go_mod_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")
+    metallb=$(go_mod_dir "go.universe.tf/metallb@$METALLB_VERSION")
+    rm -rf "$charts.new"
+    mkdir -p "$charts.new/traefik" "$charts.new/cert-manager" "$charts.new/metallb"
+    # MetalLB's chart carries its frr-k8s subchart as a .tgz under charts/.
+    cp -r "$metallb/charts/metallb" "$charts.new/metallb/${METALLB_VERSION#v}"
+    cp -r "$traefik/traefik" "$charts.new/traefik/${TRAEFIK_CHART_VERSION#v}"
+    cp -r "$certmanager/deploy/charts/cert-manager" "$charts.new/cert-manager/$CERT_MANAGER_VERSION"
+    chmod -R u+w "$charts.new"
+    rm -rf "$charts"
+    mv "$charts.new" "$charts"
+    stamp_write helm-charts "$want"
+    record helm source "$HELM_VERSION" "built from the Go module proxy; charts: traefik ${TRAEFIK_CHART_VERSION#v}, cert-manager $CERT_MANAGER_VERSION, metallb ${METALLB_VERSION#v}"
+}
+
 # ---------------------------------------------------------------------------
 # 5. Config files (rewritten every run: cheap, and always match the pins)
 # ---------------------------------------------------------------------------
@@ -846,6 +902,8 @@ main() {
     if [ -z "$ONLY" ]; then
         step_k8s_schemas
         step_crds
+        step_cert_manager_crds
+        step_helm_charts
     fi
     step_config
     rm -rf "$TMP"

@@ -27,10 +27,13 @@
 
 pub mod charts;
 pub mod manifests;
+pub mod platform;
 pub mod values;
 
 use crate::{template, yaml, Tree};
-use homelabgen_spec::model::{HelmApp, Kubernetes, MetalLb, Model, SyncPolicy as SpecSync};
+use homelabgen_spec::model::{
+    AppKind, HelmApp, Kubernetes, MetalLb, Model, SyncPolicy as SpecSync,
+};
 use manifests::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,6 +107,7 @@ pub fn render(model: &Model, tree: &mut Tree) {
         metallb_dir(&mut out, k8s, metallb, &mut namespaces);
         infra.push(METALLB_APP.to_owned());
     }
+    infra.extend(platform::render(&mut out, k8s, &mut namespaces));
     for app in &k8s.infra {
         helm_app_dir(&mut out, model, k8s, Section::Infra, app, &mut namespaces);
         infra.push(app.name.clone());
@@ -141,6 +145,12 @@ impl Out<'_> {
 
 struct Namespaces {
     taken: BTreeSet<String>,
+    /// Pod Security Standard per namespace: the first entry of it that names one.
+    pod_security: BTreeMap<String, String>,
+    /// Namespaces holding data an entry keeps when it is removed (its PVC carries
+    /// Prune=false/Delete=false): the Namespace object must not be pruned either, or its
+    /// deletion would take the PVC with it.
+    keep: BTreeSet<String>,
 }
 
 impl Namespaces {
@@ -148,7 +158,40 @@ impl Namespaces {
         let mut taken: BTreeSet<String> =
             SYSTEM_NAMESPACES.iter().map(|s| (*s).to_owned()).collect();
         taken.insert(k8s.argocd.namespace.clone());
-        Self { taken }
+        let mut pod_security = BTreeMap::new();
+        let mut keep = BTreeSet::new();
+        for app in k8s.infra.iter().chain(&k8s.apps) {
+            if let Some(level) = &app.pod_security {
+                pod_security
+                    .entry(app.namespace.clone())
+                    .or_insert_with(|| level.clone());
+            }
+            if charts::keeps_data(app) {
+                keep.insert(app.namespace.clone());
+            }
+        }
+        Self {
+            taken,
+            pod_security,
+            keep,
+        }
+    }
+
+    /// The Namespace object of `name`: its pod-security labels and, where data is kept,
+    /// the sync options that keep it.
+    fn object(&self, name: &str) -> Namespace {
+        let labels = self
+            .pod_security
+            .get(name)
+            .map(|level| pod_security_labels(level))
+            .unwrap_or_default();
+        let mut ns = namespace_object(name, labels);
+        if self.keep.contains(name) {
+            ns.metadata
+                .annotations
+                .insert(SYNC_OPTIONS.to_owned(), KEEP_OPTIONS.to_owned());
+        }
+        ns
     }
     /// True when `name` still needs its Namespace object; marks it taken.
     fn claim(&mut self, name: &str) -> bool {
@@ -266,6 +309,23 @@ fn root_application(k8s: &Kubernetes) -> Application {
     )
 }
 
+/// Argo CD's resource sync options that keep an object when its Application prunes it
+/// or is deleted.
+pub const KEEP_OPTIONS: &str = "Delete=false,Prune=false";
+
+/// `pod-security.kubernetes.io/{enforce,audit,warn}: <level>`.
+fn pod_security_labels(level: &str) -> BTreeMap<String, String> {
+    ["enforce", "audit", "warn"]
+        .iter()
+        .map(|mode| {
+            (
+                format!("pod-security.kubernetes.io/{mode}"),
+                level.to_owned(),
+            )
+        })
+        .collect()
+}
+
 fn namespace_object(name: &str, labels: BTreeMap<String, String>) -> Namespace {
     Namespace::new(ObjectMeta {
         name: name.to_owned(),
@@ -281,15 +341,7 @@ fn metallb_dir(out: &mut Out, k8s: &Kubernetes, metallb: &MetalLb, namespaces: &
     if namespaces.claim(METALLB_NAMESPACE) {
         // The speaker needs host networking and NET_RAW: the restricted pod security
         // levels would refuse it.
-        let labels = ["enforce", "audit", "warn"]
-            .iter()
-            .map(|mode| {
-                (
-                    format!("pod-security.kubernetes.io/{mode}"),
-                    "privileged".to_owned(),
-                )
-            })
-            .collect();
+        let labels = pod_security_labels("privileged");
         out.add(
             &format!("{dir}/namespace.yaml"),
             &namespace_object(METALLB_NAMESPACE, labels),
@@ -309,6 +361,9 @@ fn metallb_dir(out: &mut Out, k8s: &Kubernetes, metallb: &MetalLb, namespaces: &
                     helm: Some(HelmSource {
                         release_name: METALLB_APP.into(),
                         value_files: Vec::new(),
+                        // 0.16 enables the FRR-K8s BGP stack by default (a privileged
+                        // DaemonSet, CRDs, a webhook); this tree only advertises over L2.
+                        values_object: Some(serde_json::json!({"frrk8s": {"enabled": false}})),
                     }),
                     ..Source::default()
                 },
@@ -330,12 +385,16 @@ fn metallb_dir(out: &mut Out, k8s: &Kubernetes, metallb: &MetalLb, namespaces: &
                     kind: "CustomResourceDefinition".into(),
                     json_pointers: vec!["/spec/conversion/webhook/clientConfig/caBundle".into()],
                     jq_path_expressions: Vec::new(),
+                    name: None,
+                    namespace: None,
                 },
                 IgnoreDifference {
                     group: "admissionregistration.k8s.io".into(),
                     kind: "ValidatingWebhookConfiguration".into(),
                     json_pointers: Vec::new(),
                     jq_path_expressions: vec![".webhooks[]?.clientConfig.caBundle".into()],
+                    name: None,
+                    namespace: None,
                 },
             ],
         },
@@ -397,37 +456,118 @@ pub fn values_rel_path(section: Section, app: &HelmApp) -> String {
     format!("{}/{}/values.yaml", section.dir(), app.name)
 }
 
+/// `<section>/<name>/<file>` relative to the k8s tree.
+pub fn app_rel_path(section: Section, app: &HelmApp, file: &str) -> String {
+    format!("{}/{}/{file}", section.dir(), app.name)
+}
+
+/// Directory (relative to the k8s tree) of an entry's Ingress, read by its Application.
+pub const INGRESS_DIR: &str = "ingress";
+
+/// The chart source of a Helm entry: a chart of an http(s) repository, or of an OCI
+/// registry (Argo CD 3.1+ reads `oci://registry/path/chart` natively; `path: .` selects
+/// the chart at the artifact's root).
+fn chart_source(app: &HelmApp, helm: HelmSource) -> Source {
+    match app.kind {
+        AppKind::Oci => Source {
+            repo_url: format!("{}/{}", app.chart_repo_url, app.chart),
+            target_revision: app.chart_version.clone(),
+            path: Some(".".into()),
+            helm: Some(helm),
+            ..Source::default()
+        },
+        _ => Source {
+            repo_url: app.chart_repo_url.clone(),
+            target_revision: app.chart_version.clone(),
+            chart: Some(app.chart.clone()),
+            helm: Some(helm),
+            ..Source::default()
+        },
+    }
+}
+
+/// The value files of a Helm entry, in the order Helm merges them (later wins):
+/// homelabgen's chart defaults, the spec's `values:`, the user's own `values_file`.
+pub fn value_files(k8s: &Kubernetes, section: Section, app: &HelmApp) -> Vec<String> {
+    let mut files = Vec::new();
+    if charts::defaults(k8s, app).is_some() {
+        files.push(repo_path(
+            k8s,
+            &app_rel_path(section, app, charts::DEFAULTS_FILE),
+        ));
+    }
+    files.push(repo_path(k8s, &values_rel_path(section, app)));
+    files.extend(app.values_file.clone());
+    files
+        .into_iter()
+        .map(|f| format!("${VALUES_REF}/{f}"))
+        .collect()
+}
+
 pub fn helm_application(k8s: &Kubernetes, section: Section, app: &HelmApp) -> Application {
+    let wave = app
+        .options
+        .wave
+        .map_or_else(|| section.wave().to_owned(), |w| w.to_string());
+    let mut sources = match &app.kind {
+        AppKind::Path(path) => vec![Source {
+            path: Some(path.clone()),
+            ..git_source(k8s)
+        }],
+        AppKind::Helm | AppKind::Oci => vec![
+            chart_source(
+                app,
+                HelmSource {
+                    release_name: app.name.clone(),
+                    value_files: value_files(k8s, section, app),
+                    values_object: None,
+                },
+            ),
+            Source {
+                ref_name: Some(VALUES_REF.into()),
+                ..git_source(k8s)
+            },
+        ],
+    };
+    if app.ingress.is_some() {
+        sources.push(Source {
+            path: Some(repo_path(k8s, &app_rel_path(section, app, INGRESS_DIR))),
+            ..git_source(k8s)
+        });
+    }
+    let source = (sources.len() == 1).then(|| sources.remove(0));
+    let mut extra = Vec::new();
+    if !app.options.ignore_differences.is_empty() {
+        extra.push("RespectIgnoreDifferences=true");
+    }
+    let mut policy = sync_policy(app.sync, &extra);
+    if !app.options.server_side_apply {
+        policy.sync_options.retain(|o| o != "ServerSideApply=true");
+    }
     Application::new(
-        app_meta(k8s, &app.name, Some(section.wave())),
+        app_meta(k8s, &app.name, Some(&wave)),
         ApplicationSpec {
             project: "default".into(),
-            source: None,
-            sources: vec![
-                Source {
-                    repo_url: app.chart_repo_url.clone(),
-                    target_revision: app.chart_version.clone(),
-                    chart: Some(app.chart.clone()),
-                    helm: Some(HelmSource {
-                        release_name: app.name.clone(),
-                        value_files: vec![format!(
-                            "${VALUES_REF}/{}",
-                            repo_path(k8s, &values_rel_path(section, app))
-                        )],
-                    }),
-                    ..Source::default()
-                },
-                Source {
-                    ref_name: Some(VALUES_REF.into()),
-                    ..git_source(k8s)
-                },
-            ],
+            source,
+            sources,
             destination: Destination {
                 server: IN_CLUSTER.into(),
                 namespace: app.namespace.clone(),
             },
-            sync_policy: sync_policy(app.sync, &[]),
-            ignore_differences: Vec::new(),
+            sync_policy: policy,
+            ignore_differences: app
+                .options
+                .ignore_differences
+                .iter()
+                .map(|d| IgnoreDifference {
+                    group: d.group.clone(),
+                    kind: d.kind.clone(),
+                    name: d.name.clone(),
+                    namespace: d.namespace.clone(),
+                    json_pointers: d.json_pointers.clone(),
+                    jq_path_expressions: d.jq_path_expressions.clone(),
+                })
+                .collect(),
         },
     )
 }
@@ -443,10 +583,8 @@ fn helm_app_dir(
     let dir = format!("k8s/{}/{}", section.dir(), app.name);
     let mut resources = Vec::new();
     if namespaces.claim(&app.namespace) {
-        out.add(
-            &format!("{dir}/namespace.yaml"),
-            &namespace_object(&app.namespace, BTreeMap::new()),
-        );
+        let ns = namespaces.object(&app.namespace);
+        out.add(&format!("{dir}/namespace.yaml"), &ns);
         resources.push("namespace.yaml".to_owned());
     }
     out.add(
@@ -458,8 +596,18 @@ fn helm_app_dir(
         &format!("{dir}/kustomization.yaml"),
         &Kustomization::new(None, resources),
     );
+    if let Some(ingress) = &app.ingress {
+        platform::app_ingress(out, k8s, &dir, app, ingress);
+    }
+    if matches!(app.kind, AppKind::Path(_)) {
+        return;
+    }
     let values = values::values_yaml(out.header, model, k8s, section, app);
     out.tree.add(format!("{dir}/values.yaml"), values);
+    if let Some(defaults) = charts::defaults_yaml(out.header, k8s, app) {
+        out.tree
+            .add(format!("{dir}/{}", charts::DEFAULTS_FILE), defaults);
+    }
 }
 
 #[derive(Serialize)]
@@ -467,12 +615,13 @@ struct ReadmeEntry<'a> {
     dir: String,
     name: &'a str,
     namespace: &'a str,
-    chart: &'a str,
-    chart_version: &'a str,
-    chart_repo_url: &'a str,
+    /// What Argo CD deploys: the chart and its repository, or the repository path.
+    source: String,
     automated: bool,
     prune: bool,
     self_heal: bool,
+    host: Option<&'a str>,
+    values_file: Option<&'a str>,
 }
 
 fn readme_entries(section: Section, list: &[HelmApp]) -> Vec<ReadmeEntry<'_>> {
@@ -481,12 +630,18 @@ fn readme_entries(section: Section, list: &[HelmApp]) -> Vec<ReadmeEntry<'_>> {
             dir: format!("{}/{}", section.dir(), app.name),
             name: &app.name,
             namespace: &app.namespace,
-            chart: &app.chart,
-            chart_version: &app.chart_version,
-            chart_repo_url: &app.chart_repo_url,
+            source: match &app.kind {
+                AppKind::Path(path) => format!("manifests at `{path}` (this repository)"),
+                _ => format!(
+                    "`{}` {} ({})",
+                    app.chart, app.chart_version, app.chart_repo_url
+                ),
+            },
             automated: app.sync.automated,
             prune: app.sync.prune,
             self_heal: app.sync.self_heal,
+            host: app.ingress.as_ref().map(|i| i.host.as_str()),
+            values_file: app.values_file.as_deref(),
         })
         .collect()
 }
@@ -511,6 +666,13 @@ struct ReadmeContext<'a> {
     infra: Vec<ReadmeEntry<'a>>,
     apps: Vec<ReadmeEntry<'a>>,
     phpipam: Option<ReadmeApp<'a>>,
+    /// phpIPAM's web Service is a LoadBalancer by homelabgen's default.
+    phpipam_lb: bool,
+    /// Some entry has a host name or a values file of the user's (a list follows).
+    has_links: bool,
+    traefik_chart_repo: &'a str,
+    cert_manager_chart_repo: &'a str,
+    ca_issuer: &'a str,
 }
 
 fn readme(out: &mut Out, k8s: &Kubernetes) {
@@ -528,6 +690,18 @@ fn readme(out: &mut Out, k8s: &Kubernetes) {
         metallb_chart_repo: METALLB_CHART_REPO,
         infra: readme_entries(Section::Infra, &k8s.infra),
         apps: readme_entries(Section::Apps, &k8s.apps),
+        phpipam_lb: phpipam.is_some_and(|a| {
+            charts::defaults(k8s, a).is_some_and(|d| d["phpipamWeb"].get("service").is_some())
+                && values::lookup(&a.values, &["phpipamWeb", "service", "type"]).is_none()
+        }),
+        has_links: k8s
+            .infra
+            .iter()
+            .chain(&k8s.apps)
+            .any(|a| a.ingress.is_some() || a.values_file.is_some()),
+        traefik_chart_repo: platform::TRAEFIK_CHART_REPO,
+        cert_manager_chart_repo: platform::CERT_MANAGER_CHART_REPO,
+        ca_issuer: platform::CA_ISSUER,
         phpipam: phpipam.map(|a| ReadmeApp {
             name: &a.name,
             namespace: &a.namespace,

@@ -104,6 +104,7 @@ fn renders_the_documented_layout() {
         "k8s/README.md",
         "k8s/apps/kustomization.yaml",
         "k8s/apps/phpipam/application.yaml",
+        "k8s/apps/phpipam/chart-defaults.yaml",
         "k8s/apps/phpipam/kustomization.yaml",
         "k8s/apps/phpipam/namespace.yaml",
         "k8s/apps/phpipam/values.yaml",
@@ -316,7 +317,10 @@ fn phpipam_application_uses_the_chart_and_values_from_git() {
     assert_eq!(chart["helm"]["releaseName"], "phpipam");
     assert_eq!(
         chart["helm"]["valueFiles"],
-        json!(["$values/generated/k8s/apps/phpipam/values.yaml"])
+        json!([
+            "$values/generated/k8s/apps/phpipam/chart-defaults.yaml",
+            "$values/generated/k8s/apps/phpipam/values.yaml"
+        ])
     );
     let values = &app["spec"]["sources"][1];
     assert_eq!(values["ref"], "values");
@@ -516,7 +520,7 @@ fn values_notes_follow_the_values_the_spec_sets() {
     assert!(
         lines[host - 1]
             .trim_start()
-            .starts_with("#   an ingress controller"),
+            .starts_with("#   phpipamWeb.ingress.annotations {kubernetes.io/ingress.class"),
         "{text}"
     );
     assert!(
@@ -550,7 +554,10 @@ fn values_notes_follow_the_values_the_spec_sets() {
     let application = yaml(&tree, "k8s/apps/ipam/application.yaml");
     assert_eq!(
         application["spec"]["sources"][0]["helm"]["valueFiles"],
-        json!(["$values/deploy/k8s/apps/ipam/values.yaml"])
+        json!([
+            "$values/deploy/k8s/apps/ipam/chart-defaults.yaml",
+            "$values/deploy/k8s/apps/ipam/values.yaml"
+        ])
     );
     assert_eq!(
         application["spec"]["sources"][1]["targetRevision"],
@@ -822,31 +829,266 @@ fn readme_names_the_order_of_operations() {
     );
 }
 
-/// Issue #15: phpIPAM's database PVC is deleted with the Application unless it carries
-/// Argo CD's Delete=false/Prune=false; values.yaml says so until the spec's values set it.
+/// Issue #15: phpIPAM's database PVC survives the app's removal: homelabgen's chart
+/// defaults give it Argo CD's Delete=false/Prune=false (Helm reads them before the spec's
+/// values), and its Namespace is not pruned either. Values that set the annotation
+/// themselves, or turn persistence off, take that over, and values.yaml says so.
 #[test]
-fn phpipam_values_warn_until_the_pvc_is_kept() {
+fn phpipam_pvc_is_kept_unless_the_values_say_otherwise() {
     let (_, tree) = default_tree();
-    let text_without = text(&tree, "k8s/apps/phpipam/values.yaml").to_owned();
-    assert!(
-        text_without.contains("TODO: data: phpIPAM's database lives on the PVC"),
-        "{text_without}"
-    );
-    let anchor = "            storageClass: local-path";
-    assert!(DEFAULT_SPEC.contains(anchor), "the fixture changed");
-    let kept = DEFAULT_SPEC.replacen(
-        anchor,
-        "            annotations:\n              argocd.argoproj.io/sync-options: Delete=false,Prune=false\n            storageClass: local-path",
-        1,
-    );
-    let model = model(&kept);
-    let tree = render(&model);
-    let parsed = yaml(&tree, "k8s/apps/phpipam/values.yaml");
+    let defaults = yaml(&tree, "k8s/apps/phpipam/chart-defaults.yaml");
     assert_eq!(
-        parsed["phpipamMariadb"]["persistentVolume"]["annotations"]
+        defaults["phpipamMariadb"]["persistentVolume"]["annotations"]
             ["argocd.argoproj.io/sync-options"],
         "Delete=false,Prune=false"
     );
-    let text_with = text(&tree, "k8s/apps/phpipam/values.yaml");
-    assert!(!text_with.contains("TODO: data:"), "{text_with}");
+    assert_eq!(unknown_chart_keys(&defaults), Vec::<String>::new());
+    let ns = yaml(&tree, "k8s/apps/phpipam/namespace.yaml");
+    assert_eq!(
+        ns["metadata"]["annotations"]["argocd.argoproj.io/sync-options"],
+        "Delete=false,Prune=false"
+    );
+    let values = text(&tree, "k8s/apps/phpipam/values.yaml");
+    assert!(!values.contains("TODO: data:"), "{values}");
+    assert!(values.contains("removing the app keeps it"), "{values}");
+
+    let anchor = "            storageClass: local-path";
+    assert!(DEFAULT_SPEC.contains(anchor), "the fixture changed");
+    for (from, to) in [
+        (
+            anchor,
+            "            annotations:\n              argocd.argoproj.io/sync-options: Prune=true\n            storageClass: local-path",
+        ),
+        ("            enabled: true\n", "            enabled: false\n"),
+    ] {
+        let replacement = to;
+        let spec = DEFAULT_SPEC.replacen(from, to, 1);
+        assert_ne!(spec, DEFAULT_SPEC, "the fixture changed");
+        let tree = render(&model(&spec));
+        let defaults = yaml(&tree, "k8s/apps/phpipam/chart-defaults.yaml");
+        assert_eq!(
+            defaults["phpipamMariadb"].get("persistentVolume"),
+            None,
+            "{replacement}"
+        );
+        let ns = yaml(&tree, "k8s/apps/phpipam/namespace.yaml");
+        assert_eq!(ns["metadata"].get("annotations").and_then(|a| a.get("argocd.argoproj.io/sync-options")), None);
+        let values = text(&tree, "k8s/apps/phpipam/values.yaml");
+        assert!(values.contains("TODO: data:"), "{values}");
+    }
+}
+
+// --- Issue #16: every app kind, ingress and certificates ---------------------------
+
+const APPS_PLATFORM: &str =
+    include_str!("../../homelabgen-spec/tests/fixtures/valid/apps-platform.yaml");
+
+fn platform_tree() -> Tree {
+    render(&model(APPS_PLATFORM))
+}
+
+#[test]
+fn oci_chart_is_a_native_oci_source_and_v_versions_stay_as_written() {
+    let tree = platform_tree();
+    let app = yaml(&tree, "k8s/apps/podinfo/application.yaml");
+    let chart = &app["spec"]["sources"][0];
+    assert_eq!(
+        chart["repoURL"],
+        "oci://ghcr.io/stefanprodan/charts/podinfo"
+    );
+    assert_eq!(chart["path"], ".");
+    assert_eq!(chart.get("chart"), None, "an OCI source names no chart");
+    assert_eq!(chart["targetRevision"], "6.9.2");
+    assert_eq!(
+        chart["helm"]["valueFiles"],
+        json!([
+            "$values/generated/k8s/apps/podinfo/values.yaml",
+            "$values/values/podinfo.yaml"
+        ]),
+        "the user's values file comes last: it wins"
+    );
+    assert_eq!(app["spec"]["sources"][1]["ref"], "values");
+    let reloader = yaml(&tree, "k8s/infra/reloader/application.yaml");
+    assert_eq!(reloader["spec"]["sources"][0]["targetRevision"], "v2.2.5");
+    let cm = yaml(&tree, "k8s/infra/cert-manager/application.yaml");
+    assert_eq!(cm["spec"]["sources"][0]["targetRevision"], "v1.21.2");
+    assert_eq!(
+        cm["spec"]["sources"][0]["helm"]["valuesObject"],
+        json!({"crds": {"enabled": true, "keep": true}})
+    );
+}
+
+#[test]
+fn path_app_syncs_the_users_directory_and_has_no_values() {
+    let tree = platform_tree();
+    let app = yaml(&tree, "k8s/apps/hello/application.yaml");
+    let sources = app["spec"]["sources"].as_array().expect("sources");
+    assert_eq!(sources[0]["path"], "manifests/hello");
+    assert_eq!(sources[0]["repoURL"], "https://git.example.org/lab.git");
+    assert_eq!(sources[1]["path"], "generated/k8s/apps/hello/ingress");
+    assert!(tree.get("k8s/apps/hello/values.yaml").is_none());
+    // Without an ingress a path app has one plain source.
+    let spec = APPS_PLATFORM.replace(
+        "      ingress:\n        host: hello.home.arpa\n        service: hello\n        port: 8080\n",
+        "",
+    );
+    assert_ne!(spec, APPS_PLATFORM, "the fixture changed");
+    let tree = render(&model(&spec));
+    let app = yaml(&tree, "k8s/apps/hello/application.yaml");
+    assert_eq!(app["spec"]["source"]["path"], "manifests/hello");
+    assert_eq!(app["spec"].get("sources"), None);
+}
+
+#[test]
+fn per_app_sync_options_reach_the_application() {
+    let tree = platform_tree();
+    let podinfo = yaml(&tree, "k8s/apps/podinfo/application.yaml");
+    assert_eq!(
+        podinfo["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"],
+        "3"
+    );
+    let options = podinfo["spec"]["syncPolicy"]["syncOptions"]
+        .as_array()
+        .unwrap();
+    assert!(
+        !options.contains(&json!("ServerSideApply=true")),
+        "{options:?}"
+    );
+    let ns = yaml(&tree, "k8s/apps/podinfo/namespace.yaml");
+    for mode in ["enforce", "audit", "warn"] {
+        assert_eq!(
+            ns["metadata"]["labels"][format!("pod-security.kubernetes.io/{mode}")],
+            "restricted"
+        );
+    }
+    let reloader = yaml(&tree, "k8s/infra/reloader/application.yaml");
+    assert_eq!(
+        reloader["spec"]["ignoreDifferences"],
+        json!([{"group": "apps", "kind": "Deployment",
+                "jqPathExpressions": [".spec.template.metadata.annotations"]}])
+    );
+    assert!(reloader["spec"]["syncPolicy"]["syncOptions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("RespectIgnoreDifferences=true")));
+    assert_eq!(
+        reloader["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"],
+        "0"
+    );
+}
+
+#[test]
+fn ingress_and_cert_manager_make_apps_reachable_over_tls() {
+    let tree = platform_tree();
+    let infra = yaml(&tree, "k8s/infra/kustomization.yaml");
+    assert_eq!(
+        infra["resources"],
+        json!(["metallb", "traefik", "cert-manager", "reloader"])
+    );
+    let traefik = yaml(&tree, "k8s/infra/traefik/application.yaml");
+    let chart = &traefik["spec"]["sources"][0];
+    assert_eq!(chart["repoURL"], "https://traefik.github.io/charts");
+    assert_eq!(chart["chart"], "traefik");
+    assert_eq!(chart["targetRevision"], "41.6.0");
+    assert_eq!(
+        chart["helm"]["valuesObject"]["ingressClass"],
+        json!({"enabled": true, "isDefaultClass": true, "name": "traefik"})
+    );
+    // The CA chain: self-signed issuer -> CA certificate -> CA issuer, after the CRDs.
+    let selfsigned = yaml(
+        &tree,
+        "k8s/infra/cert-manager/issuer/selfsigned-issuer.yaml",
+    );
+    assert_eq!(selfsigned["spec"], json!({"selfSigned": {}}));
+    let ca = yaml(&tree, "k8s/infra/cert-manager/issuer/ca-certificate.yaml");
+    assert_eq!(ca["spec"]["isCA"], true);
+    assert_eq!(ca["spec"]["issuerRef"]["name"], "selfsigned");
+    assert_eq!(ca["metadata"]["namespace"], "cert-manager");
+    let issuer_text = text(&tree, "k8s/infra/cert-manager/issuer/ca-issuer.yaml");
+    assert!(issuer_text.contains("TODO: ACME DNS-01"), "{issuer_text}");
+    let issuer = yaml(&tree, "k8s/infra/cert-manager/issuer/ca-issuer.yaml");
+    assert_eq!(issuer["spec"]["ca"]["secretName"], ca["spec"]["secretName"]);
+    for doc in [&selfsigned, &ca, &issuer] {
+        assert!(
+            doc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+                .as_str()
+                .unwrap()
+                .contains("SkipDryRunOnMissingResource=true")
+        );
+    }
+    // phpIPAM behind the ingress: the Ingress targets its web Service, with a
+    // certificate; the Service stays ClusterIP (no LoadBalancer default).
+    let ingress = yaml(&tree, "k8s/apps/phpipam/ingress/ingress.yaml");
+    assert_eq!(ingress["spec"]["ingressClassName"], "traefik");
+    assert_eq!(ingress["metadata"]["namespace"], "phpipam");
+    assert_eq!(
+        ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "homelab-ca"
+    );
+    let rule = &ingress["spec"]["rules"][0];
+    assert_eq!(rule["host"], "ipam.home.arpa");
+    assert_eq!(
+        rule["http"]["paths"][0]["backend"]["service"],
+        json!({"name": "phpipam-web", "port": {"number": 80}})
+    );
+    assert_eq!(
+        ingress["spec"]["tls"],
+        json!([{"hosts": ["ipam.home.arpa"], "secretName": "phpipam-tls"}])
+    );
+    let defaults = yaml(&tree, "k8s/apps/phpipam/chart-defaults.yaml");
+    assert_eq!(defaults["phpipamWeb"].get("service"), None);
+    let hello = yaml(&tree, "k8s/apps/hello/ingress/ingress.yaml");
+    assert_eq!(
+        hello["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"],
+        json!({"name": "hello", "port": {"number": 8080}})
+    );
+    // Without cert-manager: plain HTTP, no TLS, no issuer.
+    let spec = APPS_PLATFORM.replace("  cert_manager:\n    version: v1.21.2\n", "");
+    assert_ne!(spec, APPS_PLATFORM, "the fixture changed");
+    let tree = render(&model(&spec));
+    let ingress = yaml(&tree, "k8s/apps/phpipam/ingress/ingress.yaml");
+    assert_eq!(ingress["spec"].get("tls"), None);
+    assert_eq!(ingress["metadata"].get("annotations"), None);
+    assert!(tree
+        .get("k8s/infra/cert-manager/application.yaml")
+        .is_none());
+}
+
+#[test]
+fn phpipam_is_a_load_balancer_with_metallb_and_no_ingress() {
+    // The fixture sets ClusterIP itself: its values win over the default, and the README
+    // does not promise an address.
+    let (_, tree) = default_tree();
+    let defaults = yaml(&tree, "k8s/apps/phpipam/chart-defaults.yaml");
+    assert_eq!(defaults["phpipamWeb"]["service"]["type"], "LoadBalancer");
+    assert!(!text(&tree, "k8s/README.md").contains("EXTERNAL-IP"));
+    let own = "        phpipamWeb:\n          service:\n            type: ClusterIP\n";
+    let spec = DEFAULT_SPEC.replace(own, "");
+    assert_ne!(spec, DEFAULT_SPEC, "the fixture changed");
+    let tree = render(&model(&spec));
+    let defaults = yaml(&tree, "k8s/apps/phpipam/chart-defaults.yaml");
+    assert_eq!(defaults["phpipamWeb"]["service"]["type"], "LoadBalancer");
+    assert!(text(&tree, "k8s/README.md").contains("EXTERNAL-IP"));
+    // Maintained image tags instead of the chart's obsolete 1.5x / mariadb 10.7.3.
+    assert_eq!(defaults["phpipamWeb"]["image"]["tag"], "v1.7.4");
+    assert_eq!(defaults["phpipamCron"]["image"]["tag"], "v1.7.4");
+    assert_eq!(defaults["phpipamMariadb"]["image"]["tag"], "11.4");
+    assert!(text(&tree, "k8s/apps/phpipam/chart-defaults.yaml").contains("TZ"));
+    // Without MetalLB the chart's ClusterIP stays.
+    let start = DEFAULT_SPEC.find("  metallb:\n").expect("metallb section");
+    let end = start + DEFAULT_SPEC[start..].find("  apps:\n").unwrap();
+    let spec = format!("{}{}", &DEFAULT_SPEC[..start], &DEFAULT_SPEC[end..]);
+    let tree = render(&model(&spec));
+    let defaults = yaml(&tree, "k8s/apps/phpipam/chart-defaults.yaml");
+    assert_eq!(defaults["phpipamWeb"].get("service"), None);
+}
+
+#[test]
+fn metallb_is_l2_only_without_the_frr_k8s_stack() {
+    let (_, tree) = default_tree();
+    let app = yaml(&tree, "k8s/infra/metallb/application.yaml");
+    assert_eq!(
+        app["spec"]["sources"][0]["helm"]["valuesObject"],
+        json!({"frrk8s": {"enabled": false}})
+    );
 }

@@ -17,3 +17,8 @@ pub const ARGOCD: &str = "v3.6.3";
 pub const METALLB: &str = "0.16.1";
 /// The k3s release the default spec bakes in (stable channel).
 pub const K3S: &str = "v1.36.3+k3s1";
+/// The Traefik Helm chart (Traefik v3.7.13); the Go module proxy serves the chart's
+/// repository as `github.com/traefik/traefik-helm-chart@v41.6.0+incompatible`.
+pub const TRAEFIK_CHART: &str = "41.6.0";
+/// cert-manager's chart, tagged with a leading `v` (Go module proxy: v1.21.2 newest).
+pub const CERT_MANAGER: &str = "v1.21.2";

@@ -179,6 +179,20 @@ pub struct Kubernetes {
     pub metallb: Option<MetalLb>,
     pub infra: Vec<HelmApp>,
     pub apps: Vec<HelmApp>,
+    /// The ingress controller (Traefik from its chart), when enabled.
+    pub ingress: Option<IngressController>,
+    /// cert-manager and its CA ClusterIssuer, when enabled.
+    pub cert_manager: Option<CertManager>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngressController {
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CertManager {
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -212,6 +226,51 @@ pub struct HelmApp {
     pub chart_version: String,
     pub values: BTreeMap<String, serde_json::Value>,
     pub sync: SyncPolicy,
+    /// How Argo CD gets the manifests: a chart (http or OCI) or a directory of the repo.
+    /// For `Path`, the `chart*` fields are empty.
+    pub kind: AppKind,
+    /// A values file of the user's, relative to the repository root (`$values/<it>`).
+    pub values_file: Option<String>,
+    pub ingress: Option<AppIngress>,
+    /// Pod Security Standard of the namespace: `privileged`, `baseline` or `restricted`.
+    pub pod_security: Option<String>,
+    pub options: SyncOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum AppKind {
+    /// A chart from an http(s) Helm repository.
+    Helm,
+    /// A chart from an OCI registry: `chart_repo_url` is `oci://host/path`.
+    Oci,
+    /// Manifests or a kustomization at this path of the repository (from its root).
+    Path(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppIngress {
+    pub host: String,
+    /// The backend Service and port (resolved: known charts fill them in).
+    pub service: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncOptions {
+    /// The Application's sync wave in the root; `None`: its section's.
+    pub wave: Option<i32>,
+    pub server_side_apply: bool,
+    pub ignore_differences: Vec<IgnoreDifference>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IgnoreDifference {
+    pub group: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub json_pointers: Vec<String>,
+    pub jq_path_expressions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]

@@ -375,6 +375,33 @@ pub struct RawKubernetes {
     /// Applications, one Argo CD Application each, under `k8s/apps/`.
     #[serde(default)]
     pub apps: Vec<RawHelmApp>,
+    /// An ingress controller (Traefik from its Helm chart, `infra/traefik/`). k3s' own
+    /// Traefik stays disabled in the images. Needed by every entry with an `ingress:`.
+    #[serde(default)]
+    pub ingress: Option<RawIngressController>,
+    /// cert-manager (`infra/cert-manager/`) with a self-signed CA as ClusterIssuer: every
+    /// entry's `ingress:` then gets a TLS certificate from it.
+    #[serde(default)]
+    pub cert_manager: Option<RawCertManager>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawIngressController {
+    /// Traefik Helm chart version (https://traefik.github.io/charts, chart `traefik`).
+    #[serde(default = "default_traefik_version")]
+    #[schemars(with = "crate::schema::ChartVersion")]
+    pub version: At<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCertManager {
+    /// cert-manager Helm chart version (https://charts.jetstack.io), written as
+    /// cert-manager tags it, e.g. `v1.21.2`.
+    #[serde(default = "default_cert_manager_version")]
+    #[schemars(with = "crate::schema::ChartVersion")]
+    pub version: At<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -427,7 +454,8 @@ pub struct RawMetalLb {
     pub addresses: Vec<At<String>>,
 }
 
-/// A Helm chart deployed by an Argo CD Application.
+/// An Argo CD Application: a Helm chart (`chart:`) or manifests / a kustomization the
+/// user keeps in this repository (`path:`). Exactly one of the two.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawHelmApp {
@@ -438,27 +466,118 @@ pub struct RawHelmApp {
     #[serde(default)]
     #[schemars(with = "Option<crate::schema::DnsLabel>")]
     pub namespace: Option<At<String>>,
-    pub chart: RawChart,
+    /// The Helm chart: from an http(s) chart repository or an OCI registry (`oci://`).
+    #[serde(default)]
+    pub chart: Option<RawChart>,
+    /// Instead of a chart: a directory of this repository, relative to its root and outside
+    /// the generated tree (e.g. `manifests/whoami`), holding plain manifests or a
+    /// `kustomization.yaml`. Argo CD syncs it as it is; `make test` builds and validates it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub path: Option<At<String>>,
     /// Helm values, written to `values.yaml` next to the Application.
     #[serde(default)]
     pub values: BTreeMap<String, serde_json::Value>,
+    /// A Helm values file you own in this repository (relative to its root, outside the
+    /// generated tree, e.g. `values/grafana.yaml`), read by Argo CD from git through
+    /// `$values`, after `values.yaml`: its keys win over `values:`, and its comments stay yours.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub values_file: Option<At<String>>,
+    /// Serve the application under a host name: an Ingress of the ingress controller
+    /// (`kubernetes.ingress`), with a certificate when `kubernetes.cert_manager` is set.
+    #[serde(default)]
+    pub ingress: Option<RawAppIngress>,
+    /// Pod Security Standard the namespace enforces (labels
+    /// `pod-security.kubernetes.io/{enforce,audit,warn}`). Leave out for none.
+    #[serde(default)]
+    pub pod_security: Option<PodSecurity>,
     /// Sync policy; automated sync with prune and self-heal unless turned off here.
     #[serde(default)]
     pub sync: RawSync,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurity {
+    /// No restrictions (host networking, privileged containers).
+    Privileged,
+    /// Prevents known privilege escalations.
+    Baseline,
+    /// Current pod hardening best practice.
+    Restricted,
+}
+
+impl PodSecurity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodSecurity::Privileged => "privileged",
+            PodSecurity::Baseline => "baseline",
+            PodSecurity::Restricted => "restricted",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAppIngress {
+    /// The host name, e.g. `grafana.home.arpa` (lower case, no wildcard).
+    #[schemars(with = "crate::schema::HostName")]
+    pub host: At<String>,
+    /// The Service the Ingress sends traffic to. Known for phpIPAM; required otherwise.
+    #[serde(default)]
+    #[schemars(with = "Option<crate::schema::DnsLabel>")]
+    pub service: Option<At<String>>,
+    /// That Service's port. Known for phpIPAM; default 80.
+    #[serde(default)]
+    #[schemars(with = "Option<u16>")]
+    pub port: Option<At<Int>>,
+}
+
+/// Resources whose differences Argo CD ignores (an Application's `ignoreDifferences`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawIgnoreDifference {
+    /// API group; empty for the core group.
+    #[serde(default)]
+    pub group: String,
+    /// Kind, e.g. `Deployment`.
+    #[schemars(with = "String")]
+    pub kind: At<String>,
+    /// Only the object of this name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Only objects in this namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// JSON pointers (RFC 6901) of the fields to ignore, e.g. `/spec/replicas`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub json_pointers: Vec<At<String>>,
+    /// jq path expressions of the fields to ignore.
+    #[serde(default)]
+    pub jq_path_expressions: Vec<String>,
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawChart {
-    /// Helm repository URL (http or https).
-    #[schemars(with = "crate::schema::HttpUrl")]
+    /// Helm repository URL (http or https), or an OCI registry path
+    /// `oci://registry/path` (the chart is then `oci://registry/path/<name>`).
+    #[schemars(with = "crate::schema::ChartRepoUrl")]
     pub repo_url: At<String>,
     /// Chart name in that repository.
     #[schemars(with = "String")]
     pub name: At<String>,
-    /// Exact chart version.
-    #[schemars(with = "crate::schema::Semver")]
+    /// Exact chart version, as the chart publishes it (`1.2.3` or `v1.2.3`).
+    #[schemars(with = "crate::schema::ChartVersion")]
     pub version: At<String>,
+}
+
+impl RawChart {
+    pub fn chart_name(&self) -> &str {
+        &self.name.value
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -470,6 +589,17 @@ pub struct RawSync {
     pub prune: bool,
     #[serde(default = "default_true")]
     pub self_heal: bool,
+    /// Sync wave of the Application inside the root (default: 0 for infra, 1 for apps).
+    #[serde(default)]
+    #[schemars(with = "Option<i32>")]
+    pub wave: Option<At<Int>>,
+    /// Apply with server-side apply (needed for large CRDs).
+    #[serde(default = "default_true")]
+    pub server_side_apply: bool,
+    /// Fields Argo CD must not compare (a controller or webhook writes them); also sets
+    /// `RespectIgnoreDifferences=true`, so a sync leaves them alone too.
+    #[serde(default)]
+    pub ignore_differences: Vec<RawIgnoreDifference>,
 }
 
 impl Default for RawSync {
@@ -478,6 +608,9 @@ impl Default for RawSync {
             automated: true,
             prune: true,
             self_heal: true,
+            wave: None,
+            server_side_apply: true,
+            ignore_differences: Vec::new(),
         }
     }
 }
@@ -549,4 +682,10 @@ fn default_argocd_namespace() -> At<String> {
 }
 fn default_metallb_version() -> At<String> {
     s(crate::defaults::METALLB)
+}
+fn default_traefik_version() -> At<String> {
+    s(crate::defaults::TRAEFIK_CHART)
+}
+fn default_cert_manager_version() -> At<String> {
+    s(crate::defaults::CERT_MANAGER)
 }

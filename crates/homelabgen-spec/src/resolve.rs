@@ -1104,18 +1104,40 @@ fn resolve_kubernetes(
         .metallb
         .as_ref()
         .map(|m| resolve_metallb(r, m, env, environments));
+    let ingress = k.ingress.as_ref().map(|i| IngressController {
+        version: r.valid(
+            &i.version,
+            "kubernetes.ingress.version",
+            values::chart_version,
+        ),
+    });
+    let cert_manager = k.cert_manager.as_ref().map(|c| CertManager {
+        version: r.valid(
+            &c.version,
+            "kubernetes.cert_manager.version",
+            values::chart_version,
+        ),
+    });
     let mut names = BTreeMap::new();
+    let ctx = AppContext {
+        metallb: k.metallb.is_some(),
+        ingress: k.ingress.is_some(),
+        cert_manager: k.cert_manager.is_some(),
+        git_path: path.clone(),
+    };
     let mut helm_apps = |list: &[RawHelmApp], section: &str, r: &mut Resolver| -> Vec<HelmApp> {
         list.iter()
             .enumerate()
             .map(|(i, app)| {
                 let path = format!("kubernetes.{section}[{i}]");
-                resolve_helm_app(r, app, &path, k.metallb.is_some(), &mut names)
+                resolve_helm_app(r, app, &path, &ctx, &mut names)
             })
             .collect()
     };
     let infra = helm_apps(&k.infra, "infra", r);
     let apps = helm_apps(&k.apps, "apps", r);
+    check_pod_security(r, k);
+    check_unique_hosts(r, k);
     Some(Kubernetes {
         cluster: env.name.clone(),
         server_vm: server.name.clone(),
@@ -1136,6 +1158,8 @@ fn resolve_kubernetes(
         metallb,
         infra,
         apps,
+        ingress,
+        cert_manager,
     })
 }
 
@@ -1253,11 +1277,94 @@ fn resolve_metallb(
     MetalLb { version, addresses }
 }
 
+/// One host name, one Ingress: two entries serving the same name would fight over it.
+fn check_unique_hosts(r: &mut Resolver, k: &RawKubernetes) {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for (section, list) in [("infra", &k.infra), ("apps", &k.apps)] {
+        for (i, app) in list.iter().enumerate() {
+            let Some(ingress) = &app.ingress else {
+                continue;
+            };
+            let host = &ingress.host;
+            if let Some(other) = seen.get(&host.value) {
+                r.error(
+                    host.referenced,
+                    format!("kubernetes.{section}[{i}].ingress.host"),
+                    format!("host `{}` is already served by `{other}`", host.value),
+                    "give each application a host name of its own",
+                );
+            } else {
+                seen.insert(host.value.clone(), app.name.value.clone());
+            }
+        }
+    }
+}
+
+/// A namespace has one Namespace object, so entries sharing it must agree on its Pod
+/// Security Standard (MetalLB's namespace is `privileged`, its speaker needs that).
+fn check_pod_security(r: &mut Resolver, k: &RawKubernetes) {
+    let mut levels: BTreeMap<String, (PodSecurity, String)> = BTreeMap::new();
+    if k.metallb.is_some() {
+        levels.insert(
+            "metallb-system".to_owned(),
+            (PodSecurity::Privileged, "MetalLB".to_owned()),
+        );
+    }
+    for (section, list) in [("infra", &k.infra), ("apps", &k.apps)] {
+        for (i, app) in list.iter().enumerate() {
+            let Some(level) = app.pod_security else {
+                continue;
+            };
+            let ns = app
+                .namespace
+                .as_ref()
+                .map_or(&app.name.value, |n| &n.value)
+                .clone();
+            match levels.get(&ns) {
+                Some((other, owner)) if *other != level => r.error(
+                    app.name.referenced,
+                    format!("kubernetes.{section}[{i}].pod_security"),
+                    format!(
+                        "namespace `{ns}` is `{}` for {owner}, and `{}` here",
+                        other.as_str(),
+                        level.as_str()
+                    ),
+                    "entries sharing a namespace share its Pod Security Standard: use the same level, or leave it out here",
+                ),
+                Some(_) => {}
+                None => {
+                    levels.insert(ns, (level, format!("`{}`", app.name.value)));
+                }
+            }
+        }
+    }
+}
+
+/// What an entry's checks need to know about the rest of the `kubernetes:` section.
+struct AppContext {
+    metallb: bool,
+    ingress: bool,
+    cert_manager: bool,
+    /// `kubernetes.git.path`: the generated tree, which render owns.
+    git_path: String,
+}
+
+/// The Application names the generated tree takes itself (when that part is enabled).
+fn reserved_name(name: &str, ctx: &AppContext) -> bool {
+    match name {
+        "root" => true,
+        "metallb" => ctx.metallb,
+        "traefik" => ctx.ingress,
+        "cert-manager" => ctx.cert_manager,
+        _ => false,
+    }
+}
+
 fn resolve_helm_app(
     r: &mut Resolver,
     app: &RawHelmApp,
     path: &str,
-    metallb_enabled: bool,
+    ctx: &AppContext,
     names: &mut BTreeMap<String, Location>,
 ) -> HelmApp {
     let name = r.label(&app.name, &format!("{path}.name"));
@@ -1278,8 +1385,8 @@ fn resolve_helm_app(
             "Argo CD Application names are unique: rename one",
         );
     }
-    // The generated k8s tree names two Applications (and `infra/` directories) itself.
-    if name == "root" || (name == "metallb" && metallb_enabled) {
+    // The generated k8s tree names some Applications (and `infra/` directories) itself.
+    if reserved_name(&name, ctx) {
         r.error(
             app.name.referenced,
             format!("{path}.name"),
@@ -1294,18 +1401,92 @@ fn resolve_helm_app(
         None => name.clone(),
     };
     check_phpipam_namespace(r, app, path, &namespace);
+
+    let (kind, chart_repo_url, chart, chart_version) = match (&app.chart, &app.path) {
+        (Some(c), None) => {
+            let (url, oci) = r
+                .check(
+                    &c.repo_url,
+                    &format!("{path}.chart.repo_url"),
+                    values::chart_repo_url,
+                )
+                .unwrap_or_default();
+            (
+                if oci { AppKind::Oci } else { AppKind::Helm },
+                url,
+                r.label(&c.name, &format!("{path}.chart.name")),
+                r.valid(
+                    &c.version,
+                    &format!("{path}.chart.version"),
+                    values::chart_version,
+                ),
+            )
+        }
+        (None, Some(p)) => {
+            let dir = user_repo_path(r, p, &format!("{path}.path"), &ctx.git_path);
+            if !app.values.is_empty() {
+                r.error(
+                    p.referenced,
+                    format!("{path}.values"),
+                    "`values:` are Helm values, but this entry has no chart",
+                    "remove `values:`, or give the entry a `chart:` instead of `path:`",
+                );
+            }
+            if let Some(f) = &app.values_file {
+                r.error(
+                    f.referenced,
+                    format!("{path}.values_file"),
+                    "`values_file:` is a Helm values file, but this entry has no chart",
+                    "remove `values_file:`, or give the entry a `chart:` instead of `path:`",
+                );
+            }
+            (
+                AppKind::Path(dir),
+                String::new(),
+                String::new(),
+                String::new(),
+            )
+        }
+        (Some(_), Some(p)) => {
+            r.error(
+                p.referenced,
+                format!("{path}.path"),
+                "an entry has either a `chart:` or a `path:`, not both",
+                "keep `chart:` for a Helm chart, or `path:` for manifests in this repository",
+            );
+            (AppKind::Helm, String::new(), String::new(), String::new())
+        }
+        (None, None) => {
+            r.error(
+                app.name.referenced,
+                format!("{path}.chart"),
+                format!("application `{name}` has neither a `chart:` nor a `path:`"),
+                "add `chart: {repo_url, name, version}` for a Helm chart, or `path: manifests/<name>` for manifests in this repository",
+            );
+            (AppKind::Helm, String::new(), String::new(), String::new())
+        }
+    };
+    let values_file = app.values_file.as_ref().map(|f| {
+        let file = user_repo_path(r, f, &format!("{path}.values_file"), &ctx.git_path);
+        if !(file.is_empty() || file.ends_with(".yaml") || file.ends_with(".yml")) {
+            r.error(
+                f.referenced,
+                format!("{path}.values_file"),
+                format!("`{file}` is not a YAML file"),
+                "name a Helm values file ending in `.yaml` or `.yml`",
+            );
+        }
+        file
+    });
+    let ingress = app
+        .ingress
+        .as_ref()
+        .map(|i| resolve_app_ingress(r, app, i, path, ctx, &chart));
+    let options = resolve_sync_options(r, &app.sync, path);
     HelmApp {
-        chart_repo_url: r.valid(
-            &app.chart.repo_url,
-            &format!("{path}.chart.repo_url"),
-            values::http_url,
-        ),
-        chart: r.label(&app.chart.name, &format!("{path}.chart.name")),
-        chart_version: r.valid(
-            &app.chart.version,
-            &format!("{path}.chart.version"),
-            values::semver,
-        ),
+        chart_repo_url,
+        chart,
+        chart_version,
         name,
         namespace,
         values: app.values.clone(),
@@ -1314,15 +1495,174 @@ fn resolve_helm_app(
             prune: app.sync.prune,
             self_heal: app.sync.self_heal,
         },
+        kind,
+        values_file,
+        ingress,
+        pod_security: app.pod_security.map(|p| p.as_str().to_owned()),
+        options,
     }
 }
+
+/// A path of the user's repository, from its root: relative, no `..`, and outside the
+/// generated tree (render owns that and would prune a file it did not write).
+fn user_repo_path(r: &mut Resolver, value: &At<String>, field: &str, git_path: &str) -> String {
+    let Some(p) = r.check(value, field, |v| {
+        values::repo_path(v).map_err(|mut e| {
+            e.help = "write a path from the repository's root, such as `manifests/<app>` or `values/<app>.yaml`, without `..` or a leading `/`".to_owned();
+            e
+        })
+    }) else {
+        return String::new();
+    };
+    let generated = git_path.rsplit_once('/').map_or(git_path, |(root, _)| root);
+    let inside = |base: &str| !base.is_empty() && (p == base || p.starts_with(&format!("{base}/")));
+    if inside(git_path) || (generated == "generated" && inside("generated")) {
+        r.error(
+            value.referenced,
+            field,
+            format!("`{p}` is inside the generated tree, which `homelabgen render` owns"),
+            "keep your own files outside it, e.g. `manifests/<app>/` or `values/<app>.yaml`",
+        );
+    }
+    p
+}
+
+fn resolve_app_ingress(
+    r: &mut Resolver,
+    app: &RawHelmApp,
+    ingress: &RawAppIngress,
+    path: &str,
+    ctx: &AppContext,
+    chart: &str,
+) -> AppIngress {
+    let field = format!("{path}.ingress");
+    r.check(&ingress.host, &format!("{field}.host"), values::host_name);
+    if !ctx.ingress {
+        r.error(
+            ingress.host.referenced,
+            format!("{field}.host"),
+            "an application has a host name, but no ingress controller is enabled",
+            "add `ingress: {}` under `kubernetes:` (Traefik from its chart)",
+        );
+    }
+    let phpipam = chart == PHPIPAM_CHART;
+    let service = match &ingress.service {
+        Some(s) => r.label(s, &format!("{field}.service")),
+        None if phpipam => app
+            .values
+            .get("phpipamWeb")
+            .and_then(|w| w.get("name"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or(PHPIPAM_WEB_SERVICE)
+            .to_owned(),
+        None => {
+            r.error(
+                ingress.host.referenced,
+                format!("{field}.service"),
+                "homelabgen does not know this chart's Service",
+                "name the Service the host should reach: `service: <name>` (and `port:` when it is not 80)",
+            );
+            String::new()
+        }
+    };
+    let default_port = if phpipam {
+        app.values
+            .get("phpipamWeb")
+            .and_then(|w| w.get("service"))
+            .and_then(|s| s.get("port"))
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(80)
+    } else {
+        80
+    };
+    let port = match &ingress.port {
+        Some(p) => r.int(p, &format!("{field}.port"), 1, 65535, "port") as u16,
+        None => default_port,
+    };
+    AppIngress {
+        host: ingress.host.value.clone(),
+        service,
+        port,
+    }
+}
+
+fn resolve_sync_options(r: &mut Resolver, sync: &RawSync, path: &str) -> SyncOptions {
+    let wave = sync.wave.as_ref().map(|w| {
+        let Int(n) = w.value;
+        if !(-1000..=1000).contains(&n) {
+            r.error(
+                w.referenced,
+                format!("{path}.sync.wave"),
+                format!("{n} is not a useful sync wave"),
+                "use a whole number from -1000 to 1000 (infra entries default to 0, apps to 1)",
+            );
+        }
+        n.clamp(-1000, 1000) as i32
+    });
+    let ignore_differences = sync
+        .ignore_differences
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let field = format!("{path}.sync.ignore_differences[{i}]");
+            if d.kind.value.is_empty() || d.kind.value.contains(char::is_whitespace) {
+                r.error(
+                    d.kind.referenced,
+                    format!("{field}.kind"),
+                    format!("`{}` is not a Kubernetes kind", d.kind.value),
+                    "write the kind as the API spells it, e.g. `Deployment`",
+                );
+            }
+            if d.json_pointers.is_empty() && d.jq_path_expressions.is_empty() {
+                r.error(
+                    d.kind.referenced,
+                    field.clone(),
+                    "nothing to ignore: neither `json_pointers` nor `jq_path_expressions` is given",
+                    "add e.g. `json_pointers: [/spec/replicas]`",
+                );
+            }
+            for (j, p) in d.json_pointers.iter().enumerate() {
+                if !p.value.starts_with('/') {
+                    r.error(
+                        p.referenced,
+                        format!("{field}.json_pointers[{j}]"),
+                        format!("`{}` is not a JSON pointer", p.value),
+                        "a JSON pointer starts with `/`, e.g. `/spec/replicas`",
+                    );
+                }
+            }
+            IgnoreDifference {
+                group: d.group.clone(),
+                kind: d.kind.value.clone(),
+                name: d.name.clone(),
+                namespace: d.namespace.clone(),
+                json_pointers: d.json_pointers.iter().map(|p| p.value.clone()).collect(),
+                jq_path_expressions: d.jq_path_expressions.clone(),
+            }
+        })
+        .collect();
+    SyncOptions {
+        wave,
+        server_side_apply: sync.server_side_apply,
+        ignore_differences,
+    }
+}
+
+/// The phpIPAM chart's name and its web Service's default name (FACTS.md).
+const PHPIPAM_CHART: &str = "phpipam";
+const PHPIPAM_WEB_SERVICE: &str = "phpipam-web";
 
 /// The phpIPAM chart (nullconfig, 1.0.1) puts its PersistentVolumeClaim in
 /// `.Values.namespace` (default `phpipam`), not in the release namespace: a different
 /// value leaves the Deployment without its volume.
 fn check_phpipam_namespace(r: &mut Resolver, app: &RawHelmApp, path: &str, namespace: &str) {
     const CHART_DEFAULT: &str = "phpipam";
-    if app.chart.name.value != "phpipam" {
+    if app
+        .chart
+        .as_ref()
+        .is_none_or(|c| c.chart_name() != PHPIPAM_CHART)
+    {
         return;
     }
     let (value, help) = match app.values.get("namespace") {

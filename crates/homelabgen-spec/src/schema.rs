@@ -65,3 +65,18 @@ string_format!(
     "^https?://[^/?#@\\s]+([/?#][^\\s]*)?$",
     "An http(s) URL without credentials."
 );
+string_format!(
+    ChartRepoUrl,
+    "^(https?|oci)://[^/?#@\\s]+([/?#][^\\s]*)?$",
+    "A Helm repository: an http(s) URL, or `oci://registry/path`, without credentials."
+);
+string_format!(
+    ChartVersion,
+    "^v?(0|[1-9][0-9]{0,8})[.](0|[1-9][0-9]{0,8})[.](0|[1-9][0-9]{0,8})$",
+    "An exact chart version X.Y.Z, with a leading `v` where the chart publishes it so."
+);
+string_format!(
+    HostName,
+    "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$",
+    "A fully qualified host name in lower case, e.g. `grafana.home.arpa`."
+);

@@ -214,6 +214,64 @@ pub fn http_url(s: &str) -> Result<String, Invalid> {
     Ok(s.to_owned())
 }
 
+/// A Helm chart repository: an http(s) URL, or an OCI registry path `oci://host/path`
+/// (no query, fragment or credentials). Returns the URL without a trailing `/` and
+/// whether it is OCI.
+pub fn chart_repo_url(s: &str) -> Result<(String, bool), Invalid> {
+    if let Some(rest) = s.strip_prefix("oci://") {
+        let https = format!("https://{rest}");
+        let url = parse_url(&https, &["https"]).map_err(|mut e| {
+            e.message = e.message.replace(&https, s);
+            e
+        })?;
+        if url.rest.contains(['?', '#'])
+            || url
+                .rest
+                .trim_end_matches('/')
+                .split('/')
+                .skip(1)
+                .any(str::is_empty)
+        {
+            return invalid(
+                format!("`{s}` is not an OCI registry path"),
+                "write `oci://registry/path`, e.g. `oci://quay.io/jetstack/charts`",
+            );
+        }
+        return Ok((s.trim_end_matches('/').to_owned(), true));
+    }
+    match parse_url(s, &["https", "http"]) {
+        Ok(_) => Ok((s.to_owned(), false)),
+        Err(e) if s.starts_with("http://") || s.starts_with("https://") => Err(e),
+        Err(_) => invalid(
+            format!("`{s}` is not a Helm repository URL"),
+            "write an http(s) chart repository such as `https://traefik.github.io/charts`, or an OCI registry path such as `oci://quay.io/jetstack/charts`",
+        ),
+    }
+}
+
+/// A chart version: `X.Y.Z`, or `vX.Y.Z` for charts published with a leading `v`.
+pub fn chart_version(s: &str) -> Result<(), Invalid> {
+    if semver(s.strip_prefix('v').unwrap_or(s)).is_ok() {
+        return Ok(());
+    }
+    invalid(
+        format!("`{s}` is not a chart version of the form X.Y.Z or vX.Y.Z"),
+        "write the exact version the chart publishes, such as `1.2.3` or `v1.21.2`, without ranges",
+    )
+}
+
+/// A fully qualified host name: at least two DNS labels, lower case, at most 253 characters.
+pub fn host_name(s: &str) -> Result<(), Invalid> {
+    let labels: Vec<&str> = s.split('.').collect();
+    if s.len() <= 253 && labels.len() >= 2 && labels.iter().all(|l| dns_label(l).is_ok()) {
+        return Ok(());
+    }
+    invalid(
+        format!("`{s}` is not a host name"),
+        "write a lower-case name of at least two labels, such as `grafana.home.arpa` (no wildcard, no scheme, no port)",
+    )
+}
+
 /// A git clone URL Argo CD can read: http(s), ssh:// or `git@host:path`, without
 /// credentials and with a host that cannot be taken for an option.
 pub fn git_url(s: &str) -> Result<String, Invalid> {

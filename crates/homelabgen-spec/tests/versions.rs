@@ -22,6 +22,8 @@ fn provider_kubernetes_and_metallb_pins_agree_with_the_toolchain() {
     let pins = tool_pins();
     assert_eq!(pins["BPG_PROXMOX_VERSION"], format!("v{PROXMOX_PROVIDER}"));
     assert_eq!(pins["METALLB_VERSION"], format!("v{METALLB}"));
+    // cert-manager's CRD schemas are those of the chart the tree installs by default.
+    assert_eq!(pins["CERT_MANAGER_VERSION"], CERT_MANAGER);
     let kube = homelabgen_spec::values::k3s_version(K3S)
         .unwrap()
         .kubernetes;

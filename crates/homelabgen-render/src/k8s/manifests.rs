@@ -146,6 +146,9 @@ pub struct HelmSource {
     pub release_name: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub value_files: Vec<String>,
+    /// Values written into the Application itself (they win over `valueFiles`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values_object: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -192,6 +195,10 @@ pub struct Backoff {
 pub struct IgnoreDifference {
     pub group: String,
     pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub json_pointers: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -226,4 +233,82 @@ pub struct L2Advertisement {
 #[serde(rename_all = "camelCase")]
 pub struct L2AdvertisementSpec {
     pub ip_address_pools: Vec<String>,
+}
+
+pub const CERT_MANAGER_API: &str = "cert-manager.io/v1";
+
+/// A `networking.k8s.io/v1` Ingress with one host, one path and optional TLS.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ingress {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    pub spec: IngressSpec,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressSpec {
+    pub ingress_class_name: String,
+    pub rules: Vec<IngressRule>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<IngressTls>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressRule {
+    pub host: String,
+    pub http: IngressHttp,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressHttp {
+    pub paths: Vec<IngressPath>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressPath {
+    pub path: String,
+    pub path_type: String,
+    pub backend: IngressBackend,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressBackend {
+    pub service: IngressServiceBackend,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressServiceBackend {
+    pub name: String,
+    pub port: ServicePort,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    pub number: u16,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressTls {
+    pub hosts: Vec<String>,
+    pub secret_name: String,
+}
+
+/// A cert-manager object whose `spec` is written as JSON (ClusterIssuer, Certificate).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertManagerObject {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    pub spec: serde_json::Value,
 }
