@@ -26,6 +26,7 @@
 //! hand (`make argo`), so the root never prunes itself.
 
 pub mod charts;
+pub mod gitops;
 pub mod manifests;
 pub mod values;
 
@@ -104,6 +105,7 @@ pub fn render(model: &Model, tree: &mut Tree) {
         metallb_dir(&mut out, k8s, metallb, &mut namespaces);
         infra.push(METALLB_APP.to_owned());
     }
+    infra.extend(gitops::render(&mut out, k8s, &mut namespaces));
     for app in &k8s.infra {
         helm_app_dir(&mut out, model, k8s, Section::Infra, app, &mut namespaces);
         infra.push(app.name.clone());

@@ -145,6 +145,24 @@ pub struct Kubernetes {
     pub metallb: Option<MetalLb>,
     pub infra: Vec<HelmApp>,
     pub apps: Vec<HelmApp>,
+    pub sealed_secrets: Option<SealedSecrets>,
+    pub system_upgrade: Option<SystemUpgrade>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SealedSecrets {
+    /// The sealed-secrets Helm chart version.
+    pub version: String,
+    /// Repository path of the SealedSecret files (outside the generated tree).
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemUpgrade {
+    /// The controller's release tag, `vX.Y.Z`.
+    pub version: String,
+    /// The k3s release the Plans upgrade every node to, `vX.Y.Z+k3sN`.
+    pub k3s_version: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -7,6 +7,8 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::*;
 use crate::raw::*;
 use crate::values;
+
+mod gitops;
 use serde_saphyr::Location;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -807,6 +809,19 @@ fn resolve_kubernetes(
     };
     let infra = helm_apps(&k.infra, "infra", r);
     let apps = helm_apps(&k.apps, "apps", r);
+    let sealed_secrets = k
+        .sealed_secrets
+        .as_ref()
+        .map(|s| gitops::resolve_sealed_secrets(r, s, &path));
+    let server_k3s = images
+        .iter()
+        .find(|i| i.name == server.image)
+        .map(|i| i.k3s_version.as_str());
+    let system_upgrade = k
+        .system_upgrade
+        .as_ref()
+        .map(|s| gitops::resolve_system_upgrade(r, s, server_k3s));
+    gitops::check_reserved_names(r, k);
     Some(Kubernetes {
         cluster: env.name.clone(),
         server_vm: server.name.clone(),
@@ -826,6 +841,8 @@ fn resolve_kubernetes(
         metallb,
         infra,
         apps,
+        sealed_secrets,
+        system_upgrade,
     })
 }
 
