@@ -712,7 +712,8 @@ step_kubeseal() {
 }
 
 step_actionlint() {
-    local want="actionlint=$ACTIONLINT_VERSION go=$(go_version)"
+    local want
+    want="actionlint=$ACTIONLINT_VERSION go=$(go_version)"
     if stamp_ok actionlint "$want" && [ -x "$DIR/bin/actionlint" ]; then
         say "actionlint: up to date ($ACTIONLINT_VERSION)"; return
     fi
