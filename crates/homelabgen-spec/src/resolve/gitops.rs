@@ -113,7 +113,14 @@ pub(super) fn resolve_system_upgrade(
             if r.check(v, field, values::k3s_version).is_some() {
                 if let Some(image) = image_k3s {
                     if let (Some(want), Some(have)) = (k3s_order(&v.value), k3s_order(image)) {
-                        if want < have {
+                        if want.0 == have.0 && want.1 > have.1 + 1 {
+                            r.error(
+                                v.referenced,
+                                field,
+                                format!("`{}` skips a Kubernetes minor release from the cluster's image ({image})", v.value),
+                                format!("Kubernetes upgrades one minor release at a time: go to v{}.{}.x first, then on", have.0, have.1 + 1),
+                            );
+                        } else if want < have {
                             r.error(
                                 v.referenced,
                                 field,
