@@ -132,6 +132,11 @@ for mode in "${modes[@]}"; do
       grep -rqF -e "$first" -e "$b64" "$sealed" "$work/out" "$FAKE_KUBE_STATE/log" \
         && fail "sealed create: the password (or its base64) shows in the file, the output or kubectl's arguments"
     fi
+    # The file is a SealedSecret as the CRD defines it (the schema make tools converts).
+    if [ -f "${HOMELABGEN_CRD_SCHEMAS:-}/bitnami.com/sealedsecret_v1alpha1.json" ] && command -v kubeconform >/dev/null; then
+      kubeconform -strict -schema-location "$HOMELABGEN_CRD_SCHEMAS/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
+        "$sealed" >"$work/kc" 2>&1 || { fail "sealed create: kubeconform refuses the file"; cat "$work/kc" >&2; }
+    fi
     run "sealed kept" 0 phpipam-secret SEALED_SECRETS_CERT="$work/sealing.crt"
     expect_out "sealed kept" "exists: kept"
     [ "$(unseal "$sealed")" = "$first" ] || fail "sealed kept: the password changed without FORCE=1"
