@@ -848,6 +848,8 @@ main() {
         say "another install.sh holds $DIR/.lock; waiting for it"
         flock 9
     fi
+    # Again under the lock: the run that held it removes an empty build/ when it ends.
+    mkdir -p "$DIR/build"
     TMP=$(mktemp -d "$DIR/build/tmp.XXXXXX")
     trap 'rm -rf "$TMP"' EXIT
     platform
