@@ -174,9 +174,12 @@ up: $(OPERATOR_GUARD) ## Bring ENV up: image (if missing), tf-plan, tf-apply, ku
 	ctx=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw kubectl_context 2>/dev/null) || ctx=""; \
 	if [ -f "$(GENERATED)/k8s/root-app.yaml" ]; then \
 	  step k8s-bootstrap KUBE_CONTEXT="$$ctx"; \
-	  if [ -f "$(GENERATED)/k8s/apps/$(PHPIPAM_APP)/application.yaml" ] || [ -f "$(GENERATED)/k8s/infra/$(PHPIPAM_APP)/application.yaml" ]; then \
-	    step phpipam-secret KUBE_CONTEXT="$$ctx"; fi; \
+	  phpipam=0; { [ -f "$(GENERATED)/k8s/apps/$(PHPIPAM_APP)/application.yaml" ] || [ -f "$(GENERATED)/k8s/infra/$(PHPIPAM_APP)/application.yaml" ]; } && phpipam=1; \
+	  sealed=0; [ -f "$(GENERATED)/k8s/infra/sealed-secrets/secrets-application.yaml" ] && sealed=1; \
+	  if [ "$$phpipam" = 1 ] && [ "$$sealed" = 0 ]; then step phpipam-secret KUBE_CONTEXT="$$ctx"; fi; \
 	  step argo KUBE_CONTEXT="$$ctx" GUARD=on; \
+	  if [ "$$phpipam" = 1 ] && [ "$$sealed" = 1 ]; then \
+	    echo "make up: phpIPAM's password is a sealed file in git: once the sealed-secrets controller runs, make phpipam-secret KUBE_CONTEXT=$$ctx, then commit and push the file it writes (docs/k8s.md)"; fi; \
 	else echo "make up: no kubernetes: section in the spec, nothing to bootstrap"; fi; \
 	echo "make up: $(ENV) is up"
 

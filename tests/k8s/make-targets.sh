@@ -50,6 +50,23 @@ ns=$(awk '/^  destination:/{d=1;next} d && /^    namespace: /{print $2; exit}' "
 [ -n "$ns" ] || fail "no phpIPAM namespace in the rendered tree"
 argocd=$(awk '/^metadata:/{m=1;next} m && /^  name: /{print $2; exit}' "$generated/k8s/bootstrap/namespace.yaml")
 secret="$FAKE_KUBE_STATE/secrets/$ns.mysql-password"
+# With kubernetes.sealed_secrets the Secret is sealed into a file for git instead: here
+# into a sandbox directory, with a throwaway certificate (kubeseal opens it again with
+# the throwaway key: --recovery-unseal).
+sealed_mode=0
+if [ -f "$generated/k8s/infra/sealed-secrets/secrets-application.yaml" ]; then
+  sealed_mode=1
+  command -v kubeseal >/dev/null || { echo "make-targets: kubeseal is missing (make tools builds it)" >&2; exit 1; }
+  openssl req -x509 -nodes -newkey rsa:2048 -keyout "$work/sealing.key" -out "$work/sealing.crt" \
+    -subj "/CN=sealed-secret/O=homelabgen-test" -days 1 2>/dev/null
+  export SECRETS_DIR="$work/secrets"
+  sealed="$SECRETS_DIR/$ns/mysql-password.yaml"
+fi
+# unseal FILE: the password a sealed file holds, opened with the throwaway key.
+unseal() {
+  kubeseal --recovery-unseal --recovery-private-key "$work/sealing.key" -o json <"$1" \
+    | python3 -c 'import base64,json,sys; print(base64.b64decode(json.load(sys.stdin)["data"]["password"]).decode())'
+}
 
 for mode in "${modes[@]}"; do
   case $mode in
@@ -57,7 +74,7 @@ for mode in "${modes[@]}"; do
     standalone) make_args=(--no-print-directory -f "$root/mk/k8s.mk") ;;
   esac
   # --- inputs and context are checked first
-  rm -rf "$FAKE_KUBE_STATE"
+  rm -rf "$FAKE_KUBE_STATE" "${SECRETS_DIR:-$work/no-secrets}"
   run "no tree" 2 k8s-bootstrap GENERATED=/nonexistent
   expect_out "no tree" "bootstrap/kustomization.yaml is missing"
   PATH="/usr/bin:/bin" make "${make_args[@]}" GENERATED="$generated" KUBECTL=kubectl-not-here argo >"$work/out" 2>&1 \
@@ -87,8 +104,56 @@ for mode in "${modes[@]}"; do
 
   # --- argo warns about the missing Secret, then applies the root
   run "argo" 0 argo
-  expect_out "argo" "no Secret mysql-password in namespace $ns"
+  if [ "$sealed_mode" = 1 ]; then
+    expect_out "argo" "no sealed $sealed yet"
+  else
+    expect_out "argo" "no Secret mysql-password in namespace $ns"
+  fi
   cmp -s "$FAKE_KUBE_STATE/applied-root.yaml" "$generated/k8s/root-app.yaml" || fail "argo: root-app.yaml not applied"
+
+  if [ "$sealed_mode" = 1 ]; then
+    rm -rf "$SECRETS_DIR"
+    run "sealed without kubeseal" 2 phpipam-secret KUBESEAL=kubeseal-not-here SEALED_SECRETS_CERT="$work/sealing.crt"
+    expect_out "sealed without kubeseal" "'kubeseal-not-here' not found on PATH"
+    touch "$FAKE_KUBE_STATE/down"
+    run "sealed, cluster down, no certificate" 2 phpipam-secret
+    expect_out "sealed, cluster down, no certificate" "does not answer"
+    rm -f "$FAKE_KUBE_STATE/down"
+    [ -e "$sealed" ] && fail "sealed: a file was written although sealing failed"
+
+    run "sealed create" 0 phpipam-secret SEALED_SECRETS_CERT="$work/sealing.crt"
+    [ -f "$sealed" ] || fail "sealed create: no $sealed"
+    grep -q '^kind: SealedSecret$' "$sealed" || fail "sealed create: not a SealedSecret"
+    grep -qE '^kind: Secret$|^ *(data|stringData):' "$sealed" && fail "sealed create: plaintext Secret data in the file"
+    first=$(unseal "$sealed" || true)
+    [[ $first =~ ^[0-9a-f]{48}$ ]] || fail "sealed create: the unsealed password is not 48 hex characters"
+    if [ -n "$first" ]; then
+      b64=$(printf '%s' "$first" | base64 | tr -d '\n')
+      grep -rqF -e "$first" -e "$b64" "$sealed" "$work/out" "$FAKE_KUBE_STATE/log" \
+        && fail "sealed create: the password (or its base64) shows in the file, the output or kubectl's arguments"
+    fi
+    # The file is a SealedSecret as the CRD defines it (the schema make tools converts).
+    if [ -f "${HOMELABGEN_CRD_SCHEMAS:-}/bitnami.com/sealedsecret_v1alpha1.json" ] && command -v kubeconform >/dev/null; then
+      kubeconform -strict -schema-location "$HOMELABGEN_CRD_SCHEMAS/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
+        "$sealed" >"$work/kc" 2>&1 || { fail "sealed create: kubeconform refuses the file"; cat "$work/kc" >&2; }
+    fi
+    run "sealed kept" 0 phpipam-secret SEALED_SECRETS_CERT="$work/sealing.crt"
+    expect_out "sealed kept" "exists: kept"
+    [ "$(unseal "$sealed")" = "$first" ] || fail "sealed kept: the password changed without FORCE=1"
+    run "sealed forced" 0 phpipam-secret SEALED_SECRETS_CERT="$work/sealing.crt" FORCE=1
+    second=$(unseal "$sealed" || true)
+    [[ $second =~ ^[0-9a-f]{48}$ ]] && [ "$second" != "$first" ] || fail "sealed forced: not replaced with a new password"
+    # Negative control: a file sealed for another key does not open with the test key.
+    openssl req -x509 -nodes -newkey rsa:2048 -keyout "$work/other.key" -out "$work/other.crt" \
+      -subj "/CN=other" -days 1 2>/dev/null
+    run "sealed other key" 0 phpipam-secret SEALED_SECRETS_CERT="$work/other.crt" FORCE=1
+    unseal "$sealed" >/dev/null 2>&1 && fail "sealed other key: the test key opened a file sealed for another key"
+    run "argo with sealed file" 0 argo
+    grep -qF "no sealed" "$work/out" && fail "argo with sealed file: still warns"
+    run "unknown app" 2 phpipam-secret PHPIPAM_APP=nope
+    expect_out "unknown app" "set PHPIPAM_APP="
+    continue
+  fi
 
   # --- phpipam-secret: created once, random, never shown; kept; FORCE=1 replaces
   run "secret create" 0 phpipam-secret
@@ -122,4 +187,4 @@ if [ "$failures" -gt 0 ]; then
   echo "make-targets: $failures failure(s) (modes: ${modes[*]})" >&2
   exit 1
 fi
-echo "make-targets: k8s-bootstrap, argo and phpipam-secret behave (make: ${modes[*]}; kubectl: ${REAL_KUBECTL:-fake only})"
+echo "make-targets: k8s-bootstrap, argo and phpipam-secret behave (make: ${modes[*]}; kubectl: ${REAL_KUBECTL:-fake only}; phpipam-secret: $([ "$sealed_mode" = 1 ] && echo sealed with kubeseal || echo Secret in the cluster))"

@@ -26,6 +26,7 @@
 //! hand (`make argo`), so the root never prunes itself.
 
 pub mod charts;
+pub mod gitops;
 pub mod manifests;
 pub mod platform;
 pub mod values;
@@ -108,6 +109,7 @@ pub fn render(model: &Model, tree: &mut Tree) {
         infra.push(METALLB_APP.to_owned());
     }
     infra.extend(platform::render(&mut out, k8s, &mut namespaces));
+    infra.extend(gitops::render(&mut out, k8s, &mut namespaces));
     for app in &k8s.infra {
         helm_app_dir(&mut out, model, k8s, Section::Infra, app, &mut namespaces);
         infra.push(app.name.clone());

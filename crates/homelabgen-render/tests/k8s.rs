@@ -110,6 +110,8 @@ fn renders_the_documented_layout() {
         "k8s/apps/phpipam/values.yaml",
         "k8s/bootstrap/kustomization.yaml",
         "k8s/bootstrap/namespace.yaml",
+        "k8s/infra/argocd/application.yaml",
+        "k8s/infra/argocd/kustomization.yaml",
         "k8s/infra/kustomization.yaml",
         "k8s/infra/metallb/application.yaml",
         "k8s/infra/metallb/config/ipaddresspool.yaml",
@@ -209,12 +211,16 @@ fn every_child_application_has_the_same_policy_and_the_spec_repository() {
         names,
         BTreeSet::from([
             "root".to_owned(),
+            "argocd".to_owned(),
             "metallb".to_owned(),
             "phpipam".to_owned()
         ])
     );
     for (path, app) in &apps {
-        assert_full_sync(path, app);
+        // Argo CD's own Application is never pruned and has no finalizer (tests/gitops.rs).
+        if app["metadata"]["name"] != "argocd" {
+            assert_full_sync(path, app);
+        }
         assert_eq!(app["metadata"]["namespace"], "argocd", "{path}");
         assert_eq!(app["spec"]["project"], "default", "{path}");
         assert_eq!(
@@ -255,6 +261,10 @@ fn every_git_path_and_kustomization_resource_exists() {
             .cloned()
             .unwrap_or_else(|| vec![app["spec"]["source"].clone()]);
         for source in sources {
+            // A directory source (Argo CD's own Application reads root-app.yaml): tests/gitops.rs.
+            if source.get("directory").is_some() {
+                continue;
+            }
             if let Some(dir) = source["path"].as_str() {
                 let dir = to_tree(dir);
                 assert!(
@@ -567,10 +577,10 @@ fn values_notes_follow_the_values_the_spec_sets() {
         yaml(&tree, "k8s/root-app.yaml")["spec"]["source"]["path"],
         "deploy/k8s/root"
     );
-    // No MetalLB: an empty infra/ and nothing of MetalLB anywhere.
+    // No MetalLB: nothing of MetalLB anywhere; infra/ holds only Argo CD's own Application.
     assert_eq!(
         yaml(&tree, "k8s/infra/kustomization.yaml")["resources"],
-        json!([])
+        json!(["argocd"])
     );
     assert!(!paths(&tree).iter().any(|p| p.contains("metallb")));
 }
@@ -662,7 +672,7 @@ fn metallb_is_an_infra_application_with_its_pool() {
     }
     assert_eq!(
         yaml(&tree, "k8s/infra/kustomization.yaml")["resources"],
-        json!(["metallb"])
+        json!(["metallb", "argocd"])
     );
     // The image disables servicelb because MetalLB is on (the model's cross-tool rule).
     assert!(model
@@ -718,7 +728,7 @@ fn each_namespace_object_is_rendered_once_and_never_argocds_or_kubes() {
     );
     assert_eq!(
         yaml(&tree, "k8s/infra/kustomization.yaml")["resources"],
-        json!(["metallb", "extra-lb", "dns"])
+        json!(["metallb", "argocd", "extra-lb", "dns"])
     );
     assert_eq!(
         yaml(&tree, "k8s/apps/kustomization.yaml")["resources"],
@@ -983,7 +993,7 @@ fn ingress_and_cert_manager_make_apps_reachable_over_tls() {
     let infra = yaml(&tree, "k8s/infra/kustomization.yaml");
     assert_eq!(
         infra["resources"],
-        json!(["metallb", "traefik", "cert-manager", "reloader"])
+        json!(["metallb", "traefik", "cert-manager", "argocd", "reloader"])
     );
     let traefik = yaml(&tree, "k8s/infra/traefik/application.yaml");
     let chart = &traefik["spec"]["sources"][0];

@@ -22,3 +22,9 @@ pub const K3S: &str = "v1.36.3+k3s1";
 pub const TRAEFIK_CHART: &str = "41.6.0";
 /// cert-manager's chart, tagged with a leading `v` (Go module proxy: v1.21.2 newest).
 pub const CERT_MANAGER: &str = "v1.21.2";
+/// The sealed-secrets Helm chart (its `helm/sealed-secrets/Chart.yaml` in the
+/// sealed-secrets module v0.40.0 says version 2.19.3, appVersion 0.39.1).
+pub const SEALED_SECRETS: &str = "2.19.3";
+/// k3s' system-upgrade-controller release tag (its manifests and Plan CRD are read
+/// from this tag; the controller creates the CRD itself at start).
+pub const SYSTEM_UPGRADE_CONTROLLER: &str = "v0.20.1";

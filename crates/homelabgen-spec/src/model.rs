@@ -183,6 +183,8 @@ pub struct Kubernetes {
     pub ingress: Option<IngressController>,
     /// cert-manager and its CA ClusterIssuer, when enabled.
     pub cert_manager: Option<CertManager>,
+    pub sealed_secrets: Option<SealedSecrets>,
+    pub system_upgrade: Option<SystemUpgrade>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -193,6 +195,22 @@ pub struct IngressController {
 #[derive(Debug, Clone, Serialize)]
 pub struct CertManager {
     pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SealedSecrets {
+    /// The sealed-secrets Helm chart version.
+    pub version: String,
+    /// Repository path of the SealedSecret files (outside the generated tree).
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemUpgrade {
+    /// The controller's release tag, `vX.Y.Z`.
+    pub version: String,
+    /// The k3s release the Plans upgrade every node to, `vX.Y.Z+k3sN`.
+    pub k3s_version: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

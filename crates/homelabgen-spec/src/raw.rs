@@ -383,6 +383,14 @@ pub struct RawKubernetes {
     /// entry's `ingress:` then gets a TLS certificate from it.
     #[serde(default)]
     pub cert_manager: Option<RawCertManager>,
+    /// Bitnami sealed-secrets: the controller as an infra app, and the encrypted
+    /// Secrets committed under `path` synced by an Application (docs/k8s.md).
+    #[serde(default)]
+    pub sealed_secrets: Option<RawSealedSecrets>,
+    /// k3s' system-upgrade-controller with Plans that upgrade k3s in place, one node at
+    /// a time (docs/upgrades.md).
+    #[serde(default)]
+    pub system_upgrade: Option<RawSystemUpgrade>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -396,12 +404,41 @@ pub struct RawIngressController {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct RawSealedSecrets {
+    /// sealed-secrets Helm chart version (https://bitnami-labs.github.io/sealed-secrets).
+    #[serde(default = "default_sealed_secrets_version")]
+    #[schemars(with = "crate::schema::Semver")]
+    pub version: At<String>,
+    /// Directory in the repository (outside the generated tree) holding the SealedSecret
+    /// files; `make phpipam-secret` writes there.
+    #[serde(default = "default_sealed_secrets_path")]
+    #[schemars(with = "String")]
+    pub path: At<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RawCertManager {
     /// cert-manager Helm chart version (https://charts.jetstack.io), written as
     /// cert-manager tags it, e.g. `v1.21.2`.
     #[serde(default = "default_cert_manager_version")]
     #[schemars(with = "crate::schema::ChartVersion")]
     pub version: At<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSystemUpgrade {
+    /// system-upgrade-controller release tag (`vX.Y.Z`), installed from its repository.
+    #[serde(default = "default_system_upgrade_version")]
+    #[schemars(with = "String")]
+    pub version: At<String>,
+    /// The k3s release the Plans upgrade every node to, in place (`vX.Y.Z+k3sN`).
+    /// Defaults to the cluster's image; set it ahead of the image to upgrade without
+    /// replacing VMs. A downgrade is refused.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub k3s_version: Option<At<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -688,4 +725,13 @@ fn default_traefik_version() -> At<String> {
 }
 fn default_cert_manager_version() -> At<String> {
     s(crate::defaults::CERT_MANAGER)
+}
+fn default_sealed_secrets_version() -> At<String> {
+    s(crate::defaults::SEALED_SECRETS)
+}
+fn default_sealed_secrets_path() -> At<String> {
+    s("secrets")
+}
+fn default_system_upgrade_version() -> At<String> {
+    s(crate::defaults::SYSTEM_UPGRADE_CONTROLLER)
 }

@@ -9,6 +9,8 @@ use crate::model::*;
 use crate::raw::Role as RawRole;
 use crate::raw::*;
 use crate::values;
+
+mod gitops;
 use serde_saphyr::Location;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -1138,6 +1140,19 @@ fn resolve_kubernetes(
     let apps = helm_apps(&k.apps, "apps", r);
     check_pod_security(r, k);
     check_unique_hosts(r, k);
+    let sealed_secrets = k
+        .sealed_secrets
+        .as_ref()
+        .map(|s| gitops::resolve_sealed_secrets(r, s, &path));
+    let server_k3s = images
+        .iter()
+        .find(|i| i.name == server.image)
+        .map(|i| i.k3s_version.as_str());
+    let system_upgrade = k
+        .system_upgrade
+        .as_ref()
+        .map(|s| gitops::resolve_system_upgrade(r, s, server_k3s));
+    gitops::check_reserved_names(r, k);
     Some(Kubernetes {
         cluster: env.name.clone(),
         server_vm: server.name.clone(),
@@ -1160,6 +1175,8 @@ fn resolve_kubernetes(
         apps,
         ingress,
         cert_manager,
+        sealed_secrets,
+        system_upgrade,
     })
 }
 

@@ -138,6 +138,26 @@ pub struct Source {
     pub ref_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub helm: Option<HelmSource>,
+    /// A plain directory of manifests: which files, and whether subdirectories count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectorySource>,
+    /// A kustomization: image overrides on top of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kustomize: Option<KustomizeSource>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectorySource {
+    pub recurse: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KustomizeSource {
+    pub images: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
