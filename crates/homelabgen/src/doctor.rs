@@ -402,8 +402,37 @@ struct Guest {
     template: bool,
 }
 
-/// Run every check. `env`: only this environment (default: all).
-pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -> Vec<Check> {
+/// The step a run prepares (`--for`): which checks it makes and how strict they are.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub enum Scope {
+    /// Every check (the default): both tools' privileges, templates must exist.
+    #[default]
+    All,
+    /// A `SOURCE=proxmox-iso` Packer build: site, Packer privileges (blockers), storage
+    /// `vm` and `iso` (blockers), and the template name must be free (it is built now).
+    Packer {
+        /// Only this image (default: every image).
+        image: Option<String>,
+        /// The release being built, when it is not the spec's (`IMAGE_VERSION`).
+        release: Option<u32>,
+    },
+    /// `tofu apply`: site, OpenTofu privileges, the templates the environment clones,
+    /// storage, vm ids and IPs; Packer's privileges are not asked.
+    Tofu,
+    /// `make up`: as `Tofu`, but a missing template is a warning (its image step builds it).
+    Up,
+}
+
+/// Run every check of `scope`. `env`: only this environment (default: all).
+pub fn run(
+    model: &Model,
+    spec_file: &str,
+    spec_text: &str,
+    env: Option<&str>,
+    scope: &Scope,
+) -> Vec<Check> {
+    let packer_only = matches!(scope, Scope::Packer { .. });
+    let want_packer = matches!(scope, Scope::All | Scope::Packer { .. });
     let locs = Locs {
         file: spec_file,
         raw: homelabgen_spec::load::parse(spec_file, spec_text).ok(),
@@ -413,7 +442,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     let envs: Vec<_> = model
         .environments
         .iter()
-        .filter(|e| env.is_none_or(|n| e.name == n))
+        .filter(|e| !packer_only && env.is_none_or(|n| e.name == n))
         .collect();
     let vms: Vec<(&str, &homelabgen_spec::model::Vm)> = envs
         .iter()
@@ -424,7 +453,10 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     let images: Vec<_> = model
         .images
         .iter()
-        .filter(|i| env.is_none() || vms.iter().any(|(_, v)| v.image == i.name))
+        .filter(|i| match scope {
+            Scope::Packer { image, .. } => image.as_ref().is_none_or(|n| &i.name == n),
+            _ => env.is_none() || vms.iter().any(|(_, v)| v.image == i.name),
+        })
         .collect();
 
     // ---------------------------------------------------------------- reachability + TLS
@@ -506,10 +538,21 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     }
 
     // ---------------------------------------------------------------- token
-    let token_at = format!("environment variable {TOKEN_VAR}");
-    let (token_id, auth) = match token_from_env() {
+    // A Packer build talks to the API with the Packer variables' token when they hold one.
+    let build_token = packer_only.then(packer_token_from_env).flatten();
+    let token_at = if build_token.is_some() {
+        "environment variables PKR_VAR_proxmox_username, PKR_VAR_proxmox_token".to_owned()
+    } else {
+        format!("environment variable {TOKEN_VAR}")
+    };
+    let (token_id, auth) = match build_token.map_or_else(token_from_env, Ok) {
         Ok(t) => t,
         Err(why) => {
+            let why = if packer_only {
+                format!("{why}, and PKR_VAR_proxmox_username / PKR_VAR_proxmox_token are not both set")
+            } else {
+                why
+            };
             r.add("site", Status::Fail, "token", why, &token_at, Some(format!(
                 "create a token (docs/tofu.md) and `export {TOKEN_VAR}='tofu@pve!homelab=<secret>'` in this shell"
             )));
@@ -720,7 +763,12 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     };
     // path -> (OpenTofu's privileges there, Packer's)
     let mut wanted: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
-    for (list, packer) in [(TOFU_PRIVS, false), (PACKER_PRIVS, true)] {
+    let lists: &[(&[&str], bool)] = match scope {
+        Scope::All => &[(TOFU_PRIVS, false), (PACKER_PRIVS, true)],
+        Scope::Packer { .. } => &[(PACKER_PRIVS, true)],
+        Scope::Tofu | Scope::Up => &[(TOFU_PRIVS, false)],
+    };
+    for &(list, packer) in lists {
         for name in list.iter().map(|p| monitor(p)) {
             for t in targets(&name, packer) {
                 let e = wanted.entry(t).or_default();
@@ -789,6 +837,8 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
             &token_at,
             None,
         );
+    } else if packer_only {
+        // OpenTofu's privileges are not this step's.
     } else if tofu_missing.is_empty() {
         r.add(
             "environment",
@@ -820,7 +870,13 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
             );
         }
     }
-    if !images.is_empty() {
+    // A Packer build needs them: a blocker there, a warning otherwise (qemu builds do not).
+    let packer_severity = if packer_only {
+        Status::Fail
+    } else {
+        Status::Warn
+    };
+    if want_packer && !images.is_empty() {
         let src = if packer_token.is_some() {
             "PKR_VAR_proxmox_username"
         } else {
@@ -829,7 +885,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
         if packer_refused {
             r.add(
                 "images",
-                Status::Warn,
+                packer_severity,
                 "packer-privileges",
                 format!("the API refuses the Packer token {packer_id} (401): `make packer SOURCE=proxmox-iso` would fail"),
                 "environment variables PKR_VAR_proxmox_username, PKR_VAR_proxmox_token",
@@ -848,7 +904,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
             for (path, miss) in &packer_missing {
                 r.add(
                     "images",
-                    Status::Warn,
+                    packer_severity,
                     "packer-privileges",
                     format!(
                         "token {packer_id} lacks {} on {path}: `make packer SOURCE=proxmox-iso` would fail (the default qemu build does not use the token)",
@@ -996,7 +1052,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                 "storage.iso",
                 &site.storage.iso,
                 "iso",
-                Status::Warn,
+                packer_severity,
                 "the boot ISO of a SOURCE=proxmox-iso build",
             );
         }
@@ -1111,6 +1167,48 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     for image in &images {
         let at = locs.image(&image.name);
         let name = &image.template_name;
+        if let Scope::Packer { release, .. } = scope {
+            // The name the build is about to create must be free.
+            let name = match release {
+                Some(n) => image.template_name_for(*n),
+                None => name.clone(),
+            };
+            let found: Vec<&Guest> = guests.iter().filter(|g| g.name == name).collect();
+            if found.is_empty() {
+                r.add(
+                    "images",
+                    Status::Ok,
+                    "template",
+                    format!(
+                        "no VM is named {name} yet: the build of image {} can create it",
+                        image.name
+                    ),
+                    &at,
+                    None,
+                );
+            } else {
+                let list = found
+                    .iter()
+                    .map(|g| format!("{} on {}", g.vmid, g.node))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                r.add(
+                    "images",
+                    Status::Fail,
+                    "template",
+                    format!("{name} exists already ({list}): the build would make a second VM of that name"),
+                    &at,
+                    Some(format!(
+                        "build a new release (`make packer IMAGE={} IMAGE_VERSION={}`), or remove the old one: `qm destroy {}` on {}",
+                        image.name,
+                        image.release + 1,
+                        found[0].vmid,
+                        found[0].node
+                    )),
+                );
+            }
+            continue;
+        }
         let found: Vec<&Guest> = guests.iter().filter(|g| &g.name == name).collect();
         let templates: Vec<&&Guest> = found.iter().filter(|g| g.template).collect();
         let where_ = |list: &[&Guest]| {
@@ -1119,7 +1217,19 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        if found.is_empty() {
+        if found.is_empty() && *scope == Scope::Up {
+            r.add(
+                "images",
+                Status::Warn,
+                "template",
+                format!(
+                    "template {name} does not exist yet (image {}): `make up` builds it first",
+                    image.name
+                ),
+                &at,
+                None,
+            );
+        } else if found.is_empty() {
             r.add(
                 "images",
                 Status::Fail,
@@ -1218,6 +1328,9 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     }
 
     // ---------------------------------------------------------------- vm ids + IPs
+    if packer_only {
+        return r.checks;
+    }
     let mut ip_owner: BTreeMap<Ipv4Addr, Vec<&Guest>> = BTreeMap::new();
     for g in guests.iter().filter(|g| !g.template) {
         if let Ok(cfg) = api.get(&format!("nodes/{}/qemu/{}/config", g.node, g.vmid), &[]) {
