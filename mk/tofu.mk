@@ -56,8 +56,9 @@ tf-plan: ## Plan the VMs of ENV (writes ENV's tfplan)
 	@$(tofu_init_if_needed)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" plan -input=false -out=tfplan $(TF_ARGS)
 
-tf-apply: $(OPERATOR_GUARD) ## Create or update the VMs of ENV (asks before changing anything)
+tf-apply: $(OPERATOR_GUARD) $(DOCTOR_BUILD) ## Create or update the VMs of ENV (doctor first; asks before changing anything)
 	@$(tofu_env_check); $(tofu_credentials_check)
+	@$(call doctor_gate,--for tofu --env "$(ENV)")
 	@$(tofu_init_if_needed)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" apply -input=false $(TF_ARGS)
 	@rm -f "$(TOFU_ENV_DIR)/tfplan"
@@ -125,8 +126,9 @@ tofu_vm_check = \
 # replaced from the template the spec names now (docs/upgrades.md). For a cluster run
 # it VM by VM (drain, upgrade, wait Ready, next); a single server loses what lives only
 # on its disk: back it up first.
-upgrade: $(OPERATOR_GUARD) ## Replace VM of ENV with a clone of the current image (asks first; docs/upgrades.md)
+upgrade: $(OPERATOR_GUARD) $(DOCTOR_BUILD) ## Replace VM of ENV with a clone of the current image (asks first; docs/upgrades.md)
 	@$(tofu_env_check); $(tofu_vm_check); $(tofu_credentials_check)
+	@$(call doctor_gate,--for tofu --env "$(ENV)")
 	@$(tofu_init_if_needed)
 	@TOFU='$(TOFU)' sh tools/tf-upgrade.sh "$(TOFU_ENV_DIR)" "$(VM)" $(TF_ARGS)
 
