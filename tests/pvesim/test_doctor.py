@@ -520,6 +520,151 @@ def t_env_filter(ctx):
     check("lab-worker-1" not in p.stdout and "edge/edge-1" in p.stdout, p.stdout)
 
 
+def without(*names):
+    """A seed edit: the token holds every privilege on / except `names`."""
+    def edit(site, seed):
+        seed["permissions"] = {"/": [p for p in __import__("pvesim").ALL_PRIVS if p not in names]}
+    return edit
+
+
+def no_template(site, seed):
+    seed["vms"] = [v for v in seed["vms"] if v["config"]["name"] != site.images[0]["template_name"]]
+
+
+def t_for_packer_name(ctx):
+    # --for packer: the template name the build creates must be free.
+    img = [i for i in ctx["site"].images if i["vmid"] == 9000][0]
+    other = [i for i in ctx["site"].images if i is not img][0]
+    name = img["template_name"]
+    args = ("--for", "packer", "--image", img["image"])
+    site, p, _ = run_fault(ctx, args=args)
+    expect(p, 2, "✗", rf"{re.escape(name)} exists already \(9000 on pve2\)",
+           "(images[0].name)", rf"make packer IMAGE={img['image']} IMAGE_VERSION=4")
+    check("environment" not in p.stdout.split("\n") and "vm_id" not in p.stdout,
+          f"--for packer checked the environments:\n{p.stdout}")
+    check(other["template_name"] not in p.stdout, f"--image checked another image:\n{p.stdout}")
+    # The next release's name is free: the same site passes.
+    _, p, _ = run_fault(ctx, args=args + ("--release", "4"))
+    expect(p, 0)
+    check(any(f"no VM is named {name[:-1]}4 yet" in ln for ln in lines(p, "✓")), p.stdout)
+    # The spec's release before its first build: free.
+    _, p, _ = run_fault(ctx, lambda s, d: d.update(vms=[v for v in d["vms"] if v["vmid"] != 9000]), args=args)
+    expect(p, 0)
+    check(any(f"no VM is named {name} yet" in ln for ln in lines(p, "✓")), p.stdout)
+
+
+def t_for_packer_privileges(ctx):
+    # Packer's privileges block a proxmox-iso build (a warning without --for); OpenTofu's do not matter.
+    args = ("--for", "packer", "--image", ctx["site"].images[0]["image"], "--release", "4")
+    _, p, _ = run_fault(ctx, without("Sys.Modify"), args=args)
+    expect(p, 2, "✗", r"lacks Sys\.Modify on /nodes/pve2: `make packer SOURCE=proxmox-iso` would fail",
+           fix=r"pveum role add HomelabPacker")
+    _, p, _ = run_fault(ctx, without("VM.Clone"), args=args)
+    expect(p, 0)
+    check("VM.Clone" not in p.stdout, p.stdout)
+    # The ISO storage must allow iso content for the build.
+    def no_iso(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.iso_storage:
+                s["content"] = ",".join(c for c in s["content"].split(",") if c != "iso")
+    _, p, _ = run_fault(ctx, no_iso, args=args)
+    expect(p, 2, "✗", r"does not allow content type iso")
+
+
+def t_for_packer_token(ctx):
+    # The build's own token (PKR_VAR_*) is enough: PROXMOX_VE_API_TOKEN is not needed.
+    args = ("--for", "packer", "--image", ctx["site"].images[0]["image"], "--release", "4")
+    pkr = {"PKR_VAR_proxmox_username": "root@pam!pvesim", "PKR_VAR_proxmox_token": SECRET}
+    _, p, _ = run_fault(ctx, token=None, args=args, env_extra=pkr)
+    expect(p, 0)
+    check(any("the API accepts the token root@pam!pvesim" in ln and "PKR_VAR_proxmox_username" in ln
+              for ln in lines(p, "✓")), p.stdout)
+    _, p, _ = run_fault(ctx, token=None, args=args)
+    expect(p, 2, "✗", r"PROXMOX_VE_API_TOKEN is not set, and PKR_VAR_proxmox_username / PKR_VAR_proxmox_token")
+    _, p, _ = run_fault(ctx, token=None, args=args, env_extra=dict(pkr, PKR_VAR_proxmox_token="wrong-1234"))
+    expect(p, 2, "✗", r"the API refuses the token root@pam!pvesim \(401")
+    check("wrong-1234" not in p.stdout + p.stderr, "the wrong Packer secret was printed")
+
+
+def t_for_tofu(ctx):
+    # --for tofu: Packer's privileges are not asked; the templates must exist.
+    _, p, _ = run_fault(ctx, without("Sys.Modify"), args=("--for", "tofu"))
+    expect(p, 0)
+    check(not lines(p, "!") and "Packer" not in p.stdout, f"--for tofu checked Packer:\n{p.stdout}")
+    name = ctx["site"].images[0]["template_name"]
+    _, p, _ = run_fault(ctx, no_template, args=("--for", "tofu"))
+    expect(p, 2, "✗", rf"template {re.escape(name)} does not exist")
+    _, p, _ = run_fault(ctx, without("VM.Clone"), args=("--for", "tofu", "--env", "lab"))
+    expect(p, 2, "✗", r"lacks VM\.Clone on /vms \(OpenTofu")
+
+
+def t_for_up(ctx):
+    # --for up: a missing template is a warning (make up builds it); a blocker stays one.
+    name = ctx["site"].images[0]["template_name"]
+    _, p, _ = run_fault(ctx, no_template, args=("--for", "up", "--env", "lab"))
+    expect(p, 1, "!", rf"template {re.escape(name)} does not exist yet .*`make up` builds it first")
+    _, p, _ = run_fault(ctx, lambda s, d: (no_template(s, d), without("VM.Clone")(s, d)),
+                        args=("--for", "up", "--env", "lab"))
+    expect(p, 2, "✗", r"lacks VM\.Clone on /vms")
+
+
+def t_for_bad_args(ctx):
+    site = copy.deepcopy(ctx["site"])
+    for args, want in [(("--for", "packer", "--env", "lab"), "--env goes with --for tofu"),
+                       (("--for", "tofu", "--release", "2"), "--image and --release go with --for packer only"),
+                       (("--for", "packer", "--image", "nope"), "--image nope: no such image"),
+                       (("--image", "x"), "--for")]:
+        p, _ = doctor(site, ctx["tmp"], h.free_port(), args=args)
+        check(p.returncode == 2 and want in p.stderr, f"{args}: exit {p.returncode}: {p.stderr}")
+
+
+def t_make_gate(ctx):
+    # make tf-apply runs doctor --for tofu first: a blocker stops it before tofu runs;
+    # a healthy site lets it through; DOCTOR=off skips the check.
+    site = copy.deepcopy(ctx["site"])
+    tmp = tempfile.mkdtemp(dir=ctx["tmp"], prefix="gate-")
+    stub = os.path.join(tmp, "tofu")
+    calls = os.path.join(tmp, "calls")
+    with open(stub, "w", encoding="utf-8") as f:
+        f.write(f"#!/bin/sh\necho \"tofu $*\" >>{calls}\n")
+    os.chmod(stub, 0o755)
+    gen = os.path.join(site.tmp, "gen")
+
+    def make(seed_edit, *extra):
+        seed = copy.deepcopy(site.seed)
+        if seed_edit:
+            seed_edit(site, seed)
+        sim = Sim(ctx["tmp"], seed, ctx["certs"])
+        try:
+            spec = os.path.join(tmp, "spec.yaml")
+            with open(spec, "w", encoding="utf-8") as f:
+                f.write(re.sub(r"endpoint: \S+", f"endpoint: https://127.0.0.1:{sim.port}", site.text, count=1))
+            if os.path.exists(calls):
+                os.remove(calls)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("PKR_VAR_", "PROXMOX_", "MAKE"))}
+            env.update(PROXMOX_VE_API_TOKEN=TOKEN, HOMELABGEN=h.homelabgen())
+            p = subprocess.run(["make", "--no-print-directory", "-C", h.ROOT, "tf-apply", "ENV=lab", "GUARD=off",
+                                f"SPEC={spec}", f"GENERATED={gen}", f"TOFU={stub}", *extra],
+                               capture_output=True, text=True, env=env, timeout=300)
+        finally:
+            sim.close()
+        called = open(calls, encoding="utf-8").read() if os.path.exists(calls) else ""
+        return p, called
+
+    p, called = make(lambda s, d: d["vms"].append({"vmid": 9201, "node": "pve-other", "config": {"name": "intruder"}}))
+    out = p.stdout + p.stderr
+    check(p.returncode == 2 and "VM id 9201 is taken" in out and "refusing: homelabgen doctor found a blocker" in out,
+          f"make tf-apply with a taken vm_id: exit {p.returncode}\n{out}")
+    check(" apply " not in called, f"tofu apply ran after a doctor blocker: {called}")
+    p, called = make(None)
+    check(p.returncode == 0 and " apply " in called, f"make tf-apply on a healthy site: exit {p.returncode}\n"
+          f"{p.stdout}{p.stderr}\ncalls: {called}")
+    p, called = make(lambda s, d: d["vms"].append({"vmid": 9201, "node": "pve-other", "config": {"name": "x"}}),
+                     "DOCTOR=off")
+    check(p.returncode == 0 and " apply " in called and "doctor" not in p.stdout,
+          f"DOCTOR=off: exit {p.returncode}\n{p.stdout}{p.stderr}")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="doctor-test-")
     sys.path.insert(0, h.HERE)
@@ -563,6 +708,13 @@ def main():
             ("untrusted certificate with insecure_tls: false", t_untrusted_certificate),
             ("unknown --env", t_unknown_env),
             ("--env limits the checks", t_env_filter),
+            ("--for packer: the template name must be free (--release N)", t_for_packer_name),
+            ("--for packer: Packer's privileges and the ISO storage block", t_for_packer_privileges),
+            ("--for packer: the build's own token (PKR_VAR_*)", t_for_packer_token),
+            ("--for tofu: no Packer checks, templates must exist", t_for_tofu),
+            ("--for up: a missing template is a warning", t_for_up),
+            ("--for: bad argument combinations", t_for_bad_args),
+            ("make tf-apply runs doctor first (blocker stops it, DOCTOR=off skips)", t_make_gate),
         ]:
             scenario(name, fn, ctx)
     finally:

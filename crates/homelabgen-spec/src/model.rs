@@ -190,14 +190,24 @@ pub struct SyncPolicy {
 /// The template name Packer gives a build of `release`:
 /// `alma{os_version}-k3-node-{arch}-{k3s_version_dashed}-v{release}` (mirrors the Packer
 /// tree's `local.template_name`).
-pub fn template_name(os_version: &str, arch: &str, k3s_version_dashed: &str, release: u32) -> String {
+pub fn template_name(
+    os_version: &str,
+    arch: &str,
+    k3s_version_dashed: &str,
+    release: u32,
+) -> String {
     format!("alma{os_version}-k3-node-{arch}-{k3s_version_dashed}-v{release}")
 }
 
 impl Image {
     /// The template name of another release of this image (`make packer IMAGE_VERSION=N`).
     pub fn template_name_for(&self, release: u32) -> String {
-        template_name(&self.os_version, &self.arch, &self.k3s_version_dashed, release)
+        template_name(
+            &self.os_version,
+            &self.arch,
+            &self.k3s_version_dashed,
+            release,
+        )
     }
 }
 

@@ -549,7 +549,9 @@ pub fn run(
         Ok(t) => t,
         Err(why) => {
             let why = if packer_only {
-                format!("{why}, and PKR_VAR_proxmox_username / PKR_VAR_proxmox_token are not both set")
+                format!(
+                    "{why}, and PKR_VAR_proxmox_username / PKR_VAR_proxmox_token are not both set"
+                )
             } else {
                 why
             };
