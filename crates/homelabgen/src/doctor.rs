@@ -120,6 +120,8 @@ impl Locs<'_> {
                 "storage.vm" => s.storage.vm.referenced.line(),
                 "storage.iso" => s.storage.iso.referenced.line(),
                 "storage.snippets" => s.storage.snippets.referenced.line(),
+                "ssh_host" => s.ssh_host.referenced.line(),
+                "ssh_user" => s.ssh_user.referenced.line(),
                 "insecure_tls" => 0,
                 _ => 0,
             }
@@ -355,6 +357,180 @@ fn sh_quote(s: &str) -> String {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The ssh command doctor runs: `HOMELABGEN_SSH` split on whitespace (e.g.
+/// `ssh -F ~/.ssh/lab.conf`), default `ssh`.
+fn ssh_command() -> Vec<String> {
+    let cmd: Vec<String> = std::env::var("HOMELABGEN_SSH")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if cmd.is_empty() {
+        vec!["ssh".to_owned()]
+    } else {
+        cmd
+    }
+}
+
+/// Run `cmd` with a deadline; `None` when it could not start or ran past it (killed).
+fn run_with_deadline(
+    cmd: &mut std::process::Command,
+    limit: std::time::Duration,
+) -> Option<Result<std::process::Output, String>> {
+    use std::process::Stdio;
+    let mut child = match cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let start = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return Some(child.wait_with_output().map_err(|e| e.to_string())),
+            Ok(None) if start.elapsed() < limit => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+/// The provider uploads user_data snippets over SSH as `site.ssh_user` to
+/// `site.ssh_host` (port 22, keys from the ssh-agent): the node must answer, and the
+/// user must be able to write the snippets directory (or, not root, run `pvesm` and
+/// `tee` through passwordless sudo, docs/tofu.md). Asked with `test -w` and `sudo -n -l`:
+/// nothing is written.
+fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, locs: &Locs) {
+    let storage = &site.storage.snippets;
+    let host_at = locs.site("ssh_host");
+    let dest = format!("{}@{}", site.ssh_user, site.ssh_host);
+    let path = api
+        .get(&format!("storage/{storage}"), &[])
+        .ok()
+        .and_then(|v| v.get("path").and_then(Value::as_str).map(str::to_owned));
+    let Some(path) = path.filter(|p| p.starts_with('/')) else {
+        r.add(
+            "site",
+            Status::Warn,
+            "ssh-snippets",
+            format!("storage {storage} names no directory (GET /storage/{storage} has no path): cannot check that {dest} can write its snippets"),
+            locs.site("storage.snippets"),
+            Some("snippets need a directory storage (dir, NFS, CIFS, CephFS)".to_owned()),
+        );
+        return;
+    };
+    let dir = format!("{}/snippets", path.trim_end_matches('/'));
+    // Prints one word; exit 255 is ssh's own failure.
+    let probe = format!(
+        "d={}; [ -d \"$d\" ] || d={}; if [ ! -d \"$d\" ]; then echo missing; elif [ -w \"$d\" ]; then echo writable; \
+         elif command -v sudo >/dev/null && sudo -n -l pvesm >/dev/null 2>&1 && sudo -n -l tee >/dev/null 2>&1; then echo sudo; else echo denied; fi",
+        sh_quote(&dir),
+        sh_quote(&path)
+    );
+    let argv = ssh_command();
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]).args([
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-l",
+        &site.ssh_user,
+        "--",
+        &site.ssh_host,
+        &probe,
+    ]);
+    let out = match run_with_deadline(&mut cmd, std::time::Duration::from_secs(30)) {
+        Some(Ok(o)) => o,
+        Some(Err(e)) => {
+            r.add(
+                "site",
+                Status::Warn,
+                "ssh-snippets",
+                format!(
+                    "cannot run {} ({e}): the SSH access for snippet uploads is not checked",
+                    argv[0]
+                ),
+                &host_at,
+                Some("install the OpenSSH client, or point HOMELABGEN_SSH at it".to_owned()),
+            );
+            return;
+        }
+        None => {
+            r.add(
+                "site",
+                Status::Fail,
+                "ssh-snippets",
+                format!("ssh {dest} did not answer within 30 s: OpenTofu uploads user_data snippets over SSH"),
+                &host_at,
+                Some(format!("check that `ssh {dest} true` works (site.ssh_host reaches the node on port 22)")),
+            );
+            return;
+        }
+    };
+    let word = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let err = err
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let err: String = err.chars().filter(|c| !c.is_control()).take(200).collect();
+    match (out.status.code(), word.as_str()) {
+        (Some(0), "writable") => r.add(
+            "site",
+            Status::Ok,
+            "ssh-snippets",
+            format!("{dest} can write {dir} over SSH (user_data snippets of storage {storage})"),
+            &host_at,
+            None,
+        ),
+        (Some(0), "sudo") => r.add(
+            "site",
+            Status::Ok,
+            "ssh-snippets",
+            format!("{dest} may run pvesm and tee through passwordless sudo (user_data snippets into {dir})"),
+            &host_at,
+            None,
+        ),
+        (Some(0), "missing") => r.add(
+            "site",
+            Status::Fail,
+            "ssh-snippets",
+            format!("{path}, the directory of storage {storage}, does not exist on {} (or {} cannot see it)", site.ssh_host, site.ssh_user),
+            locs.site("storage.snippets"),
+            Some(format!("on the node: `mkdir -p {}` (or fix the storage's path: `pvesm set {storage} --path ...`)", sh_quote(&dir))),
+        ),
+        (Some(0), "denied") => r.add(
+            "site",
+            Status::Fail,
+            "ssh-snippets",
+            format!("{dest} cannot write {dir} and has no passwordless sudo for pvesm and tee: OpenTofu cannot upload user_data snippets"),
+            locs.site("ssh_user"),
+            Some(format!("use root (`ssh_user: root`), or on the node give {} passwordless sudo for /usr/sbin/pvesm, /usr/sbin/qm and tee (docs/tofu.md)", site.ssh_user)),
+        ),
+        _ => r.add(
+            "site",
+            Status::Fail,
+            "ssh-snippets",
+            format!(
+                "ssh {dest} failed{}: OpenTofu uploads user_data snippets over SSH",
+                if err.is_empty() { String::new() } else { format!(": {err}") }
+            ),
+            &host_at,
+            Some(format!("load the key of {} into your ssh-agent (`ssh-add`), and check that `ssh {dest} true` works", site.ssh_user)),
+        ),
     }
 }
 
@@ -1067,6 +1243,7 @@ pub fn run(
                 Status::Fail,
                 "a VM has user_data, uploaded as a snippet",
             );
+            ssh_snippets(&mut r, &api, site, &locs);
         }
         let bridge_at = locs.site("bridge");
         match api.get(&format!("nodes/{}/network", site.node), &[]) {
