@@ -136,16 +136,15 @@ $others"
   say "[$vm] delete the old node object (frees the name and the node password; a server's etcd member goes with it)"
   k delete node "$vm" --wait=true
   say "[$vm] wait until the new node is Ready (up to ${READY_TIMEOUT}s)"
-  waited=0
+  deadline=$(($(date +%s) + READY_TIMEOUT))
   while :; do
     ready=$(k get node "$vm" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) || ready=
     [ "$ready" = True ] && break
-    [ "$waited" -lt "$READY_TIMEOUT" ] || {
+    [ "$(date +%s)" -lt "$deadline" ] || {
       say "$vm did not come back Ready within ${READY_TIMEOUT}s (last: ${ready:-not registered}): look at the VM's console and k3s log; the VMs after it are not touched"
       exit 1
     }
     sleep "$POLL"
-    waited=$((waited + POLL))
   done
   k uncordon "$vm"
   say "[$vm] Ready and uncordoned"
