@@ -774,6 +774,8 @@ main() {
         say "another install.sh holds $DIR/.lock; waiting for it"
         flock 9
     fi
+    # Again under the lock: the installer we waited for removes an empty build/ at its end.
+    mkdir -p "$DIR/build"
     TMP=$(mktemp -d "$DIR/build/tmp.XXXXXX")
     trap 'rm -rf "$TMP"' EXIT
     platform
