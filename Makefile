@@ -37,7 +37,8 @@ help: ## List targets and variables
 	  'HOMELABGEN_TOOLS_DIR' "pinned toolchain cache, first on PATH for every target (default $(HOMELABGEN_TOOLS_DIR))" \
 	  'HOMELABGEN' 'the homelabgen binary (default: this checkout'"'"'s target/debug/homelabgen)' \
 	  'PROXMOX_ENDPOINT' '`make up`: the API to look for templates on (default: TF_VAR_proxmox_endpoint or terraform.tfvars)' \
-	  'GUARD' '`off` skips the CHANGEME / drift / pushed guards of the operator targets (tests only)'
+	  'GUARD' '`off` skips the CHANGEME / drift / pushed guards of the operator targets (tests only)' \
+	  'DOCTOR' '`off` skips the homelabgen doctor run before packer (proxmox-iso), tf-apply, upgrade and up (tests only)'
 
 
 build: ## Build the homelabgen binary (nothing to do when HOMELABGEN names another one)
@@ -127,6 +128,15 @@ GUARD ?= on
 OPERATOR_GUARD := $(if $(filter off,$(GUARD)),,operator-guard)
 ARGO_GUARD := $(if $(filter off,$(GUARD)),,argo-pushed)
 
+# --- `homelabgen doctor` before the steps that build on Proxmox: `make packer
+# SOURCE=proxmox-iso` (--for packer), `make tf-apply` and `make upgrade` (--for tofu),
+# `make up` (--for up). A blocker (exit 2) stops the step; warnings (exit 1) are shown
+# and the step goes on. DOCTOR=off skips it (the stand-in tests, which have no Proxmox).
+DOCTOR ?= on
+DOCTOR_BUILD := $(if $(filter off,$(DOCTOR)),,build)
+doctor_gate = $(if $(filter off,$(DOCTOR)),:,rc=0; $(HOMELABGEN) doctor --spec "$(SPEC)" $(1) || rc=$$?; \
+  case $$rc in (0|1) ;; (*) echo "make: refusing: homelabgen doctor found a blocker (✗ above): fix it, or DOCTOR=off to skip the check" >&2; exit 2 ;; esac)
+
 .PHONY: operator-guard argo-pushed
 operator-guard: build
 	@$(HOMELABGEN) check --strict --spec "$(SPEC)" >/dev/null || { \
@@ -163,8 +173,9 @@ PROXMOX_ENDPOINT ?=
 UP_STEPS_AFTER_IMAGE = tf-plan tf-apply kubeconfig k8s-bootstrap phpipam-secret argo
 
 .PHONY: up down up-image
-up: $(OPERATOR_GUARD) ## Bring ENV up: image (if missing), tf-plan, tf-apply, kubeconfig, k8s-bootstrap, phpipam-secret, argo
+up: $(OPERATOR_GUARD) $(DOCTOR_BUILD) ## Bring ENV up: doctor, image (if missing), tf-plan, tf-apply, kubeconfig, k8s-bootstrap, phpipam-secret, argo
 	@[ -n "$(ENV)" ] || { echo "make: ENV is not set, e.g. make up ENV=$(firstword $(TOFU_ENVS))" >&2; exit 2; }
+	@$(call doctor_gate,--for up --env "$(ENV)")
 	@set -u; n=0; \
 	step() { n=$$((n + 1)); echo "== make up [$$n] $$*"; \
 	  $(MAKE) --no-print-directory GUARD=off ENV="$(ENV)" "$$@" || { \

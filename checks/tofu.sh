@@ -179,6 +179,8 @@ checks_tofu() {
   if need make; then
     step "make tf-*/kubeconfig: ENV checks, plan, kubeconfig rewrite and merge (stand-ins)" bash "$ROOT/tests/tofu/make-targets.sh"
   fi
+  step "make upgrade's roll: drain, replace, wait Ready, one node at a time; quorum refusals (stand-in kubectl)" \
+    bash "$ROOT/tests/tofu/roll-upgrade.sh"
   need tofu || return 0
 
   step "tofu fmt -check -recursive" tofu fmt -check -recursive -diff -no-color "$tree"

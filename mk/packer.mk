@@ -26,7 +26,7 @@ packer-check-inputs:
 	@[ -f "$(PACKER_DIR)/build.pkr.hcl" ] || { echo "make: $(PACKER_DIR) is not an image directory (images: $(PACKER_IMAGES))" >&2; exit 2; }
 	@[ -z "$(VAR_FILE)" ] || [ -f "$(VAR_FILE)" ] || { echo "make: VAR_FILE=$(VAR_FILE) does not exist" >&2; exit 2; }
 
-packer: $(OPERATOR_GUARD) packer-check-inputs ## Build the golden image: IMAGE_VERSION=N (release), SOURCE=qemu|proxmox-iso
+packer: $(OPERATOR_GUARD) $(DOCTOR_BUILD) packer-check-inputs ## Build the golden image: IMAGE_VERSION=N (release), SOURCE=qemu|proxmox-iso
 	@case "$(SOURCE)" in qemu|proxmox-iso) ;; *) echo "make: SOURCE must be qemu or proxmox-iso, not '$(SOURCE)'" >&2; exit 2 ;; esac
 	@case "$(IMAGE_VERSION)" in '') ;; *[!0-9]*|0*) echo "make: IMAGE_VERSION must be a release number (1, 2, ...), not '$(IMAGE_VERSION)'" >&2; exit 2 ;; esac
 	@if [ -n "$(VAR_FILE)" ] && grep -n CHANGEME "$(VAR_FILE)" >&2; then echo "make: $(VAR_FILE) still holds the CHANGEME values above: replace them" >&2; exit 2; fi
@@ -42,16 +42,9 @@ packer: $(OPERATOR_GUARD) packer-check-inputs ## Build the golden image: IMAGE_V
 	   echo "note: building release $(IMAGE_VERSION); the spec says $$spec_release, so OpenTofu still clones v$$spec_release." >&2; \
 	   echo "      Set images[].release: $(IMAGE_VERSION) in the spec and run 'make render' to deploy this build." >&2; \
 	 fi
-	@# proxmox-iso creates a second template of an existing name: ask the API first.
-	@if [ "$(SOURCE)" = proxmox-iso ]; then \
-	   values=$$(echo 'join("\n", [local.template_name, var.proxmox_url, "$${var.proxmox_insecure_tls}"])' | \
-	     packer console $(PACKER_VAR_FILE_ARG) $(if $(IMAGE_VERSION),-var image_release=$(IMAGE_VERSION)) "$(PACKER_DIR)") || \
-	     { echo "make: packer console cannot compute the template name in $(PACKER_DIR)" >&2; exit 2; }; \
-	   { read -r name; read -r url; read -r insecure; } <<<"$$values"; \
-	   TEMPLATE_NAME="$$name" PROXMOX_URL="$$url" PROXMOX_INSECURE="$$insecure" \
-	     PROXMOX_USERNAME="$${PKR_VAR_proxmox_username:-}" PROXMOX_TOKEN="$${PKR_VAR_proxmox_token:-}" \
-	     bash "$(PACKER_DIR)/scripts/check-template-name.sh" || exit 2; \
-	 fi
+	@# proxmox-iso builds on Proxmox through the API: doctor first (the site, the Packer
+	@# token's privileges, the ISO storage, and no VM holds the template name yet).
+	@if [ "$(SOURCE)" = proxmox-iso ]; then $(call doctor_gate,--for packer --image "$(IMAGE)" $(if $(IMAGE_VERSION),--release $(IMAGE_VERSION))); fi
 	cd "$(PACKER_DIR)" && packer init .
 	@# The qemu source does not use the API token, but Packer asks for every variable.
 	cd "$(PACKER_DIR)" && \

@@ -56,8 +56,9 @@ tf-plan: ## Plan the VMs of ENV (writes ENV's tfplan)
 	@$(tofu_init_if_needed)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" plan -input=false -out=tfplan $(TF_ARGS)
 
-tf-apply: $(OPERATOR_GUARD) ## Create or update the VMs of ENV (asks before changing anything)
+tf-apply: $(OPERATOR_GUARD) $(DOCTOR_BUILD) ## Create or update the VMs of ENV (doctor first; asks before changing anything)
 	@$(tofu_env_check); $(tofu_credentials_check)
+	@$(call doctor_gate,--for tofu --env "$(ENV)")
 	@$(tofu_init_if_needed)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" apply -input=false $(TF_ARGS)
 	@rm -f "$(TOFU_ENV_DIR)/tfplan"
@@ -125,14 +126,19 @@ tofu_vm_check = \
 .PHONY: upgrade reboot
 
 # The clone is pinned in state (ignore_changes = [clone] in the module): a new image
-# never replaces a running VM by itself. This is the explicit upgrade: one VM
-# replaced from the template the spec names now (docs/upgrades.md). For a cluster run
-# it VM by VM (drain, upgrade, wait Ready, next); a single server loses what lives only
-# on its disk: back it up first.
-upgrade: $(OPERATOR_GUARD) ## Replace VM of ENV with a clone of the current image (asks first; docs/upgrades.md)
-	@$(tofu_env_check); $(tofu_vm_check); $(tofu_credentials_check)
+# never replaces a running VM by itself. This is the explicit upgrade: VM (or VM=a,b,c,
+# one at a time, in that order) replaced from the template the spec names now
+# (docs/upgrades.md). tools/roll-upgrade.sh keeps a cluster whole around each
+# replacement: refuses when etcd quorum would break or another node is down, cordons and
+# drains the node, replaces the VM (tools/tf-upgrade.sh), deletes the old node object,
+# waits until the new node is Ready and uncordons it. KUBE=off replaces without kubectl;
+# the only server of a single-node cluster loses what lives only on its disk.
+comma := ,
+upgrade: $(OPERATOR_GUARD) $(DOCTOR_BUILD) ## Replace VM (VM=a,b: one at a time; drain, replace, wait Ready) of ENV with a clone of the current image (docs/upgrades.md)
+	@$(tofu_env_check); $(if $(findstring $(comma),$(VM)),,$(tofu_vm_check);) $(tofu_credentials_check)
+	@$(call doctor_gate,--for tofu --env "$(ENV)")
 	@$(tofu_init_if_needed)
-	@TOFU='$(TOFU)' sh tools/tf-upgrade.sh "$(TOFU_ENV_DIR)" "$(VM)" $(TF_ARGS)
+	@TOFU='$(TOFU)' KUBECTL='$(KUBECTL)' sh tools/roll-upgrade.sh "$(TOFU_ENV_DIR)" "$(VM)" $(TF_ARGS)
 
 # Changes that need the VM off (cores, memory, CPU type) stay pending in Proxmox: the
 # provider runs with reboot_after_update = false. This reboots VM through Proxmox

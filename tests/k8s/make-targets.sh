@@ -70,7 +70,7 @@ unseal() {
 
 for mode in "${modes[@]}"; do
   case $mode in
-    top) make_args=(--no-print-directory -C "$root" GUARD=off) ;;
+    top) make_args=(--no-print-directory -C "$root" GUARD=off DOCTOR=off) ;;
     standalone) make_args=(--no-print-directory -f "$root/mk/k8s.mk") ;;
   esac
   # --- inputs and context are checked first

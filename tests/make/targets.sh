@@ -82,7 +82,7 @@ run_make() {
   : >"$CALLS"
   env HOMELABGEN="$bin" HOMELABGEN_TOOLS_DIR="$work/notools" PATH="$work/bin:$PATH" \
     PROXMOX_VE_API_TOKEN='test@pve!t=not-a-secret' PKR_VAR_build_ssh_key="$work/key" \
-    make --no-print-directory -C "$root" SPEC="${LAB_SPEC:-$lab/spec/homelab.yaml}" GENERATED="${LAB_GENERATED:-$lab/generated}" \
+    make --no-print-directory -C "$root" DOCTOR=off SPEC="${LAB_SPEC:-$lab/spec/homelab.yaml}" GENERATED="${LAB_GENERATED:-$lab/generated}" \
     TOFU="$work/bin/tofu" SSH="$work/bin/ssh" KUBECONFIG_FILE="$work/home/.kube/config" \
     PROXMOX_ENDPOINT=https://pve.test:8006 "$@" >"$work/out" 2>&1 || rc=$?
   if [ "$rc" != "$want" ]; then
@@ -168,6 +168,29 @@ run_make 0 "up with the template there" up ENV="$env"
 grep -q '^packer build' "$CALLS" && fail "up built an image that exists"
 expect_out "up with the template there" "template $template exists"
 
+# doctor runs first (DOCTOR=on): `--for up` before anything, `--for tofu` before the
+# apply; a blocker (exit 2) stops `up` before any tool runs, warnings (exit 1) go on. A
+# wrapper answers `doctor` from $work/doctor.exit and passes everything else to homelabgen.
+cat >"$work/bin/homelabgen-doctor" <<STUB
+#!/usr/bin/env bash
+if [ "\$1" = doctor ]; then printf 'homelabgen %s\n' "\$*" >>"\$CALLS"; echo "doctor says \$(cat "$work/doctor.exit")"; exit "\$(cat "$work/doctor.exit")"; fi
+exec "$bin" "\$@"
+STUB
+chmod +x "$work/bin/homelabgen-doctor"
+echo 2 >"$work/doctor.exit"
+rm -rf "$work/home/.kube" "$FAKE_KUBE_STATE"
+run_make 2 "up with a doctor blocker" up ENV="$env" DOCTOR=on HOMELABGEN="$work/bin/homelabgen-doctor"
+expect_out "up with a doctor blocker" "refusing: homelabgen doctor found a blocker"
+[ "$(cut -d' ' -f1 "$CALLS" | sort -u)" = homelabgen ] || fail "up ran tools after a doctor blocker: $(cat "$CALLS")"
+grep -qF -- "homelabgen doctor --spec $lab/spec/homelab.yaml --for up --env $env" "$CALLS" || fail "up: no doctor --for up: $(cat "$CALLS")"
+echo 1 >"$work/doctor.exit"
+rm -rf "$work/home/.kube" "$FAKE_KUBE_STATE"
+run_make 0 "up with doctor warnings" up ENV="$env" DOCTOR=on HOMELABGEN="$work/bin/homelabgen-doctor"
+order=$(sed -n -e 's/^homelabgen doctor .*--for \([a-z]*\) .*/doctor-\1/p' -e 's/^tofu .* plan .*/tofu-plan/p' \
+  -e 's/^tofu .* apply .*/tofu-apply/p' "$CALLS" | tr '\n' ' ')
+[ "$order" = "doctor-up tofu-plan doctor-tofu tofu-apply " ] || fail "up with doctor: call order '$order'"
+rm -rf "$work/home/.kube" "$FAKE_KUBE_STATE"
+
 # A failing step stops the chain and says how to go on.
 touch "$work/fail-tofu"
 rm -rf "$FAKE_KUBE_STATE"
@@ -187,4 +210,4 @@ if [ "$failures" -gt 0 ]; then
   echo "make targets: $failures failure(s)" >&2
   exit 1
 fi
-echo "make targets: tools on PATH, diff exit codes, guards (placeholders, drift, unpushed), up/down chain"
+echo "make targets: tools on PATH, diff exit codes, guards (placeholders, drift, unpushed), doctor gate, up/down chain"

@@ -16,93 +16,80 @@ sandbox_init
 generated=$(dirname "$(dirname "$image_dir")")
 image=$(basename "$image_dir")
 
-# packer: logs "packer ARGS (in DIR) token=..."; console answers the spec's release, or
-# for the template-name query a name, the API address and insecure=true.
+# packer: logs "packer ARGS (in DIR) token=..."; console answers the spec's release.
 cat >"$STUBS/packer" <<'STUB'
 #!/usr/bin/env bash
 printf 'packer %s (in %s) token=%s\n' "$*" "$(basename "$PWD")" "${PKR_VAR_proxmox_token:-}" >>"$CALLS"
 case "$1" in
-  console)
-    case "$(cat)" in
-      *local.template_name*) printf '%s\n' alma9.8-k3-node-amd64-v1.36.3-k3s1-v1 https://pve.test:8006/api2/json true ;;
-      *) echo 1 ;;
-    esac
-    ;;
+  console) cat >/dev/null; echo 1 ;;
 esac
 STUB
 chmod +x "$STUBS/packer"
-# curl (the Proxmox API): logs its arguments, keeps its stdin (the config with the
-# token), writes $SANDBOX/api.json to --output, prints $SANDBOX/api.code, exits with
-# $SANDBOX/api.exit.
-cat >"$STUBS/curl" <<'STUB'
+# homelabgen (doctor, which asks the Proxmox API; tests/pvesim/test_doctor.py proves its
+# checks against the API test double): logs its arguments and whether it saw the Packer
+# token, prints $SANDBOX/doctor.out, exits with $SANDBOX/doctor.exit.
+cat >"$STUBS/homelabgen" <<'STUB'
 #!/usr/bin/env bash
-printf 'curl %s\n' "$*" >>"$CALLS"
-cat >"$SANDBOX/curl.stdin"
-out=""; while [ $# -gt 0 ]; do case "$1" in --output) out=$2; shift 2 ;; *) shift ;; esac; done
-status=$(cat "$SANDBOX/api.exit")
-if [ "$status" != 0 ]; then echo "curl: (7) Failed to connect to pve.test port 8006" >&2; exit "$status"; fi
-cp "$SANDBOX/api.json" "$out"
-cat "$SANDBOX/api.code"
+printf 'homelabgen %s token=%s\n' "$*" "${PKR_VAR_proxmox_token:-}" >>"$CALLS"
+cat "$SANDBOX/doctor.out"
+exit "$(cat "$SANDBOX/doctor.exit")"
 STUB
-chmod +x "$STUBS/curl"
-api() { # api HTTP-CODE CURL-EXIT JSON
-  echo "$1" >"$SANDBOX/api.code"
-  echo "$2" >"$SANDBOX/api.exit"
-  printf '%s' "$3" >"$SANDBOX/api.json"
+chmod +x "$STUBS/homelabgen"
+doctor_says() { # doctor_says EXIT LINE
+  echo "$1" >"$SANDBOX/doctor.exit"
+  printf '%s\n' "$2" >"$SANDBOX/doctor.out"
 }
-# Names that only start like the template's (v10, v1-old) do not count as taken.
-other_vms='{"data":[{"id":"qemu/100","type":"qemu","name":"alma9.8-k3-node-amd64-v1.36.3-k3s1-v10","node":"pve","vmid":100,"template":1},{"id":"qemu/102","name": "alma9.8-k3-node-amd64-v1.36.3-k3s1-v1-old","node":"pve","vmid":102},{"id":"qemu/101","name":"k3s-1","node":"pve","vmid":101,"template":0}]}'
-api 200 0 "$other_vms"
+doctor_says 0 "✓ no VM is named alma9.8-k3-node-amd64-v1.36.3-k3s1-v1 yet"
 
 run_make() { # run_make TARGET [VAR=value...]: make in the repository, stub packer first
   : >"$CALLS"
   env -i HOME="$SANDBOX" PATH="$STUBS:/usr/bin:/bin" CALLS="$CALLS" ${KEY:+PKR_VAR_build_ssh_key="$KEY"} \
     ${TOKEN:+PKR_VAR_proxmox_token="$TOKEN"} ${TOKEN:+PKR_VAR_proxmox_username=packer@pve!t} \
-    SANDBOX="$SANDBOX" make --no-print-directory -C "$repo" GUARD=off GENERATED="$generated" IMAGE="$image" "$@" >"$SANDBOX/out" 2>&1
+    SANDBOX="$SANDBOX" make --no-print-directory -C "$repo" GUARD=off HOMELABGEN="$STUBS/homelabgen" \
+    GENERATED="$generated" IMAGE="$image" "$@" >"$SANDBOX/out" 2>&1
 }
 
 KEY=$SANDBOX/key TOKEN='' run_make packer IMAGE_VERSION=2 || fail "make packer failed:$(printf '\n'; cat "$SANDBOX/out")"
 assert_eq "$(grep -v '^packer console' "$CALLS")" "packer init . (in $image) token=
 packer build -only=qemu.alma -var image_release=2 . (in $image) token=unused-by-qemu" "packer calls"
 assert_file_has "$SANDBOX/out" "the spec says 1, so OpenTofu still clones v1"
-pass "make packer IMAGE_VERSION=2: init, then build -only=qemu.alma -var image_release=2; warns the spec says 1"
+pass "make packer IMAGE_VERSION=2: init, then build -only=qemu.alma -var image_release=2; warns the spec says 1; no doctor (qemu)"
 
 KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso || fail "make packer SOURCE=proxmox-iso failed"
 assert_file_has "$CALLS" "packer build -only=proxmox-iso.alma . (in $image) token=secret"
 assert_file_lacks "$CALLS" "image_release" "no IMAGE_VERSION"
 pass "make packer SOURCE=proxmox-iso: the token from the environment, the spec's release"
 
-# The template name is checked against the API before anything is built.
-assert_file_has "$CALLS" "curl --silent --show-error --config - --insecure --max-time 30 --output"
-assert_file_has "$CALLS" "https://pve.test:8006/api2/json/cluster/resources?type=vm"
-grep '^curl' "$CALLS" | grep -q secret && fail "the token is on curl's command line"
-assert_file_has "$SANDBOX/curl.stdin" 'header = "Authorization: PVEAPIToken=packer@pve!t=secret"'
-[ "$(grep -n '^curl' "$CALLS" | cut -d: -f1)" -lt "$(grep -n '^packer build' "$CALLS" | cut -d: -f1)" ] || fail "the API was asked after the build started"
-assert_file_has "$SANDBOX/out" "alma9.8-k3-node-amd64-v1.36.3-k3s1-v1 is free"
-pass "make packer SOURCE=proxmox-iso asks the API whether the name is free first (token on curl's stdin, not its command line)"
+# doctor --for packer runs before anything is built, with the Packer token in its environment.
+assert_file_has "$CALLS" "homelabgen doctor --spec spec/homelab.yaml --for packer --image $image token=secret"
+[ "$(grep -n '^homelabgen doctor' "$CALLS" | cut -d: -f1)" -lt "$(grep -n '^packer init' "$CALLS" | cut -d: -f1)" ] || fail "doctor ran after packer init"
+KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso IMAGE_VERSION=7 || fail "make packer IMAGE_VERSION=7 failed"
+assert_file_has "$CALLS" "homelabgen doctor --spec spec/homelab.yaml --for packer --image $image --release 7 token=secret"
+pass "make packer SOURCE=proxmox-iso runs homelabgen doctor --for packer --image IMAGE [--release N] first"
 
-api 200 0 "${other_vms%]\}},{\"id\":\"qemu/9001\",\"name\":\"alma9.8-k3-node-amd64-v1.36.3-k3s1-v1\",\"node\":\"pve2\",\"vmid\":9001,\"template\":1}]}"
-if KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso; then fail "built although the template name exists"; fi
-assert_file_has "$SANDBOX/out" "a VM named alma9.8-k3-node-amd64-v1.36.3-k3s1-v1 already exists (VM 9001 on node pve2)"
-assert_file_has "$SANDBOX/out" "make packer IMAGE_VERSION=N"
-assert_file_lacks "$CALLS" "packer init" "after a taken name"
-assert_file_lacks "$CALLS" "packer build" "after a taken name"
-pass "make packer SOURCE=proxmox-iso stops when a VM of that name exists, says which and what to do"
+doctor_says 2 "✗ alma9.8-k3-node-amd64-v1.36.3-k3s1-v1 exists already (9001 on pve2)"
+if KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso; then fail "built although doctor found a blocker"; fi
+assert_file_has "$SANDBOX/out" "exists already (9001 on pve2)"
+assert_file_has "$SANDBOX/out" "refusing: homelabgen doctor found a blocker"
+assert_file_has "$SANDBOX/out" "DOCTOR=off"
+assert_file_lacks "$CALLS" "packer init" "after a doctor blocker"
+assert_file_lacks "$CALLS" "packer build" "after a doctor blocker"
+pass "make packer SOURCE=proxmox-iso stops on a doctor blocker (exit 2), shows it and the escape"
 
-api 200 7 ""
-if KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso; then fail "built although the API is unreachable"; fi
-assert_file_has "$SANDBOX/out" "cannot reach the Proxmox API at https://pve.test:8006/api2/json/cluster/resources?type=vm"
-assert_file_lacks "$CALLS" "packer build" "with the API unreachable"
-api 401 0 ""
-if KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso; then fail "built although the API refused the token"; fi
-assert_file_has "$SANDBOX/out" "refused the token packer@pve!t (HTTP 401)"
-assert_file_lacks "$CALLS" "packer build" "with the token refused"
-api 200 0 "$other_vms"
-pass "make packer SOURCE=proxmox-iso stops when the API is unreachable or refuses the token"
+doctor_says 1 "! storage ssd-thin has 100 GiB free"
+KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso || fail "doctor warnings (exit 1) stopped the build"
+assert_file_has "$SANDBOX/out" "! storage ssd-thin has 100 GiB free"
+assert_file_has "$CALLS" "packer build -only=proxmox-iso.alma"
+doctor_says 2 "✗ anything"
+KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso DOCTOR=off || fail "DOCTOR=off did not skip doctor"
+assert_file_lacks "$CALLS" "homelabgen" "with DOCTOR=off"
+assert_file_has "$CALLS" "packer build -only=proxmox-iso.alma"
+doctor_says 0 "✓ fine"
+pass "make packer: doctor warnings (exit 1) go on; DOCTOR=off skips doctor"
 
 KEY=$SANDBOX/key TOKEN='' run_make packer || fail "make packer (qemu) failed"
-assert_file_lacks "$CALLS" "curl" "a qemu build (its upload script checks the name over SSH)"
-pass "make packer SOURCE=qemu does not ask the API"
+assert_file_lacks "$CALLS" "homelabgen" "a qemu build (no API; its upload script checks the name over SSH)"
+pass "make packer SOURCE=qemu does not run doctor"
 
 if KEY=$SANDBOX/key TOKEN='' run_make packer SOURCE=proxmox-iso; then fail "built without a token"; fi
 assert_file_has "$SANDBOX/out" "PKR_VAR_proxmox_token"

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -31,6 +32,8 @@ SPEC_SINGLE = os.path.join(h.HERE, "specs", "k3s-single.yaml")
 TOKEN = h.TOKEN
 SECRET = TOKEN.split("=", 1)[1]
 RESULTS = {"passed": 0, "failed": 0}
+# The test sshd (main() starts it): the user, and the ssh command doctor runs.
+SSH = {"user": "root", "command": "ssh"}
 
 
 def check(cond, msg):
@@ -138,8 +141,16 @@ class Sim:
         self.log.close()
 
 
+def local_site(text, port):
+    """The spec pointed at the simulator on `port` and, for the snippets SSH check, at the
+    test sshd (same lines, so the locations stay true)."""
+    text = re.sub(r"endpoint: \S+", f"endpoint: https://127.0.0.1:{port}", text, count=1)
+    text = re.sub(r"^(  ssh_host:) \S+$", r"\1 127.0.0.1", text, count=1, flags=re.M)
+    return re.sub(r"^(  ssh_user:) \S+$", rf"\1 {SSH['user']}", text, count=1, flags=re.M)
+
+
 def doctor(site, tmp, port, token=TOKEN, spec_edit=None, args=(), env_extra=None):
-    text = re.sub(r"endpoint: \S+", f"endpoint: https://127.0.0.1:{port}", site.text, count=1)
+    text = local_site(site.text, port)
     if spec_edit:
         text = spec_edit(text)
     site.text = text  # line numbers of the spec doctor read
@@ -149,6 +160,7 @@ def doctor(site, tmp, port, token=TOKEN, spec_edit=None, args=(), env_extra=None
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PKR_VAR_", "PROXMOX_"))}
     if token is not None:
         env["PROXMOX_VE_API_TOKEN"] = token
+    env["HOMELABGEN_SSH"] = SSH["command"]
     env.update(env_extra or {})
     p = subprocess.run([h.homelabgen(), "doctor", "--color", "never", "--spec", spec, *args],
                        capture_output=True, text=True, env=env, timeout=120)
@@ -219,7 +231,8 @@ def t_healthy(ctx):
     check(not lines(p, "✗") and not lines(p, "!"), f"a healthy site has findings:\n{p.stdout}")
     for want in ("node pve2 is online", "bridge vmbr1 exists", "storage snippets-nfs is active and allows snippets",
                  "template alma9.8-k3-node-amd64-v1.36.3-k3s1-v3 is VM 9000", "VM id 9201 is free",
-                 "10.20.1.11 is not in another VM's ipconfig", "holds every privilege OpenTofu needs"):
+                 "10.20.1.11 is not in another VM's ipconfig", "holds every privilege OpenTofu needs",
+                 f"{SSH['user']}@127.0.0.1 can write "):
         check(any(want in ln for ln in lines(p, "✓")), f"no ✓ line with {want!r}:\n{p.stdout}")
     for group in ("site", "images", "environment"):
         check(re.search(rf"^{group}$", p.stdout, re.M), f"no group {group}:\n{p.stdout}")
@@ -529,11 +542,228 @@ def t_env_filter(ctx):
     check("lab-worker-1" not in p.stdout and "edge/edge-1" in p.stdout, p.stdout)
 
 
+def without(*names):
+    """A seed edit: the token holds every privilege on / except `names`."""
+    def edit(site, seed):
+        seed["permissions"] = {"/": [p for p in __import__("pvesim").ALL_PRIVS if p not in names]}
+    return edit
+
+
+def no_template(site, seed):
+    seed["vms"] = [v for v in seed["vms"] if v["config"]["name"] != site.images[0]["template_name"]]
+
+
+def t_for_packer_name(ctx):
+    # --for packer: the template name the build creates must be free.
+    img = [i for i in ctx["site"].images if i["vmid"] == 9000][0]
+    other = [i for i in ctx["site"].images if i is not img][0]
+    name = img["template_name"]
+    args = ("--for", "packer", "--image", img["image"])
+    site, p, _ = run_fault(ctx, args=args)
+    expect(p, 2, "✗", rf"{re.escape(name)} exists already \(9000 on pve2\)",
+           "(images[0].name)", rf"make packer IMAGE={img['image']} IMAGE_VERSION=4")
+    check("environment" not in p.stdout.split("\n") and "vm_id" not in p.stdout,
+          f"--for packer checked the environments:\n{p.stdout}")
+    check(other["template_name"] not in p.stdout, f"--image checked another image:\n{p.stdout}")
+    # The next release's name is free: the same site passes.
+    _, p, _ = run_fault(ctx, args=args + ("--release", "4"))
+    expect(p, 0)
+    check(any(f"no VM is named {name[:-1]}4 yet" in ln for ln in lines(p, "✓")), p.stdout)
+    # The spec's release before its first build: free.
+    _, p, _ = run_fault(ctx, lambda s, d: d.update(vms=[v for v in d["vms"] if v["vmid"] != 9000]), args=args)
+    expect(p, 0)
+    check(any(f"no VM is named {name} yet" in ln for ln in lines(p, "✓")), p.stdout)
+
+
+def t_for_packer_privileges(ctx):
+    # Packer's privileges block a proxmox-iso build (a warning without --for); OpenTofu's do not matter.
+    args = ("--for", "packer", "--image", ctx["site"].images[0]["image"], "--release", "4")
+    _, p, _ = run_fault(ctx, without("Sys.Modify"), args=args)
+    expect(p, 2, "✗", r"lacks Sys\.Modify on /nodes/pve2: `make packer SOURCE=proxmox-iso` would fail",
+           fix=r"pveum role add HomelabPacker")
+    _, p, _ = run_fault(ctx, without("VM.Clone"), args=args)
+    expect(p, 0)
+    check("VM.Clone" not in p.stdout, p.stdout)
+    # The ISO storage must allow iso content for the build.
+    def no_iso(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.iso_storage:
+                s["content"] = ",".join(c for c in s["content"].split(",") if c != "iso")
+    _, p, _ = run_fault(ctx, no_iso, args=args)
+    expect(p, 2, "✗", r"does not allow content type iso")
+
+
+def t_for_packer_token(ctx):
+    # The build's own token (PKR_VAR_*) is enough: PROXMOX_VE_API_TOKEN is not needed.
+    args = ("--for", "packer", "--image", ctx["site"].images[0]["image"], "--release", "4")
+    pkr = {"PKR_VAR_proxmox_username": "root@pam!pvesim", "PKR_VAR_proxmox_token": SECRET}
+    _, p, _ = run_fault(ctx, token=None, args=args, env_extra=pkr)
+    expect(p, 0)
+    check(any("the API accepts the token root@pam!pvesim" in ln and "PKR_VAR_proxmox_username" in ln
+              for ln in lines(p, "✓")), p.stdout)
+    _, p, _ = run_fault(ctx, token=None, args=args)
+    expect(p, 2, "✗", r"PROXMOX_VE_API_TOKEN is not set, and PKR_VAR_proxmox_username / PKR_VAR_proxmox_token")
+    _, p, _ = run_fault(ctx, token=None, args=args, env_extra=dict(pkr, PKR_VAR_proxmox_token="wrong-1234"))
+    expect(p, 2, "✗", r"the API refuses the token root@pam!pvesim \(401")
+    check("wrong-1234" not in p.stdout + p.stderr, "the wrong Packer secret was printed")
+
+
+def t_for_tofu(ctx):
+    # --for tofu: Packer's privileges are not asked; the templates must exist.
+    _, p, _ = run_fault(ctx, without("Sys.Modify"), args=("--for", "tofu"))
+    expect(p, 0)
+    check(not lines(p, "!") and "Packer" not in p.stdout, f"--for tofu checked Packer:\n{p.stdout}")
+    name = ctx["site"].images[0]["template_name"]
+    _, p, _ = run_fault(ctx, no_template, args=("--for", "tofu"))
+    expect(p, 2, "✗", rf"template {re.escape(name)} does not exist")
+    _, p, _ = run_fault(ctx, without("VM.Clone"), args=("--for", "tofu", "--env", "lab"))
+    expect(p, 2, "✗", r"lacks VM\.Clone on /vms \(OpenTofu")
+
+
+def t_for_up(ctx):
+    # --for up: a missing template is a warning (make up builds it); a blocker stays one.
+    name = ctx["site"].images[0]["template_name"]
+    _, p, _ = run_fault(ctx, no_template, args=("--for", "up", "--env", "lab"))
+    expect(p, 1, "!", rf"template {re.escape(name)} does not exist yet .*`make up` builds it first")
+    _, p, _ = run_fault(ctx, lambda s, d: (no_template(s, d), without("VM.Clone")(s, d)),
+                        args=("--for", "up", "--env", "lab"))
+    expect(p, 2, "✗", r"lacks VM\.Clone on /vms")
+
+
+def t_for_bad_args(ctx):
+    site = copy.deepcopy(ctx["site"])
+    for args, want in [(("--for", "packer", "--env", "lab"), "--env goes with --for tofu"),
+                       (("--for", "tofu", "--release", "2"), "--image and --release go with --for packer only"),
+                       (("--for", "packer", "--image", "nope"), "--image nope: no such image"),
+                       (("--image", "x"), "--for")]:
+        p, _ = doctor(site, ctx["tmp"], h.free_port(), args=args)
+        check(p.returncode == 2 and want in p.stderr, f"{args}: exit {p.returncode}: {p.stderr}")
+
+
+def t_ssh_unreachable(ctx):
+    # Nothing listens on the port: the upload of user_data snippets would fail.
+    cmd = SSH["command"].replace(f"-p {SSH['port']}", f"-p {h.free_port()}")
+    site, p, _ = run_fault(ctx, env_extra={"HOMELABGEN_SSH": cmd})
+    expect(p, 2, "✗", rf"ssh {SSH['user']}@127\.0\.0\.1 failed: .*Connection refused",
+           f"doctor-spec.yaml:{site.line_of(r'^  ssh_host: ')} (site.ssh_host)", r"ssh-add")
+
+
+def t_ssh_no_key(ctx):
+    # The node answers, but no key of the user is offered (empty agent): refused.
+    cmd = SSH["command"].replace(f"IdentityAgent={SSH['agent']}", "IdentityAgent=none")
+    _, p, _ = run_fault(ctx, env_extra={"HOMELABGEN_SSH": cmd})
+    expect(p, 2, "✗", r"ssh \S+@127\.0\.0\.1 failed: .*Permission denied", fix=r"ssh-add")
+
+
+def t_ssh_cannot_write(ctx):
+    # A non-root user without write access and without sudo: the probe runs as nobody
+    # (setpriv) instead of through sshd, which logs in as the test's own user only.
+    stub = os.path.join(ctx["tmp"], "ssh-as-nobody")
+    with open(stub, "w", encoding="utf-8") as f:
+        f.write('#!/bin/sh\nfor a; do last=$a; done\n'
+                'exec setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$last"\n')
+    os.chmod(stub, 0o755)
+    # A storage directory nobody may enter but not write (root's, mode 755), outside the
+    # test's private temp dir.
+    shared = tempfile.mkdtemp(prefix="doctor-snippets-")
+    os.chmod(shared, 0o755)
+
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.snip_storage:
+                s["path"] = shared
+    try:
+        site, p, _ = run_fault(ctx, edit, env_extra={"HOMELABGEN_SSH": stub})
+        expect(p, 2, "✗", r"cannot write \S+/snippets and has no passwordless sudo for pvesm and tee",
+               f"doctor-spec.yaml:{site.line_of(r'^  ssh_user: ')} (site.ssh_user)", r"ssh_user: root")
+        # The same directory, writable for that user: the control passes.
+        os.chmod(os.path.join(shared, "snippets"), 0o777)
+        _, p, _ = run_fault(ctx, edit, env_extra={"HOMELABGEN_SSH": stub})
+        expect(p, 0)
+        check(any(f"can write {shared}/snippets over SSH" in ln for ln in lines(p, "✓")), p.stdout)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def t_ssh_dir_missing(ctx):
+    # The storage names a directory the node does not have.
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == site.snip_storage:
+                s["type"], s["path"] = "nfs", "/nonexistent/pvesim-snippets"
+    _, p, _ = run_fault(ctx, edit)
+    expect(p, 2, "✗", r"/nonexistent/pvesim-snippets, the directory of storage snippets-nfs, does not exist",
+           "(site.storage.snippets)", r"mkdir -p /nonexistent/pvesim-snippets/snippets")
+
+
+def t_ssh_not_for_packer(ctx):
+    # A Packer build uploads no snippets: no SSH (a broken ssh changes nothing).
+    args = ("--for", "packer", "--image", ctx["site"].images[0]["image"], "--release", "9")
+    _, p, _ = run_fault(ctx, env_extra={"HOMELABGEN_SSH": "/nonexistent/ssh"}, args=args)
+    expect(p, 0)
+    check("ssh" not in p.stdout, p.stdout)
+
+
+def t_make_gate(ctx):
+    # make tf-apply runs doctor --for tofu first: a blocker stops it before tofu runs;
+    # a healthy site lets it through; DOCTOR=off skips the check.
+    site = copy.deepcopy(ctx["site"])
+    tmp = tempfile.mkdtemp(dir=ctx["tmp"], prefix="gate-")
+    stub = os.path.join(tmp, "tofu")
+    calls = os.path.join(tmp, "calls")
+    with open(stub, "w", encoding="utf-8") as f:
+        f.write(f"#!/bin/sh\necho \"tofu $*\" >>{calls}\n")
+    os.chmod(stub, 0o755)
+    gen = os.path.join(site.tmp, "gen")
+
+    def make(seed_edit, *extra):
+        seed = copy.deepcopy(site.seed)
+        if seed_edit:
+            seed_edit(site, seed)
+        sim = Sim(ctx["tmp"], seed, ctx["certs"])
+        try:
+            spec = os.path.join(tmp, "spec.yaml")
+            with open(spec, "w", encoding="utf-8") as f:
+                f.write(local_site(site.text, sim.port))
+            if os.path.exists(calls):
+                os.remove(calls)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("PKR_VAR_", "PROXMOX_", "MAKE"))}
+            env.update(PROXMOX_VE_API_TOKEN=TOKEN, HOMELABGEN=h.homelabgen(), HOMELABGEN_SSH=SSH["command"])
+            p = subprocess.run(["make", "--no-print-directory", "-C", h.ROOT, "tf-apply", "ENV=lab", "GUARD=off",
+                                f"SPEC={spec}", f"GENERATED={gen}", f"TOFU={stub}", *extra],
+                               capture_output=True, text=True, env=env, timeout=300)
+        finally:
+            sim.close()
+        called = open(calls, encoding="utf-8").read() if os.path.exists(calls) else ""
+        return p, called
+
+    p, called = make(lambda s, d: d["vms"].append({"vmid": 9201, "node": "pve-other", "config": {"name": "intruder"}}))
+    out = p.stdout + p.stderr
+    check(p.returncode == 2 and "VM id 9201 is taken" in out and "refusing: homelabgen doctor found a blocker" in out,
+          f"make tf-apply with a taken vm_id: exit {p.returncode}\n{out}")
+    check(" apply " not in called, f"tofu apply ran after a doctor blocker: {called}")
+    p, called = make(None)
+    check(p.returncode == 0 and " apply " in called, f"make tf-apply on a healthy site: exit {p.returncode}\n"
+          f"{p.stdout}{p.stderr}\ncalls: {called}")
+    p, called = make(lambda s, d: d["vms"].append({"vmid": 9201, "node": "pve-other", "config": {"name": "x"}}),
+                     "DOCTOR=off")
+    check(p.returncode == 0 and " apply " in called and "doctor" not in p.stdout,
+          f"DOCTOR=off: exit {p.returncode}\n{p.stdout}{p.stderr}")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="doctor-test-")
     sys.path.insert(0, h.HERE)
     try:
         ctx = {"tmp": tmp, "certs": cert(tmp)}
+        # A real sshd on 127.0.0.1 with a throwaway key in its own ssh-agent, for the
+        # snippets SSH check (harness.Lab's sshd, on a holder of its own).
+        node = types.SimpleNamespace(tmp=tmp, procs=[], agent_pid=None)
+        ctx["sshd"] = node
+        h.Lab._sshd(node)
+        SSH.update(user=node.ssh_user, port=node.ssh_port, agent=node.agent_sock, command=(
+            f"ssh -p {node.ssh_port} -o IdentityAgent={node.agent_sock} -o StrictHostKeyChecking=accept-new "
+            f"-o UserKnownHostsFile={tmp}/known_hosts"))
         os.makedirs(os.path.join(tmp, "multi"))
         os.makedirs(os.path.join(tmp, "single"))
         os.makedirs(os.path.join(tmp, "strict"))
@@ -573,9 +803,28 @@ def main():
             ("untrusted certificate with insecure_tls: false", t_untrusted_certificate),
             ("unknown --env", t_unknown_env),
             ("--env limits the checks", t_env_filter),
+            ("--for packer: the template name must be free (--release N)", t_for_packer_name),
+            ("--for packer: Packer's privileges and the ISO storage block", t_for_packer_privileges),
+            ("--for packer: the build's own token (PKR_VAR_*)", t_for_packer_token),
+            ("--for tofu: no Packer checks, templates must exist", t_for_tofu),
+            ("--for up: a missing template is a warning", t_for_up),
+            ("--for: bad argument combinations", t_for_bad_args),
+            ("make tf-apply runs doctor first (blocker stops it, DOCTOR=off skips)", t_make_gate),
+            ("SSH for snippets: nothing listens", t_ssh_unreachable),
+            ("SSH for snippets: no key in the agent", t_ssh_no_key),
+            ("SSH for snippets: a user who cannot write, no sudo", t_ssh_cannot_write),
+            ("SSH for snippets: the storage directory is missing", t_ssh_dir_missing),
+            ("SSH for snippets: not asked for a Packer build", t_ssh_not_for_packer),
         ]:
             scenario(name, fn, ctx)
     finally:
+        node = ctx.get("sshd") if "ctx" in locals() else None
+        if node:
+            for proc in node.procs:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=10)
+            if node.agent_pid:
+                os.kill(node.agent_pid, signal.SIGTERM)
         if os.environ.get("PVESIM_KEEP"):
             print(f"kept {tmp}")
         else:

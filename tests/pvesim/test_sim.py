@@ -638,6 +638,51 @@ def multi_env_tests():
         test("multi-vm: a changed user_data uploads a new snippet, replaces the VM and deletes the old snippet "
              "only after the new VM exists (request log)", t_ud_change)
 
+        def t_roll():
+            # make upgrade's roll (tools/roll-upgrade.sh) with the real tofu against the
+            # simulator and a stand-in kubectl (tests/tofu/fake-kubectl-nodes) playing a
+            # 3-server cluster on lab's VMs: each VM drained before Proxmox sees a request
+            # for it, its old node object deleted only after the new VM exists, one VM at a time.
+            kube = os.path.join(lab.tmp, "kube")
+            os.makedirs(kube)
+            with open(os.path.join(kube, "nodes"), "w", encoding="utf-8") as f:
+                for n in ("lab-server", "lab-worker-1", "lab-worker-2"):
+                    f.write(f"name={n} cp=true etcd=true ready=True unsched=\n")
+            with open(os.path.join(kube, "requests"), "w", encoding="utf-8") as f:
+                f.write(os.path.join(lab.state_dir, "requests.jsonl"))
+            old_w1, _ = lab.vm_by_name("lab-worker-1")
+            n0 = len(lab.requests())
+            e = dict(lab.tofu_env("lab"), FAKE_NODES=kube, KUBE_CONTEXT="homelab-test", POLL="0", READY_TIMEOUT="5",
+                     KUBECTL=os.path.join(h.ROOT, "tests", "tofu", "fake-kubectl-nodes"))
+            p = h.run(["sh", os.path.join(h.ROOT, "tools", "roll-upgrade.sh"), lab.env_dir("lab"),
+                       "lab-worker-1,lab-server", "-auto-approve", "-no-color"], env=e, check=False)
+            check(p.returncode == 0, f"roll failed: {p.stdout[-800:]} {p.stderr[-1500:]}")
+            log = open(os.path.join(kube, "log"), encoding="utf-8").read().splitlines()
+            at = {}  # "drain lab-server" -> the request count when kubectl ran it
+            for line in log:
+                m = re.match(r"kubectl --context \S+ (cordon|drain|delete node|uncordon) (\S+).* @(\d+)$", line)
+                if m:
+                    at[f"{m.group(1)} {m.group(2)}"] = int(m.group(3))
+            reqs = lab.requests()[n0:]
+            new_w1, _ = lab.vm_by_name("lab-worker-1")
+            check(new_w1 != old_w1, f"lab-worker-1 was not replaced (still {old_w1})")
+            check(lab.vm_by_name("lab-server")[0] == 9201, "lab-server lost its vm_id")
+            for vm, old, new in (("lab-worker-1", old_w1, new_w1), ("lab-server", 9201, 9201)):
+                touching = [r["seq"] for r in reqs if r["method"] in ("POST", "DELETE")
+                            and (re.search(rf"/qemu/{old}(/|$)", r["path"]) or re.search(rf"/qemu/{new}(/|$)", r["path"])
+                                 or r["params"].get("newid") in (str(new), new))]
+                check(touching, f"no Proxmox request replaced {vm}")
+                check(at.get(f"drain {vm}", 10**9) < min(touching) and max(touching) <= at.get(f"delete node {vm}", -1),
+                      f"{vm}: drained at request {at.get(f'drain {vm}')}, replaced in {touching}, "
+                      f"node deleted at {at.get(f'delete node {vm}')}")
+            check(at["uncordon lab-worker-1"] <= at["cordon lab-server"], f"not one at a time: {at}")
+            nodes = open(os.path.join(kube, "nodes"), encoding="utf-8").read()
+            check("unsched=true" not in nodes and nodes.count("ready=True") == 3, f"cluster after the roll: {nodes}")
+            rc, acts, _ = plan_actions(lab, "lab")
+            check(rc == 0, f"plan after the roll: {acts}")
+        test("multi-vm: make upgrade's roll (tools/roll-upgrade.sh) drains each VM before Proxmox sees a request "
+             "for it, deletes the old node only after the replacement, one VM at a time (cbd and fixed vm_id)", t_roll)
+
         def t_rename():
             renamed = base.replace("name: lab-worker-1", "name: lab-worker-9")
             with_spec(lab, renamed)

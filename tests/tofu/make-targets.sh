@@ -80,7 +80,7 @@ export STUB_LOG="$work/stub.log"
 
 run_make() {
   env -u PROXMOX_VE_API_TOKEN -u PROXMOX_VE_PASSWORD HOME="$work/home" \
-    make --no-print-directory -C "$root" GUARD=off GENERATED="$work/generated" TOFU="$work/bin/tofu" SSH="$work/bin/ssh" \
+    make --no-print-directory -C "$root" GUARD=off DOCTOR=off GENERATED="$work/generated" TOFU="$work/bin/tofu" SSH="$work/bin/ssh" \
     KUBECONFIG_FILE="$work/home/.kube/config" "$@"
 }
 

@@ -89,7 +89,6 @@ const FILES: &[&str] = &[
     "scripts/openscap.sh",
     "scripts/seal.sh",
     "scripts/verify.sh",
-    "scripts/check-template-name.sh",
     "scripts/upload-to-proxmox.sh",
 ];
 

@@ -298,6 +298,30 @@ pub struct SyncPolicy {
     pub self_heal: bool,
 }
 
+/// The template name Packer gives a build of `release`:
+/// `alma{os_version}-k3-node-{arch}-{k3s_version_dashed}-v{release}` (mirrors the Packer
+/// tree's `local.template_name`).
+pub fn template_name(
+    os_version: &str,
+    arch: &str,
+    k3s_version_dashed: &str,
+    release: u32,
+) -> String {
+    format!("alma{os_version}-k3-node-{arch}-{k3s_version_dashed}-v{release}")
+}
+
+impl Image {
+    /// The template name of another release of this image (`make packer IMAGE_VERSION=N`).
+    pub fn template_name_for(&self, release: u32) -> String {
+        template_name(
+            &self.os_version,
+            &self.arch,
+            &self.k3s_version_dashed,
+            release,
+        )
+    }
+}
+
 impl Model {
     /// The image a VM is cloned from. Resolve guarantees it exists.
     pub fn image(&self, name: &str) -> Option<&Image> {

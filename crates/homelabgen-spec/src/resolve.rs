@@ -286,7 +286,7 @@ fn resolve_images(r: &mut Resolver, raw: &At<Vec<RawImage>>, metallb_enabled: bo
             Some(v) => (image.k3s_version.value.clone(), v.dashed, v.kubernetes),
             None => Default::default(),
         };
-        let template_name = format!("alma{os_version}-k3-node-{arch}-{k3s_dashed}-v{release}");
+        let template_name = crate::model::template_name(&os_version, arch, &k3s_dashed, release);
         if !k3s_dashed.is_empty() {
             check_template_name(r, image, &path, &name, &template_name, &mut template_names);
         }

@@ -121,6 +121,8 @@ impl Locs<'_> {
                 "storage.vm" => s.storage.vm.referenced.line(),
                 "storage.iso" => s.storage.iso.referenced.line(),
                 "storage.snippets" => s.storage.snippets.referenced.line(),
+                "ssh_host" => s.ssh_host.referenced.line(),
+                "ssh_user" => s.ssh_user.referenced.line(),
                 "insecure_tls" => 0,
                 _ => 0,
             }
@@ -359,6 +361,180 @@ fn sh_quote(s: &str) -> String {
     }
 }
 
+/// The ssh command doctor runs: `HOMELABGEN_SSH` split on whitespace (e.g.
+/// `ssh -F ~/.ssh/lab.conf`), default `ssh`.
+fn ssh_command() -> Vec<String> {
+    let cmd: Vec<String> = std::env::var("HOMELABGEN_SSH")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if cmd.is_empty() {
+        vec!["ssh".to_owned()]
+    } else {
+        cmd
+    }
+}
+
+/// Run `cmd` with a deadline; `None` when it could not start or ran past it (killed).
+fn run_with_deadline(
+    cmd: &mut std::process::Command,
+    limit: std::time::Duration,
+) -> Option<Result<std::process::Output, String>> {
+    use std::process::Stdio;
+    let mut child = match cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let start = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return Some(child.wait_with_output().map_err(|e| e.to_string())),
+            Ok(None) if start.elapsed() < limit => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+/// The provider uploads user_data snippets over SSH as `site.ssh_user` to
+/// `site.ssh_host` (port 22, keys from the ssh-agent): the node must answer, and the
+/// user must be able to write the snippets directory (or, not root, run `pvesm` and
+/// `tee` through passwordless sudo, docs/tofu.md). Asked with `test -w` and `sudo -n -l`:
+/// nothing is written.
+fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, locs: &Locs) {
+    let storage = &site.storage.snippets;
+    let host_at = locs.site("ssh_host");
+    let dest = format!("{}@{}", site.ssh_user, site.ssh_host);
+    let path = api
+        .get(&format!("storage/{storage}"), &[])
+        .ok()
+        .and_then(|v| v.get("path").and_then(Value::as_str).map(str::to_owned));
+    let Some(path) = path.filter(|p| p.starts_with('/')) else {
+        r.add(
+            "site",
+            Status::Warn,
+            "ssh-snippets",
+            format!("storage {storage} names no directory (GET /storage/{storage} has no path): cannot check that {dest} can write its snippets"),
+            locs.site("storage.snippets"),
+            Some("snippets need a directory storage (dir, NFS, CIFS, CephFS)".to_owned()),
+        );
+        return;
+    };
+    let dir = format!("{}/snippets", path.trim_end_matches('/'));
+    // Prints one word; exit 255 is ssh's own failure.
+    let probe = format!(
+        "d={}; [ -d \"$d\" ] || d={}; if [ ! -d \"$d\" ]; then echo missing; elif [ -w \"$d\" ]; then echo writable; \
+         elif command -v sudo >/dev/null && sudo -n -l pvesm >/dev/null 2>&1 && sudo -n -l tee >/dev/null 2>&1; then echo sudo; else echo denied; fi",
+        sh_quote(&dir),
+        sh_quote(&path)
+    );
+    let argv = ssh_command();
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]).args([
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-l",
+        &site.ssh_user,
+        "--",
+        &site.ssh_host,
+        &probe,
+    ]);
+    let out = match run_with_deadline(&mut cmd, std::time::Duration::from_secs(30)) {
+        Some(Ok(o)) => o,
+        Some(Err(e)) => {
+            r.add(
+                "site",
+                Status::Warn,
+                "ssh-snippets",
+                format!(
+                    "cannot run {} ({e}): the SSH access for snippet uploads is not checked",
+                    argv[0]
+                ),
+                &host_at,
+                Some("install the OpenSSH client, or point HOMELABGEN_SSH at it".to_owned()),
+            );
+            return;
+        }
+        None => {
+            r.add(
+                "site",
+                Status::Fail,
+                "ssh-snippets",
+                format!("ssh {dest} did not answer within 30 s: OpenTofu uploads user_data snippets over SSH"),
+                &host_at,
+                Some(format!("check that `ssh {dest} true` works (site.ssh_host reaches the node on port 22)")),
+            );
+            return;
+        }
+    };
+    let word = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let err = err
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let err: String = err.chars().filter(|c| !c.is_control()).take(200).collect();
+    match (out.status.code(), word.as_str()) {
+        (Some(0), "writable") => r.add(
+            "site",
+            Status::Ok,
+            "ssh-snippets",
+            format!("{dest} can write {dir} over SSH (user_data snippets of storage {storage})"),
+            &host_at,
+            None,
+        ),
+        (Some(0), "sudo") => r.add(
+            "site",
+            Status::Ok,
+            "ssh-snippets",
+            format!("{dest} may run pvesm and tee through passwordless sudo (user_data snippets into {dir})"),
+            &host_at,
+            None,
+        ),
+        (Some(0), "missing") => r.add(
+            "site",
+            Status::Fail,
+            "ssh-snippets",
+            format!("{path}, the directory of storage {storage}, does not exist on {} (or {} cannot see it)", site.ssh_host, site.ssh_user),
+            locs.site("storage.snippets"),
+            Some(format!("on the node: `mkdir -p {}` (or fix the storage's path: `pvesm set {storage} --path ...`)", sh_quote(&dir))),
+        ),
+        (Some(0), "denied") => r.add(
+            "site",
+            Status::Fail,
+            "ssh-snippets",
+            format!("{dest} cannot write {dir} and has no passwordless sudo for pvesm and tee: OpenTofu cannot upload user_data snippets"),
+            locs.site("ssh_user"),
+            Some(format!("use root (`ssh_user: root`), or on the node give {} passwordless sudo for /usr/sbin/pvesm, /usr/sbin/qm and tee (docs/tofu.md)", site.ssh_user)),
+        ),
+        _ => r.add(
+            "site",
+            Status::Fail,
+            "ssh-snippets",
+            format!(
+                "ssh {dest} failed{}: OpenTofu uploads user_data snippets over SSH",
+                if err.is_empty() { String::new() } else { format!(": {err}") }
+            ),
+            &host_at,
+            Some(format!("load the key of {} into your ssh-agent (`ssh-add`), and check that `ssh {dest} true` works", site.ssh_user)),
+        ),
+    }
+}
+
 fn content_set(v: &Value) -> BTreeSet<String> {
     v.as_str()
         .unwrap_or("")
@@ -403,8 +579,37 @@ struct Guest {
     template: bool,
 }
 
-/// Run every check. `env`: only this environment (default: all).
-pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -> Vec<Check> {
+/// The step a run prepares (`--for`): which checks it makes and how strict they are.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub enum Scope {
+    /// Every check (the default): both tools' privileges, templates must exist.
+    #[default]
+    All,
+    /// A `SOURCE=proxmox-iso` Packer build: site, Packer privileges (blockers), storage
+    /// `vm` and `iso` (blockers), and the template name must be free (it is built now).
+    Packer {
+        /// Only this image (default: every image).
+        image: Option<String>,
+        /// The release being built, when it is not the spec's (`IMAGE_VERSION`).
+        release: Option<u32>,
+    },
+    /// `tofu apply`: site, OpenTofu privileges, the templates the environment clones,
+    /// storage, vm ids and IPs; Packer's privileges are not asked.
+    Tofu,
+    /// `make up`: as `Tofu`, but a missing template is a warning (its image step builds it).
+    Up,
+}
+
+/// Run every check of `scope`. `env`: only this environment (default: all).
+pub fn run(
+    model: &Model,
+    spec_file: &str,
+    spec_text: &str,
+    env: Option<&str>,
+    scope: &Scope,
+) -> Vec<Check> {
+    let packer_only = matches!(scope, Scope::Packer { .. });
+    let want_packer = matches!(scope, Scope::All | Scope::Packer { .. });
     let locs = Locs {
         file: spec_file,
         raw: homelabgen_spec::load::parse(spec_file, spec_text).ok(),
@@ -414,7 +619,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     let envs: Vec<_> = model
         .environments
         .iter()
-        .filter(|e| env.is_none_or(|n| e.name == n))
+        .filter(|e| !packer_only && env.is_none_or(|n| e.name == n))
         .collect();
     let vms: Vec<(&str, &homelabgen_spec::model::Vm)> = envs
         .iter()
@@ -425,7 +630,10 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     let images: Vec<_> = model
         .images
         .iter()
-        .filter(|i| env.is_none() || vms.iter().any(|(_, v)| v.image == i.name))
+        .filter(|i| match scope {
+            Scope::Packer { image, .. } => image.as_ref().is_none_or(|n| &i.name == n),
+            _ => env.is_none() || vms.iter().any(|(_, v)| v.image == i.name),
+        })
         .collect();
 
     // ---------------------------------------------------------------- reachability + TLS
@@ -507,10 +715,23 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     }
 
     // ---------------------------------------------------------------- token
-    let token_at = format!("environment variable {TOKEN_VAR}");
-    let (token_id, auth) = match token_from_env() {
+    // A Packer build talks to the API with the Packer variables' token when they hold one.
+    let build_token = packer_only.then(packer_token_from_env).flatten();
+    let token_at = if build_token.is_some() {
+        "environment variables PKR_VAR_proxmox_username, PKR_VAR_proxmox_token".to_owned()
+    } else {
+        format!("environment variable {TOKEN_VAR}")
+    };
+    let (token_id, auth) = match build_token.map_or_else(token_from_env, Ok) {
         Ok(t) => t,
         Err(why) => {
+            let why = if packer_only {
+                format!(
+                    "{why}, and PKR_VAR_proxmox_username / PKR_VAR_proxmox_token are not both set"
+                )
+            } else {
+                why
+            };
             r.add("site", Status::Fail, "token", why, &token_at, Some(format!(
                 "create a token (docs/tofu.md) and `export {TOKEN_VAR}='tofu@pve!homelab=<secret>'` in this shell"
             )));
@@ -761,7 +982,12 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     };
     // path -> (OpenTofu's privileges there, Packer's)
     let mut wanted: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
-    for (list, packer) in [(TOFU_PRIVS, false), (PACKER_PRIVS, true)] {
+    let lists: &[(&[&str], bool)] = match scope {
+        Scope::All => &[(TOFU_PRIVS, false), (PACKER_PRIVS, true)],
+        Scope::Packer { .. } => &[(PACKER_PRIVS, true)],
+        Scope::Tofu | Scope::Up => &[(TOFU_PRIVS, false)],
+    };
+    for &(list, packer) in lists {
         for name in list.iter().map(|p| monitor(p)) {
             for t in targets(&name, packer) {
                 let e = wanted.entry(t).or_default();
@@ -830,6 +1056,8 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
             &token_at,
             None,
         );
+    } else if packer_only {
+        // OpenTofu's privileges are not this step's.
     } else if tofu_missing.is_empty() {
         r.add(
             "environment",
@@ -861,7 +1089,13 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
             );
         }
     }
-    if !images.is_empty() {
+    // A Packer build needs them: a blocker there, a warning otherwise (qemu builds do not).
+    let packer_severity = if packer_only {
+        Status::Fail
+    } else {
+        Status::Warn
+    };
+    if want_packer && !images.is_empty() {
         let src = if packer_token.is_some() {
             "PKR_VAR_proxmox_username"
         } else {
@@ -870,7 +1104,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
         if packer_refused {
             r.add(
                 "images",
-                Status::Warn,
+                packer_severity,
                 "packer-privileges",
                 format!("the API refuses the Packer token {packer_id} (401): `make packer SOURCE=proxmox-iso` would fail"),
                 "environment variables PKR_VAR_proxmox_username, PKR_VAR_proxmox_token",
@@ -889,7 +1123,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
             for (path, miss) in &packer_missing {
                 r.add(
                     "images",
-                    Status::Warn,
+                    packer_severity,
                     "packer-privileges",
                     format!(
                         "token {packer_id} lacks {} on {path}: `make packer SOURCE=proxmox-iso` would fail (the default qemu build does not use the token)",
@@ -1037,7 +1271,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                 "storage.iso",
                 &site.storage.iso,
                 "iso",
-                Status::Warn,
+                packer_severity,
                 "the boot ISO of a SOURCE=proxmox-iso build",
             );
         }
@@ -1050,6 +1284,7 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                 Status::Fail,
                 "a VM has user_data, uploaded as a snippet",
             );
+            ssh_snippets(&mut r, &api, site, &locs);
         }
         let bridge_at = locs.site("bridge");
         match api.get(&format!("nodes/{}/network", site.node), &[]) {
@@ -1152,6 +1387,48 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     for image in &images {
         let at = locs.image(&image.name);
         let name = &image.template_name;
+        if let Scope::Packer { release, .. } = scope {
+            // The name the build is about to create must be free.
+            let name = match release {
+                Some(n) => image.template_name_for(*n),
+                None => name.clone(),
+            };
+            let found: Vec<&Guest> = guests.iter().filter(|g| g.name == name).collect();
+            if found.is_empty() {
+                r.add(
+                    "images",
+                    Status::Ok,
+                    "template",
+                    format!(
+                        "no VM is named {name} yet: the build of image {} can create it",
+                        image.name
+                    ),
+                    &at,
+                    None,
+                );
+            } else {
+                let list = found
+                    .iter()
+                    .map(|g| format!("{} on {}", g.vmid, g.node))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                r.add(
+                    "images",
+                    Status::Fail,
+                    "template",
+                    format!("{name} exists already ({list}): the build would make a second VM of that name"),
+                    &at,
+                    Some(format!(
+                        "build a new release (`make packer IMAGE={} IMAGE_VERSION={}`), or remove the old one: `qm destroy {}` on {}",
+                        image.name,
+                        image.release + 1,
+                        found[0].vmid,
+                        found[0].node
+                    )),
+                );
+            }
+            continue;
+        }
         let found: Vec<&Guest> = guests.iter().filter(|g| &g.name == name).collect();
         let templates: Vec<&&Guest> = found.iter().filter(|g| g.template).collect();
         let where_ = |list: &[&Guest]| {
@@ -1160,7 +1437,19 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        if found.is_empty() {
+        if found.is_empty() && *scope == Scope::Up {
+            r.add(
+                "images",
+                Status::Warn,
+                "template",
+                format!(
+                    "template {name} does not exist yet (image {}): `make up` builds it first",
+                    image.name
+                ),
+                &at,
+                None,
+            );
+        } else if found.is_empty() {
             r.add(
                 "images",
                 Status::Fail,
@@ -1259,6 +1548,9 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
     }
 
     // ---------------------------------------------------------------- vm ids + IPs
+    if packer_only {
+        return r.checks;
+    }
     let mut ip_owner: BTreeMap<Ipv4Addr, Vec<&Guest>> = BTreeMap::new();
     for g in guests.iter().filter(|g| !g.template) {
         if let Ok(cfg) = api.get(&format!("nodes/{}/qemu/{}/config", g.node, g.vmid), &[]) {

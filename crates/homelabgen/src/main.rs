@@ -68,6 +68,17 @@ struct OutArg {
     out: Utf8PathBuf,
 }
 
+/// The step `homelabgen doctor --for` prepares.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DoctorFor {
+    /// `make packer SOURCE=proxmox-iso`.
+    Packer,
+    /// `make tf-apply`.
+    Tofu,
+    /// `make up`: as `tofu`, but a missing template is a warning (`make up` builds it).
+    Up,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Render the spec into the output directory (only changed files are written).
@@ -111,6 +122,17 @@ enum Command {
         /// Machine-readable output (for CI).
         #[arg(long)]
         json: bool,
+        /// Only what this step needs: `packer` (a proxmox-iso build: the template name
+        /// must be free), `tofu` (an apply: the templates must exist), `up` (as `tofu`, a
+        /// missing template only a warning); default: everything.
+        #[arg(long = "for", value_name = "STEP")]
+        for_step: Option<DoctorFor>,
+        /// With --for packer: only this image.
+        #[arg(long, requires = "for_step")]
+        image: Option<String>,
+        /// With --for packer: the release being built (IMAGE_VERSION), when not the spec's.
+        #[arg(long, requires = "for_step")]
+        release: Option<u32>,
     },
     /// Print the JSON Schema of the spec (for editors), or with --markdown a readable reference.
     Schema {
@@ -306,8 +328,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Doctor { spec, env, json } => {
+        Command::Doctor {
+            spec,
+            env,
+            json,
+            for_step,
+            image,
+            release,
+        } => {
             let model = load(&spec.spec, "homelab.yaml")?;
+            let scope = match for_step {
+                None => doctor::Scope::All,
+                Some(DoctorFor::Tofu) => doctor::Scope::Tofu,
+                Some(DoctorFor::Up) => doctor::Scope::Up,
+                Some(DoctorFor::Packer) => doctor::Scope::Packer {
+                    image: image.clone(),
+                    release,
+                },
+            };
+            if for_step != Some(DoctorFor::Packer) && (image.is_some() || release.is_some()) {
+                bail!("--image and --release go with --for packer only");
+            }
+            if for_step == Some(DoctorFor::Packer) && env.is_some() {
+                bail!("--env goes with --for tofu (a Packer build has no environment)");
+            }
+            if let Some(name) = &image {
+                if !model.images.iter().any(|i| &i.name == name) {
+                    let names: Vec<&str> = model.images.iter().map(|i| i.name.as_str()).collect();
+                    bail!(
+                        "--image {name}: no such image in {}; it has: {}",
+                        spec_display_name(&spec.spec),
+                        names.join(", ")
+                    );
+                }
+            }
             if let Some(env) = &env {
                 if !model.environments.iter().any(|e| &e.name == env) {
                     let names: Vec<&str> =
@@ -321,7 +375,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let text = String::from_utf8(input::read_spec(&spec.spec)?)?;
             let file = spec_display_name(&spec.spec);
-            let checks = doctor::run(&model, &file, &text, env.as_deref());
+            let checks = doctor::run(&model, &file, &text, env.as_deref(), &scope);
             Ok(ExitCode::from(doctor::report(&checks, json, &style)))
         }
         Command::Schema { markdown } => {

@@ -53,10 +53,7 @@ fn renders_every_file_of_the_image_directory() {
     ]) {
         let _ = file(&tree, &format!("{dir}/{name}"));
     }
-    for script in PROVISION_SCRIPTS
-        .iter()
-        .chain([&UPLOAD_SCRIPT, &"check-template-name.sh"])
-    {
+    for script in PROVISION_SCRIPTS.iter().chain([&UPLOAD_SCRIPT]) {
         let path = format!("{dir}/scripts/{script}");
         let script_file = tree
             .get(path.as_str())
