@@ -66,6 +66,7 @@ fn render_module(model: &Model, tree: &mut Tree) {
     let variables = template::render(&format!("{MODULE_DIR}/variables.tf"), &context);
     context.inputs = variable_docs(&variables);
     tree.add(format!("{MODULE_DIR}/variables.tf"), variables);
+    let context = template::context(&context);
     for file in ["versions.tf", "main.tf", "outputs.tf", "README.md"] {
         let path = format!("{MODULE_DIR}/{file}");
         template::add(tree, path.clone(), &path, &context);
@@ -191,6 +192,7 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
     let variables = template::render("tofu/envs/{env}/variables.tf", &context);
     context.variables = variable_docs(&variables);
     tree.add(format!("{dir}/variables.tf"), variables);
+    let context = template::context(&context);
     for file in [
         "versions.tf",
         "backend.tf",
@@ -208,11 +210,14 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
         "tofu/envs/{env}/tests/{env}.tftest.hcl",
         &context,
     );
-    for vm in &context.vms {
-        if let (Some(path), Some(user_data)) = (&vm.user_data_path, &vm.vm.user_data) {
+    for vm in &env.vms {
+        if let Some(user_data) = &vm.user_data {
             // Cloud-init needs `#cloud-config` on the first line: no header here. The
             // file is the spec's text byte for byte (its hash names the snippet).
-            tree.add(format!("{dir}/{path}"), user_data.clone());
+            tree.add(
+                format!("{dir}/user-data/{}.yaml", vm.name),
+                user_data.clone(),
+            );
         }
     }
 }
