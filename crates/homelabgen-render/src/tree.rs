@@ -121,9 +121,27 @@ mod tests {
     #[test]
     fn path_order_is_the_order_of_components() {
         let paths = [
-            "a", "a-b", "a/b", "a/b/c", "a/b-c", "a.b", "a0", "ab", "b", "B", "a/B", "-", ".x",
-            "a/b.c/d", "a/b/c.d", "tofu/envs/x/main.tf", "tofu/envs/x-y/main.tf",
-            "tofu/envs/x/tests/x.tftest.hcl", "é", "z/é", "z/e",
+            "a",
+            "a-b",
+            "a/b",
+            "a/b/c",
+            "a/b-c",
+            "a.b",
+            "a0",
+            "ab",
+            "b",
+            "B",
+            "a/B",
+            "-",
+            ".x",
+            "a/b.c/d",
+            "a/b/c.d",
+            "tofu/envs/x/main.tf",
+            "tofu/envs/x-y/main.tf",
+            "tofu/envs/x/tests/x.tftest.hcl",
+            "é",
+            "z/é",
+            "z/e",
         ];
         for a in paths {
             for b in paths {

@@ -651,7 +651,11 @@ pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
         }
         claim.insert(key, hashes);
     }
-    let claim = manifest_text(claim.iter().map(|(rel, hashes)| (rel.as_str(), &hashes[..])));
+    let claim = manifest_text(
+        claim
+            .iter()
+            .map(|(rel, hashes)| (rel.as_str(), &hashes[..])),
+    );
     let manifest = Utf8Path::new(MANIFEST);
     write_temp(dirs, &path, manifest, claim.as_bytes(), false)?;
     for (rel, change) in &plan.changes {
