@@ -558,9 +558,14 @@ fn write_temp(
         .with_context(|| format!("cannot create `{}`", out.join(parent)))?;
     step();
     let mode = if executable { 0o755 } else { 0o644 };
-    fsx::remove_file(dir, &tmp)
-        .and_then(|()| fsx::create_file(dir, &tmp, bytes, mode))
-        .with_context(|| format!("cannot write `{}`", out.join(parent).join(&tmp)))
+    // A stale temp file of an interrupted render is replaced; usually there is none.
+    match fsx::create_file(dir, &tmp, bytes, mode) {
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            fsx::remove_file(dir, &tmp).and_then(|()| fsx::create_file(dir, &tmp, bytes, mode))
+        }
+        other => other,
+    }
+    .with_context(|| format!("cannot write `{}`", out.join(parent).join(&tmp)))
 }
 
 fn rename_temp(dirs: &mut Dirs, out: &Utf8Path, rel: &Utf8Path) -> Result<()> {
@@ -571,13 +576,21 @@ fn rename_temp(dirs: &mut Dirs, out: &Utf8Path, rel: &Utf8Path) -> Result<()> {
         .with_context(|| format!("cannot write `{}`", out.join(rel)))
 }
 
-/// The nearest existing directory at or above `rel` (relative to the output dir).
-fn nearest_existing<'a>(rel: &'a Utf8Path, dirs: &mut Dirs) -> &'a Utf8Path {
+/// The nearest existing directory at or above `rel` (relative to the output dir);
+/// `missing` remembers the directories found missing, so each is tried once.
+fn nearest_existing<'a>(
+    rel: &'a Utf8Path,
+    dirs: &mut Dirs,
+    missing: &mut HashSet<&'a Utf8Path>,
+) -> &'a Utf8Path {
     let mut current = rel;
     loop {
-        if current.as_str().is_empty() || dirs.fd(current, false).is_ok() {
+        if current.as_str().is_empty()
+            || (!missing.contains(current) && dirs.fd(current, false).is_ok())
+        {
             return current;
         }
+        missing.insert(current);
         current = current.parent().unwrap_or(Utf8Path::new(""));
     }
 }
@@ -614,8 +627,12 @@ pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
     for rel in &plan.stale_temps {
         targets.insert(split(rel).0);
     }
+    let (mut missing, mut checked) = (HashSet::new(), HashSet::new());
     for target in targets {
-        let existing = nearest_existing(target, dirs);
+        let existing = nearest_existing(target, dirs, &mut missing);
+        if !checked.insert(existing) {
+            continue;
+        }
         let fd = dirs.fd(existing, false)?;
         fsx::writable(fd).map_err(|err| {
             anyhow!(
