@@ -157,6 +157,12 @@ fn hcl_text(value: String) -> String {
 /// after every `$`/`%` and so turns the text `$${` into `${`.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
+    // Most values (names, addresses, sizes) are printable ASCII with nothing to escape:
+    // hcl-rs would return them unchanged.
+    if !needs_escape(text) {
+        out.push_str(text);
+        return out;
+    }
     let mut rest = text;
     loop {
         let marker = [rest.find("${"), rest.find("%{")]
@@ -185,6 +191,15 @@ fn escape(text: &str) -> String {
             None => return out,
         }
     }
+}
+
+/// Whether `text` has anything `escape` changes: a quote, a backslash, a byte outside
+/// printable ASCII, or a template marker.
+fn needs_escape(text: &str) -> bool {
+    text.bytes()
+        .any(|b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\')
+        || text.contains("${")
+        || text.contains("%{")
 }
 
 #[cfg(test)]
@@ -224,6 +239,31 @@ mod tests {
                 ::hcl::Value::from(text),
                 "{text:?} written as {out}"
             );
+        }
+    }
+
+    #[test]
+    fn text_without_anything_to_escape_is_what_hcl_rs_writes() {
+        let printable: String = (0x20u8..0x7f).map(char::from).collect();
+        let mut texts: Vec<String> = (0x20u8..0x7f).map(|b| char::from(b).to_string()).collect();
+        texts.extend([
+            printable,
+            "$".into(),
+            "%".into(),
+            "a$b%c{d}".into(),
+            String::new(),
+        ]);
+        for text in texts {
+            let mut quoted = Vec::new();
+            let mut formatter = ::hcl::format::Formatter::new(&mut quoted);
+            ::hcl::format::Format::format(&Expression::String(text.clone()), &mut formatter)
+                .unwrap();
+            let quoted = String::from_utf8(quoted).unwrap();
+            let by_hcl_rs = &quoted[1..quoted.len() - 1];
+            if !needs_escape(&text) {
+                assert_eq!(escape(&text), by_hcl_rs, "{text:?}");
+            }
+            assert_eq!(needs_escape(&text), by_hcl_rs != text, "{text:?}");
         }
     }
 

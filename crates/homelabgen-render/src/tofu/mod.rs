@@ -47,7 +47,7 @@ struct ModuleContext<'a> {
 }
 
 /// One `variable` block as documentation: the type and default as HCL source.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct VariableDoc {
     name: String,
     ty: String,
@@ -77,8 +77,27 @@ fn render_module(model: &Model, tree: &mut Tree) {
     }
 }
 
-/// The `variable` blocks of a rendered `variables.tf`, in file order.
+/// The `variable` blocks of a rendered `variables.tf`, in file order. The environments
+/// of a spec often render the same `variables.tf`: the last one parsed is remembered.
 fn variable_docs(variables_tf: &str) -> Vec<VariableDoc> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, Vec<VariableDoc>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match last.as_ref() {
+            Some((text, docs)) if text == variables_tf => docs.clone(),
+            _ => {
+                let docs = parse_variable_docs(variables_tf);
+                *last = Some((variables_tf.to_owned(), docs.clone()));
+                docs
+            }
+        }
+    })
+}
+
+fn parse_variable_docs(variables_tf: &str) -> Vec<VariableDoc> {
     let body: Body = match ::hcl::parse(variables_tf) {
         Ok(body) => body,
         // A template bug: the golden tests parse every HCL file and show it.
