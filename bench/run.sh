@@ -44,7 +44,7 @@ PY
 
 # pair BASE_PREPARE BASE_COMMAND... -- EXPECTED_EXIT PREPARE COMMAND...
 # Runs the baseline and the case alternately, $runs times each; PREPARE snippets run
-# before each run, untimed (`:` for none). Prints the medians of the baseline's wall
+# before each run, untimed (`:` for none); `{n}` in a command is the run's number. Prints the medians of the baseline's wall
 # and CPU ms, of the case's wall and CPU ms, and the case's peak MiB. A baseline of
 # `- -` is no baseline (its figures print as `-`). CPU is user + system time from
 # wait4's rusage (microsecond resolution).
@@ -59,7 +59,8 @@ base_prepare, base_cmd = args[0], args[1:split]
 want, prepare, cmd = int(args[split + 1]), args[split + 2], args[split + 3:]
 
 
-def once(prepare, cmd, want):
+def once(prepare, cmd, want, n):
+    cmd = [arg.replace("{n}", str(n)) for arg in cmd]
     if prepare != ":":
         subprocess.run(prepare, shell=True, check=True)
     start = time.perf_counter()
@@ -77,10 +78,10 @@ def median(xs):
 
 
 base, case, peak = [], [], 0
-for _ in range(runs):
+for n in range(runs):
     if base_cmd != ["-"]:
-        base.append(once(base_prepare, base_cmd, 0))
-    case.append(once(prepare, cmd, want))
+        base.append(once(base_prepare, base_cmd, 0, n))
+    case.append(once(prepare, cmd, want, n))
     peak = max(peak, case[-1][2])
 print(median([b[0] for b in base]), median([b[1] for b in base]),
       median([c[0] for c in case]), median([c[1] for c in case]), peak // 1024)
@@ -113,17 +114,18 @@ for spec in default large; do
   if [ "$spec" = default ]; then file=tests/specs/k3s-single.yaml; else file=$work/large.yaml; fi
   ref=$work/ref-$spec
   "$bin" render --spec "$file" --out "$ref" >/dev/null 2>&1
-  # render into an empty directory vs cp -r of the same tree
-  read -r base base_cpu wall cpu mib < <(pair "rm -rf '$work/cp'" cp -r "$ref" "$work/cp" -- \
-    0 "rm -rf '$work/out'" "$bin" render --spec "$file" --out "$work/out")
+  # render into an empty directory vs cp -r of the same tree. Each run gets a new
+  # directory: deleting the last run's tree first would slow the next one's file
+  # creation (ext4 skips recently deleted inodes when it allocates new ones).
+  read -r base base_cpu wall cpu mib < <(pair : cp -r "$ref" "$work/cp-$spec-{n}" -- \
+    0 : "$bin" render --spec "$file" --out "$work/out-$spec-{n}")
   if [ "$spec" = default ]; then
     report render-default "$wall" "$cpu" "$mib" "$base" "$base_cpu" 3 - - 64
   else
     report render-1000-vms "$wall" "$cpu" "$mib" "$base" "$base_cpu" - 100 50 128
   fi
   # no-change diff vs diff -r of the tree and a copy
-  rm -rf "$work/cp" && cp -r "$ref" "$work/cp"
-  read -r base base_cpu wall cpu mib < <(pair : diff -r "$ref" "$work/cp" -- \
+  read -r base base_cpu wall cpu mib < <(pair : diff -r "$ref" "$work/cp-$spec-0" -- \
     0 : "$bin" diff --spec "$file" --out "$ref")
   report "diff-$spec" "$wall" "$cpu" "$mib" "$base" "$base_cpu" 2 - - 128
 done

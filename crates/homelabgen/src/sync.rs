@@ -71,6 +71,8 @@ pub struct Plan {
     owned: BTreeMap<PathKey, Vec<String>>,
     /// The manifest this render writes.
     manifest: String,
+    /// The SHA-256 of each file of the tree, in the tree's order.
+    hashes: Vec<String>,
 }
 
 impl Plan {
@@ -386,23 +388,24 @@ fn read_cached(
 /// Compare the tree with the output directory. Reads only.
 pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
     let path = out.path.clone();
-    let mut new_hashes: Vec<[String; 1]> = Vec::with_capacity(tree.len());
+    let mut new_hashes: Vec<String> = Vec::with_capacity(tree.len());
     for (rel, file) in tree.iter() {
         check_relative(rel)?;
         let name = rel.file_name().unwrap_or("");
         if rel.as_str() == MANIFEST || is_temp_name(name) {
             bail!("internal: the tree may not contain `{rel}`");
         }
-        new_hashes.push([hash(file.contents.as_bytes())]);
+        new_hashes.push(hash(file.contents.as_bytes()));
     }
     let mut plan = Plan {
         manifest: manifest_text(
             tree.iter()
                 .zip(&new_hashes)
-                .map(|((rel, _), hashes)| (rel.as_str(), &hashes[..])),
+                .map(|((rel, _), hash)| (rel.as_str(), std::slice::from_ref(hash))),
         ),
         ..Plan::default()
     };
+    plan.hashes = new_hashes;
     let Some(dirs) = out.dirs.as_mut() else {
         plan.changes = tree
             .iter()
@@ -659,12 +662,14 @@ pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
             claim.insert(rel.clone(), hashes.clone());
         }
     }
-    for (rel, file) in tree.iter() {
+    if plan.hashes.len() != tree.len() {
+        bail!("internal: the plan was made for another tree");
+    }
+    for ((rel, _), new) in tree.iter().zip(&plan.hashes) {
         let key = PathKey::new(rel.as_str());
-        let new = hash(file.contents.as_bytes());
         let mut hashes = vec![new.clone()];
         if let Some(old) = plan.owned.get(&key) {
-            hashes.extend(old.iter().filter(|h| **h != new).cloned());
+            hashes.extend(old.iter().filter(|h| *h != new).cloned());
         }
         claim.insert(key, hashes);
     }
