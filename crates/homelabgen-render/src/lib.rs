@@ -20,7 +20,7 @@ pub mod tofu;
 pub mod tree;
 pub mod yaml;
 
-pub use tree::{File, Tree};
+pub use tree::{path_cmp, File, PathKey, Tree};
 
 use homelabgen_spec::Model;
 

@@ -277,6 +277,7 @@ pub fn render(model: &Model, tree: &mut Tree) {
             pins: pins(model, image),
             clones,
         };
+        let context = template::context(&context);
         for file in FILES {
             let out = format!("packer/{}/{file}", image.name);
             template::add(tree, out, &format!("packer/{file}"), &context);

@@ -26,6 +26,7 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
+use std::cell::RefCell;
 
 static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
@@ -39,19 +40,25 @@ pub fn add(tree: &mut Tree, out: String, template: &str, context: impl Serialize
     }
 }
 
-/// Render `templates/<template>.j2` with `context`.
-///
-/// A template error is a bug in the renderer, not in user input: every template is
-/// rendered from the test specs by the golden tests, so it cannot ship.
-pub fn render(template: &str, context: impl Serialize) -> String {
-    let name = format!("{template}.j2");
-    let Some(source) = TEMPLATES.get_file(&name).and_then(|f| f.contents_utf8()) else {
-        panic!("no template templates/{name}");
-    };
+/// A template context converted once, for a directory whose templates share it: handing
+/// the returned `Value` to `add`/`render` costs nothing, where a struct is converted anew
+/// for every file.
+pub fn context(context: impl Serialize) -> Value {
+    Value::from(minijinja::value::Serde(context))
+}
+
+thread_local! {
+    /// The two environments (HCL delimiters, Jinja delimiters), each template compiled
+    /// on first use and kept for the rest of the process.
+    static ENVIRONMENTS: RefCell<[Environment<'static>; 2]> =
+        RefCell::new([environment(true), environment(false)]);
+}
+
+fn environment(hcl_syntax: bool) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let mut syntax = SyntaxConfig::builder();
-    if is_hcl(template) {
+    if hcl_syntax {
         syntax
             .variable_delimiters("[=", "=]")
             .block_delimiters("[%", "%]")
@@ -69,13 +76,39 @@ pub fn render(template: &str, context: impl Serialize) -> String {
     env.add_filter("hcl", hcl);
     env.add_filter("hcl_text", hcl_text);
     env.add_filter("ljust", |s: String, width: usize| format!("{s:width$}"));
-    let result = env
-        .template_from_named_str(&name, source)
-        .and_then(|t| t.render(minijinja::value::Serde(&context)));
-    match result {
-        Ok(text) => text,
-        Err(err) => panic!("template {name} failed to render: {err:#}"),
-    }
+    env
+}
+
+/// Render `templates/<template>.j2` with `context`.
+///
+/// A template error is a bug in the renderer, not in user input: every template is
+/// rendered from the test specs by the golden tests, so it cannot ship.
+pub fn render(template: &str, context: impl Serialize) -> String {
+    let name = format!("{template}.j2");
+    let Some(file) = TEMPLATES.get_file(&name) else {
+        panic!("no template templates/{name}");
+    };
+    let Some(source) = file.contents_utf8() else {
+        panic!("template templates/{name} is not UTF-8");
+    };
+    // The file's own path inside `templates/` is 'static, so the environment can keep it.
+    let key: &'static str = file.path().to_str().unwrap_or_default();
+    let which = usize::from(!is_hcl(template));
+    ENVIRONMENTS.with(|environments| {
+        if environments.borrow()[which].get_template(key).is_err() {
+            if let Err(err) = environments.borrow_mut()[which].add_template(key, source) {
+                panic!("template {name} does not compile: {err:#}");
+            }
+        }
+        let environments = environments.borrow();
+        let result = environments[which]
+            .get_template(key)
+            .and_then(|t| t.render(minijinja::value::Serde(&context)));
+        match result {
+            Ok(text) => text,
+            Err(err) => panic!("template {name} failed to render: {err:#}"),
+        }
+    })
 }
 
 fn is_hcl(template: &str) -> bool {
@@ -124,6 +157,12 @@ fn hcl_text(value: String) -> String {
 /// after every `$`/`%` and so turns the text `$${` into `${`.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
+    // Most values (names, addresses, sizes) are printable ASCII with nothing to escape:
+    // hcl-rs would return them unchanged.
+    if !needs_escape(text) {
+        out.push_str(text);
+        return out;
+    }
     let mut rest = text;
     loop {
         let marker = [rest.find("${"), rest.find("%{")]
@@ -152,6 +191,15 @@ fn escape(text: &str) -> String {
             None => return out,
         }
     }
+}
+
+/// Whether `text` has anything `escape` changes: a quote, a backslash, a byte outside
+/// printable ASCII, or a template marker.
+fn needs_escape(text: &str) -> bool {
+    text.bytes()
+        .any(|b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\')
+        || text.contains("${")
+        || text.contains("%{")
 }
 
 #[cfg(test)]
@@ -191,6 +239,31 @@ mod tests {
                 ::hcl::Value::from(text),
                 "{text:?} written as {out}"
             );
+        }
+    }
+
+    #[test]
+    fn text_without_anything_to_escape_is_what_hcl_rs_writes() {
+        let printable: String = (0x20u8..0x7f).map(char::from).collect();
+        let mut texts: Vec<String> = (0x20u8..0x7f).map(|b| char::from(b).to_string()).collect();
+        texts.extend([
+            printable,
+            "$".into(),
+            "%".into(),
+            "a$b%c{d}".into(),
+            String::new(),
+        ]);
+        for text in texts {
+            let mut quoted = Vec::new();
+            let mut formatter = ::hcl::format::Formatter::new(&mut quoted);
+            ::hcl::format::Format::format(&Expression::String(text.clone()), &mut formatter)
+                .unwrap();
+            let quoted = String::from_utf8(quoted).unwrap();
+            let by_hcl_rs = &quoted[1..quoted.len() - 1];
+            if !needs_escape(&text) {
+                assert_eq!(escape(&text), by_hcl_rs, "{text:?}");
+            }
+            assert_eq!(needs_escape(&text), by_hcl_rs != text, "{text:?}");
         }
     }
 

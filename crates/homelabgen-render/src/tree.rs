@@ -1,7 +1,51 @@
 //! The rendered tree: relative path → file, sorted, so output order never varies.
 
 use camino::{Utf8Path, Utf8PathBuf};
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
+
+/// A plain relative path (`a/b/c`, no `.`, `..`, `//` or trailing `/`) as a map key,
+/// ordered exactly as `Utf8Path` orders it (component by component), but compared as
+/// bytes: `/` ranks below every other byte, so `a/b` < `a-b` as with components.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PathKey(String);
+
+impl PathKey {
+    pub fn new(path: impl Into<String>) -> Self {
+        PathKey(path.into())
+    }
+
+    pub fn as_path(&self) -> &Utf8Path {
+        Utf8Path::new(&self.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The order of two plain relative paths, as `Utf8Path::cmp` gives it.
+pub fn path_cmp(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let rank = |byte: u8| if byte == b'/' { 0 } else { u16::from(byte) + 1 };
+    match (a.get(same), b.get(same)) {
+        (Some(&x), Some(&y)) => rank(x).cmp(&rank(y)),
+        _ => a.len().cmp(&b.len()),
+    }
+}
+
+impl Ord for PathKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        path_cmp(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for PathKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
@@ -12,7 +56,7 @@ pub struct File {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tree {
-    files: BTreeMap<Utf8PathBuf, File>,
+    files: BTreeMap<PathKey, File>,
 }
 
 impl Tree {
@@ -42,7 +86,7 @@ impl Tree {
             contents.push('\n');
         }
         let previous = self.files.insert(
-            path.clone(),
+            PathKey(path.as_str().to_owned()),
             File {
                 contents,
                 executable,
@@ -52,11 +96,13 @@ impl Tree {
     }
 
     pub fn get(&self, path: impl AsRef<Utf8Path>) -> Option<&File> {
-        self.files.get(path.as_ref())
+        // The key is built only for the lookup; `get` is rare next to `iter`.
+        self.files.get(&PathKey(path.as_ref().as_str().to_owned()))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Utf8PathBuf, &File)> {
-        self.files.iter()
+    /// Every file, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Utf8Path, &File)> {
+        self.files.iter().map(|(path, file)| (path.as_path(), file))
     }
 
     pub fn len(&self) -> usize {
@@ -65,5 +111,46 @@ impl Tree {
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_order_is_the_order_of_components() {
+        let paths = [
+            "a",
+            "a-b",
+            "a/b",
+            "a/b/c",
+            "a/b-c",
+            "a.b",
+            "a0",
+            "ab",
+            "b",
+            "B",
+            "a/B",
+            "-",
+            ".x",
+            "a/b.c/d",
+            "a/b/c.d",
+            "tofu/envs/x/main.tf",
+            "tofu/envs/x-y/main.tf",
+            "tofu/envs/x/tests/x.tftest.hcl",
+            "é",
+            "z/é",
+            "z/e",
+        ];
+        for a in paths {
+            for b in paths {
+                assert_eq!(
+                    path_cmp(a, b),
+                    Utf8Path::new(a).cmp(Utf8Path::new(b)),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 }

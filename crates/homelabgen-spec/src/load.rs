@@ -45,8 +45,16 @@ pub fn parse(file: &str, text: &str) -> Result<RawSpec, Diagnostics> {
         .help("a homelab spec is a few hundred lines: check that this is the right file")
         .into());
     }
-    // serde_path_to_error records the field path of a failure; the located error
-    // itself is passed through unchanged so line and column survive.
+    // A valid spec is parsed once, plainly. Only a failing one is parsed again under
+    // serde_path_to_error, which records the field path of the failure (at the cost of
+    // an owned path segment for every key it passes); the located error itself is
+    // passed through unchanged, so line and column survive.
+    let first = match serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
+        <RawSpec as serde::Deserialize>::deserialize(de)
+    }) {
+        Ok(raw) => return Ok(raw),
+        Err(err) => err,
+    };
     let path = RefCell::new(String::new());
     let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
         serde_path_to_error::deserialize::<_, RawSpec>(de).map_err(|err| {
@@ -54,7 +62,10 @@ pub fn parse(file: &str, text: &str) -> Result<RawSpec, Diagnostics> {
             err.into_inner()
         })
     });
-    result.map_err(|err| yaml_diagnostic(file, &path.into_inner(), &err).into())
+    // The same parser over the same text fails the same way; should the tracked pass
+    // ever succeed, the first error is still reported (without a field path).
+    let err = result.err().unwrap_or(first);
+    Err(yaml_diagnostic(file, &path.into_inner(), &err).into())
 }
 
 /// The spec text with the key an "unknown field" diagnostic points at commented out,

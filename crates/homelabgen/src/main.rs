@@ -207,19 +207,13 @@ fn prepare(
     if out.as_str().is_empty() {
         bail!("the output directory is empty (`--out ''`)\n  help: name a directory, e.g. `--out generated`");
     }
-    // The disk is surveyed (and locked) on a second thread while the spec renders.
-    let (tree, dir) = std::thread::scope(|s| {
-        let disk = s.spawn(|| -> Result<sync::OutDir> {
-            let mut dir = sync::open(out, render, false)?;
-            sync::prefetch(&mut dir)?;
-            Ok(dir)
-        });
-        let tree = load(spec, &input::spec_header_name(spec, out))
-            .map(|model| homelabgen_render::render(&model));
-        let dir = disk
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("internal: the disk survey failed")));
-        (tree, dir)
+    // One thread: on a busy machine a second one costs more (its start, its malloc
+    // arena, waiting to be scheduled) than the overlap of disk and render saves.
+    let tree = load(spec, &input::spec_header_name(spec, out))
+        .map(|model| homelabgen_render::render(&model));
+    let dir = sync::open(out, render, false).and_then(|mut dir| {
+        sync::prefetch(&mut dir)?;
+        Ok(dir)
     });
     let tree = tree?;
     let mut dir = dir?;

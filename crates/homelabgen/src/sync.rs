@@ -24,9 +24,9 @@ mod fsx;
 
 use anyhow::{anyhow, bail, Context, Result};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
-use homelabgen_render::Tree;
+use homelabgen_render::{path_cmp, PathKey, Tree};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -68,9 +68,11 @@ pub struct Plan {
     /// The manifest on disk differs from what this render records.
     pub manifest_stale: bool,
     /// The manifest as it is on disk: path → the hashes homelabgen wrote there.
-    owned: BTreeMap<Utf8PathBuf, Vec<String>>,
+    owned: BTreeMap<PathKey, Vec<String>>,
     /// The manifest this render writes.
     manifest: String,
+    /// The SHA-256 of each file of the tree, in the tree's order.
+    hashes: Vec<String>,
 }
 
 impl Plan {
@@ -106,9 +108,9 @@ impl OutDir {
 /// its parent's handle with no-follow semantics.
 struct Dirs {
     root: OwnedFd,
-    open: HashMap<Utf8PathBuf, OwnedFd>,
+    open: HashMap<String, OwnedFd>,
     /// Prefetched contents of owned files, taken by `plan`.
-    cache: HashMap<Utf8PathBuf, fsx::Contents>,
+    cache: HashMap<String, fsx::Contents>,
 }
 
 impl Dirs {
@@ -116,7 +118,7 @@ impl Dirs {
         if rel.as_str().is_empty() {
             return Ok(self.root.as_fd());
         }
-        if !self.open.contains_key(rel) {
+        if !self.open.contains_key(rel.as_str()) {
             let parent = rel.parent().unwrap_or(Utf8Path::new(""));
             let name = rel.file_name().unwrap_or(".");
             let fd = {
@@ -127,9 +129,9 @@ impl Dirs {
                     fsx::open_dir(parent, name)?
                 }
             };
-            self.open.insert(rel.to_owned(), fd);
+            self.open.insert(rel.as_str().to_owned(), fd);
         }
-        Ok(self.open[rel].as_fd())
+        Ok(self.open[rel.as_str()].as_fd())
     }
 }
 
@@ -222,12 +224,12 @@ fn is_hash(s: &str) -> bool {
 }
 
 /// Every entry below the output directory (no symlink followed), path → kind.
-fn scan(dirs: &Dirs) -> Result<BTreeMap<Utf8PathBuf, fsx::Kind>> {
+fn scan(dirs: &Dirs) -> Result<HashMap<String, fsx::Kind>> {
     fn walk(
         dir: BorrowedFd<'_>,
         prefix: &Utf8Path,
         out: &Utf8Path,
-        found: &mut BTreeMap<Utf8PathBuf, fsx::Kind>,
+        found: &mut HashMap<String, fsx::Kind>,
     ) -> Result<()> {
         let entries =
             fsx::list(dir).with_context(|| format!("cannot list `{}`", out.join(prefix)))?;
@@ -238,11 +240,11 @@ fn scan(dirs: &Dirs) -> Result<BTreeMap<Utf8PathBuf, fsx::Kind>> {
                     .with_context(|| format!("cannot open `{}`", out.join(&rel)))?;
                 walk(sub.as_fd(), &rel, out, found)?;
             }
-            found.insert(rel, kind);
+            found.insert(rel.into_string(), kind);
         }
         Ok(())
     }
-    let mut found = BTreeMap::new();
+    let mut found = HashMap::new();
     walk(
         dirs.root.as_fd(),
         Utf8Path::new(""),
@@ -262,7 +264,7 @@ fn read(dirs: &mut Dirs, out: &Utf8Path, rel: &Utf8Path, limit: u64) -> Result<f
 }
 
 /// Parse the manifest: path → hashes (empty for a line of the old hash-less format).
-fn parse_manifest(text: &str, path: &Utf8Path) -> Result<BTreeMap<Utf8PathBuf, Vec<String>>> {
+fn parse_manifest(text: &str, path: &Utf8Path) -> Result<BTreeMap<PathKey, Vec<String>>> {
     let mut owned = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         if line.is_empty() || line.starts_with('#') {
@@ -274,8 +276,7 @@ fn parse_manifest(text: &str, path: &Utf8Path) -> Result<BTreeMap<Utf8PathBuf, V
             .filter(|h| !h.is_empty())
             .map(str::to_owned)
             .collect();
-        let rel = Utf8PathBuf::from(rel);
-        check_relative(&rel).with_context(|| format!("{path}:{}", n + 1))?;
+        check_relative(Utf8Path::new(rel)).with_context(|| format!("{path}:{}", n + 1))?;
         if let Some(bad) = hashes.iter().find(|h| !is_hash(h)) {
             bail!(
                 "{path}:{}: `{}` is not a SHA-256\n  help: the manifest is written by homelabgen; restore it from git",
@@ -283,17 +284,23 @@ fn parse_manifest(text: &str, path: &Utf8Path) -> Result<BTreeMap<Utf8PathBuf, V
                 bad.escape_debug()
             );
         }
-        owned.insert(rel, hashes);
+        owned.insert(PathKey::new(rel), hashes);
     }
     Ok(owned)
 }
 
-fn manifest_text(entries: &BTreeMap<&Utf8Path, Vec<String>>) -> String {
+/// The manifest's text: one line per entry, given in path order.
+fn manifest_text<'a>(entries: impl Iterator<Item = (&'a str, &'a [String])>) -> String {
     let mut text = String::from(MANIFEST_HEADER);
     for (rel, hashes) in entries {
-        text.push_str(rel.as_str());
+        text.push_str(rel);
         text.push('\t');
-        text.push_str(&hashes.join(","));
+        for (i, hash) in hashes.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(hash);
+        }
         text.push('\n');
     }
     text
@@ -302,15 +309,15 @@ fn manifest_text(entries: &BTreeMap<&Utf8Path, Vec<String>>) -> String {
 /// What is on disk before the tree is known: every entry, the manifest, and the
 /// contents of every owned file (read while the spec is rendered, see `prefetch`).
 pub struct Survey {
-    existing: BTreeMap<Utf8PathBuf, fsx::Kind>,
+    existing: HashMap<String, fsx::Kind>,
     old_manifest: Option<String>,
-    owned: BTreeMap<Utf8PathBuf, Vec<String>>,
+    owned: BTreeMap<PathKey, Vec<String>>,
 }
 
 fn survey(dirs: &mut Dirs, path: &Utf8Path) -> Result<Survey> {
     let existing = scan(dirs)?;
     let manifest_path = Utf8Path::new(MANIFEST);
-    let old_manifest = match existing.get(manifest_path) {
+    let old_manifest = match existing.get(MANIFEST) {
         None => None,
         Some(fsx::Kind::File) => {
             let contents = read(dirs, path, manifest_path, MAX_MANIFEST_BYTES)?;
@@ -344,20 +351,25 @@ pub fn prefetch(out: &mut OutDir) -> Result<()> {
     };
     let survey = survey(dirs, &path)?;
     for rel in survey.owned.keys() {
-        let parents_ok = rel
-            .ancestors()
-            .skip(1)
-            .filter(|a| !a.as_str().is_empty())
-            .all(|a| survey.existing.get(a) == Some(&fsx::Kind::Dir));
-        if parents_ok && survey.existing.get(rel) == Some(&fsx::Kind::File) {
+        if parents_are_dirs(rel.as_path(), &survey.existing)
+            && survey.existing.get(rel.as_str()) == Some(&fsx::Kind::File)
+        {
             // Errors surface again (with context) when plan reads the file itself.
-            if let Ok(contents) = read(dirs, &path, rel, fsx::MAX_FILE_BYTES) {
-                dirs.cache.insert(rel.clone(), contents);
+            if let Ok(contents) = read(dirs, &path, rel.as_path(), fsx::MAX_FILE_BYTES) {
+                dirs.cache.insert(rel.as_str().to_owned(), contents);
             }
         }
     }
     out.survey = Some(survey);
     Ok(())
+}
+
+/// Whether every directory above `rel` exists as a real directory.
+fn parents_are_dirs(rel: &Utf8Path, existing: &HashMap<String, fsx::Kind>) -> bool {
+    rel.ancestors()
+        .skip(1)
+        .filter(|a| !a.as_str().is_empty())
+        .all(|a| existing.get(a.as_str()) == Some(&fsx::Kind::Dir))
 }
 
 /// `read`, from the prefetched contents when there are some.
@@ -367,7 +379,7 @@ fn read_cached(
     rel: &Utf8Path,
     limit: u64,
 ) -> Result<fsx::Contents> {
-    match dirs.cache.remove(rel) {
+    match dirs.cache.remove(rel.as_str()) {
         Some(contents) => Ok(contents),
         None => read(dirs, out, rel, limit),
     }
@@ -376,23 +388,28 @@ fn read_cached(
 /// Compare the tree with the output directory. Reads only.
 pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
     let path = out.path.clone();
-    let mut new_manifest: BTreeMap<&Utf8Path, Vec<String>> = BTreeMap::new();
+    let mut new_hashes: Vec<String> = Vec::with_capacity(tree.len());
     for (rel, file) in tree.iter() {
         check_relative(rel)?;
         let name = rel.file_name().unwrap_or("");
         if rel.as_str() == MANIFEST || is_temp_name(name) {
             bail!("internal: the tree may not contain `{rel}`");
         }
-        new_manifest.insert(rel, vec![hash(file.contents.as_bytes())]);
+        new_hashes.push(hash(file.contents.as_bytes()));
     }
     let mut plan = Plan {
-        manifest: manifest_text(&new_manifest),
+        manifest: manifest_text(
+            tree.iter()
+                .zip(&new_hashes)
+                .map(|((rel, _), hash)| (rel.as_str(), std::slice::from_ref(hash))),
+        ),
         ..Plan::default()
     };
+    plan.hashes = new_hashes;
     let Some(dirs) = out.dirs.as_mut() else {
         plan.changes = tree
             .iter()
-            .map(|(p, _)| (p.clone(), Change::Create))
+            .map(|(p, _)| (p.to_owned(), Change::Create))
             .collect();
         plan.manifest_stale = true;
         return Ok(plan);
@@ -410,10 +427,12 @@ pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
     plan.manifest_stale = old_manifest.as_deref() != Some(plan.manifest.as_str());
 
     for (rel, kind) in &existing {
-        if *kind != fsx::Kind::Dir && rel.file_name().is_some_and(is_temp_name) {
-            plan.stale_temps.push(rel.clone());
+        if *kind != fsx::Kind::Dir && Utf8Path::new(rel).file_name().is_some_and(is_temp_name) {
+            plan.stale_temps.push(Utf8PathBuf::from(rel));
         }
     }
+    plan.stale_temps
+        .sort_by(|a, b| path_cmp(a.as_str(), b.as_str()));
 
     for (rel, file) in tree.iter() {
         // Every parent must be a real directory (or missing).
@@ -422,7 +441,7 @@ pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
             if ancestor.as_str().is_empty() {
                 break;
             }
-            match existing.get(ancestor) {
+            match existing.get(ancestor.as_str()) {
                 None => missing = true,
                 Some(fsx::Kind::Dir) => {}
                 Some(fsx::Kind::Symlink) => bail!(
@@ -439,18 +458,20 @@ pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
         let kind = if missing {
             None
         } else {
-            existing.get(rel.as_path())
+            existing.get(rel.as_str())
         };
         match kind {
-            None => plan.changes.push((rel.clone(), Change::Create)),
-            Some(fsx::Kind::File) if !plan.owned.contains_key(rel) => plan.unowned.push(rel.clone()),
+            None => plan.changes.push((rel.to_owned(), Change::Create)),
+            Some(fsx::Kind::File) if !plan.owned.contains_key(&PathKey::new(rel.as_str())) => {
+                plan.unowned.push(rel.to_owned())
+            }
             Some(fsx::Kind::File) => {
                 let old = read_cached(dirs, &path, rel, fsx::MAX_FILE_BYTES)?;
                 if old.bytes != file.contents.as_bytes() {
                     // Writing new contents also sets the mode, so this covers both.
-                    plan.changes.push((rel.clone(), Change::Update { old: old.bytes }));
+                    plan.changes.push((rel.to_owned(), Change::Update { old: old.bytes }));
                 } else if old.executable != file.executable {
-                    plan.changes.push((rel.clone(), Change::Mode));
+                    plan.changes.push((rel.to_owned(), Change::Mode));
                 } else {
                     plan.unchanged += 1;
                 }
@@ -469,16 +490,12 @@ pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
     let gone: Vec<(Utf8PathBuf, Vec<String>)> = plan
         .owned
         .iter()
-        .filter(|(rel, _)| tree.get(rel).is_none())
-        .map(|(rel, hashes)| (rel.clone(), hashes.clone()))
+        .filter(|(rel, _)| tree.get(rel.as_path()).is_none())
+        .map(|(rel, hashes)| (rel.as_path().to_owned(), hashes.clone()))
         .collect();
     for (rel, hashes) in gone {
-        let parents_ok = rel
-            .ancestors()
-            .skip(1)
-            .filter(|a| !a.as_str().is_empty())
-            .all(|a| existing.get(a) == Some(&fsx::Kind::Dir));
-        match existing.get(&rel) {
+        let parents_ok = parents_are_dirs(&rel, &existing);
+        match existing.get(rel.as_str()) {
             // Already gone: the manifest entry is dropped.
             None => {}
             Some(_) if !parents_ok => plan
@@ -501,7 +518,8 @@ pub fn plan(tree: &Tree, out: &mut OutDir) -> Result<Plan> {
                 .push((rel, format!("it is now {}", kind.describe()))),
         }
     }
-    plan.changes.sort_by(|a, b| a.0.cmp(&b.0));
+    plan.changes
+        .sort_by(|a, b| path_cmp(a.0.as_str(), b.0.as_str()));
     Ok(plan)
 }
 
@@ -543,9 +561,14 @@ fn write_temp(
         .with_context(|| format!("cannot create `{}`", out.join(parent)))?;
     step();
     let mode = if executable { 0o755 } else { 0o644 };
-    fsx::remove_file(dir, &tmp)
-        .and_then(|()| fsx::create_file(dir, &tmp, bytes, mode))
-        .with_context(|| format!("cannot write `{}`", out.join(parent).join(&tmp)))
+    // A stale temp file of an interrupted render is replaced; usually there is none.
+    match fsx::create_file(dir, &tmp, bytes, mode) {
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            fsx::remove_file(dir, &tmp).and_then(|()| fsx::create_file(dir, &tmp, bytes, mode))
+        }
+        other => other,
+    }
+    .with_context(|| format!("cannot write `{}`", out.join(parent).join(&tmp)))
 }
 
 fn rename_temp(dirs: &mut Dirs, out: &Utf8Path, rel: &Utf8Path) -> Result<()> {
@@ -556,13 +579,21 @@ fn rename_temp(dirs: &mut Dirs, out: &Utf8Path, rel: &Utf8Path) -> Result<()> {
         .with_context(|| format!("cannot write `{}`", out.join(rel)))
 }
 
-/// The nearest existing directory at or above `rel` (relative to the output dir).
-fn nearest_existing<'a>(rel: &'a Utf8Path, dirs: &mut Dirs) -> &'a Utf8Path {
+/// The nearest existing directory at or above `rel` (relative to the output dir);
+/// `missing` remembers the directories found missing, so each is tried once.
+fn nearest_existing<'a>(
+    rel: &'a Utf8Path,
+    dirs: &mut Dirs,
+    missing: &mut HashSet<&'a Utf8Path>,
+) -> &'a Utf8Path {
     let mut current = rel;
     loop {
-        if current.as_str().is_empty() || dirs.fd(current, false).is_ok() {
+        if current.as_str().is_empty()
+            || (!missing.contains(current) && dirs.fd(current, false).is_ok())
+        {
             return current;
         }
+        missing.insert(current);
         current = current.parent().unwrap_or(Utf8Path::new(""));
     }
 }
@@ -599,8 +630,12 @@ pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
     for rel in &plan.stale_temps {
         targets.insert(split(rel).0);
     }
+    let (mut missing, mut checked) = (HashSet::new(), HashSet::new());
     for target in targets {
-        let existing = nearest_existing(target, dirs);
+        let existing = nearest_existing(target, dirs, &mut missing);
+        if !checked.insert(existing) {
+            continue;
+        }
         let fd = dirs.fd(existing, false)?;
         fsx::writable(fd).map_err(|err| {
             anyhow!(
@@ -620,21 +655,29 @@ pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
 
     // Claim: the old manifest plus every file about to be written, so that an
     // interrupted render still owns what it wrote and can still remove what it owned.
-    let mut claim: BTreeMap<&Utf8Path, Vec<String>> = BTreeMap::new();
+    let kept: HashSet<&str> = plan.kept.iter().map(|(k, _)| k.as_str()).collect();
+    let mut claim: BTreeMap<PathKey, Vec<String>> = BTreeMap::new();
     for (rel, hashes) in &plan.owned {
-        if !plan.kept.iter().any(|(k, _)| k == rel) {
-            claim.insert(rel, hashes.clone());
+        if !kept.contains(rel.as_str()) {
+            claim.insert(rel.clone(), hashes.clone());
         }
     }
-    for (rel, file) in tree.iter() {
-        let new = hash(file.contents.as_bytes());
+    if plan.hashes.len() != tree.len() {
+        bail!("internal: the plan was made for another tree");
+    }
+    for ((rel, _), new) in tree.iter().zip(&plan.hashes) {
+        let key = PathKey::new(rel.as_str());
         let mut hashes = vec![new.clone()];
-        if let Some(old) = plan.owned.get(rel.as_path()) {
-            hashes.extend(old.iter().filter(|h| **h != new).cloned());
+        if let Some(old) = plan.owned.get(&key) {
+            hashes.extend(old.iter().filter(|h| *h != new).cloned());
         }
-        claim.insert(rel, hashes);
+        claim.insert(key, hashes);
     }
-    let claim = manifest_text(&claim);
+    let claim = manifest_text(
+        claim
+            .iter()
+            .map(|(rel, hashes)| (rel.as_str(), &hashes[..])),
+    );
     let manifest = Utf8Path::new(MANIFEST);
     write_temp(dirs, &path, manifest, claim.as_bytes(), false)?;
     for (rel, change) in &plan.changes {
@@ -658,7 +701,11 @@ pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
             continue;
         };
         // Re-check right before removing: only the content homelabgen wrote goes.
-        let hashes = plan.owned.get(rel.as_path()).cloned().unwrap_or_default();
+        let hashes = plan
+            .owned
+            .get(&PathKey::new(rel.as_str()))
+            .cloned()
+            .unwrap_or_default();
         // Gone or changed since the plan (by another program): leave it alone.
         let Ok(current) = read(dirs, &path, rel, fsx::MAX_FILE_BYTES) else {
             continue;
@@ -675,7 +722,7 @@ pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
         let mut dir_rel = parent;
         while !dir_rel.as_str().is_empty() {
             let (up, name) = split(dir_rel);
-            dirs.open.remove(dir_rel);
+            dirs.open.remove(dir_rel.as_str());
             let up_fd = dirs.fd(up, false)?;
             if !fsx::remove_empty_dir(up_fd, name) {
                 break;

@@ -47,7 +47,7 @@ struct ModuleContext<'a> {
 }
 
 /// One `variable` block as documentation: the type and default as HCL source.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct VariableDoc {
     name: String,
     ty: String,
@@ -66,6 +66,7 @@ fn render_module(model: &Model, tree: &mut Tree) {
     let variables = template::render(&format!("{MODULE_DIR}/variables.tf"), &context);
     context.inputs = variable_docs(&variables);
     tree.add(format!("{MODULE_DIR}/variables.tf"), variables);
+    let context = template::context(&context);
     for file in ["versions.tf", "main.tf", "outputs.tf", "README.md"] {
         let path = format!("{MODULE_DIR}/{file}");
         template::add(tree, path.clone(), &path, &context);
@@ -76,8 +77,27 @@ fn render_module(model: &Model, tree: &mut Tree) {
     }
 }
 
-/// The `variable` blocks of a rendered `variables.tf`, in file order.
+/// The `variable` blocks of a rendered `variables.tf`, in file order. The environments
+/// of a spec often render the same `variables.tf`: the last one parsed is remembered.
 fn variable_docs(variables_tf: &str) -> Vec<VariableDoc> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, Vec<VariableDoc>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match last.as_ref() {
+            Some((text, docs)) if text == variables_tf => docs.clone(),
+            _ => {
+                let docs = parse_variable_docs(variables_tf);
+                *last = Some((variables_tf.to_owned(), docs.clone()));
+                docs
+            }
+        }
+    })
+}
+
+fn parse_variable_docs(variables_tf: &str) -> Vec<VariableDoc> {
     let body: Body = match ::hcl::parse(variables_tf) {
         Ok(body) => body,
         // A template bug: the golden tests parse every HCL file and show it.
@@ -218,6 +238,7 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
     let variables = template::render("tofu/envs/{env}/variables.tf", &context);
     context.variables = variable_docs(&variables);
     tree.add(format!("{dir}/variables.tf"), variables);
+    let context = template::context(&context);
     for file in [
         "versions.tf",
         "backend.tf",
@@ -235,11 +256,14 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
         "tofu/envs/{env}/tests/{env}.tftest.hcl",
         &context,
     );
-    for vm in &context.vms {
-        if let (Some(path), Some(user_data)) = (&vm.user_data_path, &vm.vm.user_data) {
+    for vm in &env.vms {
+        if let Some(user_data) = &vm.user_data {
             // Cloud-init needs `#cloud-config` on the first line: no header here. The
             // file is the spec's text byte for byte (its hash names the snippet).
-            tree.add(format!("{dir}/{path}"), user_data.clone());
+            tree.add(
+                format!("{dir}/user-data/{}.yaml", vm.name),
+                user_data.clone(),
+            );
         }
         if let (Some(path), Some(vendor_data)) = (&vm.vendor_data_path, &vm.vendor_data) {
             tree.add(format!("{dir}/{path}"), vendor_data.clone());
