@@ -238,6 +238,18 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
     let variables = template::render("tofu/envs/{env}/variables.tf", &context);
     context.variables = variable_docs(&variables);
     tree.add(format!("{dir}/variables.tf"), variables);
+    // The snippets each VM uploads: the spec's user data byte for byte (cloud-init needs
+    // `#cloud-config` on the first line: no header; its hash names the snippet), and the
+    // vendor data of a cluster VM.
+    let mut snippets = Vec::new();
+    for vm in &context.vms {
+        if let (Some(path), Some(user_data)) = (&vm.user_data_path, &vm.vm.user_data) {
+            snippets.push((path.clone(), user_data.clone()));
+        }
+        if let (Some(path), Some(vendor_data)) = (&vm.vendor_data_path, &vm.vendor_data) {
+            snippets.push((path.clone(), vendor_data.clone()));
+        }
+    }
     let context = template::context(&context);
     for file in [
         "versions.tf",
@@ -256,18 +268,8 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
         "tofu/envs/{env}/tests/{env}.tftest.hcl",
         &context,
     );
-    for vm in &env.vms {
-        if let Some(user_data) = &vm.user_data {
-            // Cloud-init needs `#cloud-config` on the first line: no header here. The
-            // file is the spec's text byte for byte (its hash names the snippet).
-            tree.add(
-                format!("{dir}/user-data/{}.yaml", vm.name),
-                user_data.clone(),
-            );
-        }
-        if let (Some(path), Some(vendor_data)) = (&vm.vendor_data_path, &vm.vendor_data) {
-            tree.add(format!("{dir}/{path}"), vendor_data.clone());
-        }
+    for (path, text) in snippets {
+        tree.add(format!("{dir}/{path}"), text);
     }
 }
 
