@@ -58,6 +58,20 @@ pub const CLOUD_INIT_SLOT: &str = "ide0";
 /// seed the build VM saved at poweroff and relabels the k3s-selinux directories.
 pub const FIRST_BOOT_UNIT: &str = "homelab-first-boot.service";
 
+/// The unit `k3s-install.sh` installs and enables: on a clone's first boot, after
+/// cloud-init wrote the VM's files, it enables and starts the k3s unit of the VM's role.
+pub const ROLE_UNIT: &str = "homelab-k3s-role.service";
+
+/// Where `k3s-install.sh` installs `scripts/k3s-role.sh` in the image (the role unit runs it).
+pub const ROLE_SCRIPT: &str = "/usr/local/libexec/homelabgen/k3s-role";
+
+/// Where the build's file provisioner uploads `scripts/k3s-role.sh` for `k3s-install.sh`.
+pub const ROLE_SCRIPT_UPLOAD: &str = "/tmp/homelab-k3s-role.sh";
+
+/// Ports only a k3s server serves (Kubernetes API, embedded etcd): opened on a server's
+/// first boot, never in the template (an agent serves neither).
+pub const SERVER_PORTS: &[&str] = &["6443/tcp", "2379-2380/tcp"];
+
 /// containerd's snapshotter directory under `agent/containerd/`; k3s-selinux pre-creates
 /// and labels its `snapshots/`.
 pub const CONTAINERD_SNAPSHOTTER: &str = "io.containerd.snapshotter.v1.overlayfs";
@@ -84,6 +98,7 @@ const FILES: &[&str] = &[
     "scripts/updates.sh",
     "scripts/guest-agent.sh",
     "scripts/k3s-install.sh",
+    "scripts/k3s-role.sh",
     "scripts/airgap-images.sh",
     "scripts/firewalld.sh",
     "scripts/openscap.sh",
@@ -127,6 +142,13 @@ struct Context<'a> {
     first_boot_unit: &'static str,
     /// containerd's snapshotter directory ([`CONTAINERD_SNAPSHOTTER`]).
     snapshotter: &'static str,
+    /// The first-boot role unit ([`ROLE_UNIT`]), its script in the image ([`ROLE_SCRIPT`])
+    /// and where the build uploads it ([`ROLE_SCRIPT_UPLOAD`]).
+    role_unit: &'static str,
+    role_script: &'static str,
+    role_script_upload: &'static str,
+    /// Ports a server opens on its first boot ([`SERVER_PORTS`]).
+    server_ports: &'static [&'static str],
     /// Every pinned input, for `image-versions.txt` and the README.
     pins: Vec<Pin>,
     /// VMs cloned from this image, `env/vm`, for the README.
@@ -275,6 +297,10 @@ pub fn render(model: &Model, tree: &mut Tree) {
             task_timeout: PROXMOX_TASK_TIMEOUT,
             first_boot_unit: FIRST_BOOT_UNIT,
             snapshotter: CONTAINERD_SNAPSHOTTER,
+            role_unit: ROLE_UNIT,
+            role_script: ROLE_SCRIPT,
+            role_script_upload: ROLE_SCRIPT_UPLOAD,
+            server_ports: SERVER_PORTS,
             pins: pins(model, image),
             clones,
         };
