@@ -184,12 +184,13 @@ fn the_parse_check_can_fail() {
 
 /// The template of a generated file, by the rule README.md states: its path plus `.j2`
 /// under `templates/`, an environment's name written `{env}`, an image's directory left
-/// out. `None` for files that have no template (Kubernetes YAML, the spec's user-data).
+/// out. `None` for files that have no template (Kubernetes YAML, the spec's user-data,
+/// a cluster VM's vendor data: built in `tofu::vendor_data`).
 fn template_of(path: &str) -> Option<String> {
     let parts: Vec<&str> = path.split('/').collect();
     let mapped = match parts.as_slice() {
         ["k8s", .., last] if last.ends_with(".yaml") => return None,
-        ["tofu", "envs", _, "user-data", ..] => return None,
+        ["tofu", "envs", _, "user-data" | "vendor-data", ..] => return None,
         ["tofu", "envs", env, rest @ ..] => {
             let rest = rest
                 .join("/")

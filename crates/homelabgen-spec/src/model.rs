@@ -27,6 +27,8 @@ pub struct Site {
     /// `https://host:8006/api2/json`: the form the Packer plugin wants.
     pub api_url: String,
     pub node: String,
+    /// Every node VMs may run on, `node` first; `[node]` when the spec lists none.
+    pub nodes: Vec<String>,
     pub ssh_host: String,
     pub ssh_user: String,
     pub insecure_tls: bool,
@@ -100,6 +102,29 @@ pub struct Environment {
     pub ssh_keys: Vec<String>,
     pub user: String,
     pub vms: Vec<Vm>,
+    /// Set when the VMs form one k3s cluster (`cluster:` in the spec).
+    pub cluster: Option<Cluster>,
+}
+
+/// A multi-VM k3s cluster: what every VM's vendor data needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    /// The Kubernetes API address: the VIP, else the first server's address.
+    pub api_address: Ipv4Addr,
+    /// The virtual IP the servers hold (keepalived), when the spec sets one.
+    pub vip: Option<Ipv4Addr>,
+    /// The server that initialises embedded etcd (`cluster-init`).
+    pub first_server: String,
+    /// VRRP virtual router id (1..=255), derived from the environment name.
+    pub vrrp_router_id: u8,
+}
+
+/// What a VM runs in k3s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Server,
+    Agent,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,15 +152,21 @@ pub struct Vm {
     pub ip_cidr: String,
     pub vm_id: Option<u32>,
     pub user_data: Option<String>,
+    /// The Proxmox node it runs on (from the spec, or placed).
+    pub node: String,
+    /// `server` unless the spec says `agent` (in a cluster).
+    pub role: Role,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Kubernetes {
     /// The environment running the cluster.
     pub cluster: String,
-    /// Its first VM: the k3s server the kubeconfig is fetched from.
+    /// Its first server: the k3s server the kubeconfig is fetched from.
     pub server_vm: String,
     pub server_ip: Ipv4Addr,
+    /// The address kubectl talks to: the cluster's VIP, else `server_ip`.
+    pub api_address: Ipv4Addr,
     /// kubectl context name, `homelab-{cluster}`.
     pub context: String,
     /// The Kubernetes version the cluster runs (from the server VM's image).

@@ -78,9 +78,16 @@ pub struct RawSite {
     /// Proxmox VE API endpoint, without `/api2/json`, e.g. `https://pve.home.arpa:8006`.
     #[schemars(with = "crate::schema::ProxmoxEndpoint")]
     pub endpoint: At<String>,
-    /// The Proxmox node VMs and templates are created on.
+    /// The Proxmox node templates are built on, and VMs are created on unless `nodes`
+    /// lists more.
     #[schemars(with = "crate::schema::DnsLabel")]
     pub node: At<String>,
+    /// Every Proxmox node VMs may run on (a Proxmox cluster), `node` among them. Leave
+    /// out for a single node. VMs without a `node` of their own are spread over these:
+    /// no two k3s servers of a cluster share a node while there are enough nodes.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<crate::schema::DnsLabel>>")]
+    pub nodes: Option<At<Vec<At<String>>>>,
     /// Host name or address Packer uploads images to over SSH, and OpenTofu uses for snippets.
     #[schemars(with = "String")]
     pub ssh_host: At<String>,
@@ -249,8 +256,36 @@ pub struct RawEnvironment {
     #[serde(default = "default_vm_user")]
     #[schemars(with = "String")]
     pub user: At<String>,
+    /// Declares that the VMs form one k3s cluster: the first `server` initialises
+    /// embedded etcd (`cluster-init`), the other servers and every `agent` join it. Leave
+    /// out and every VM is a single-node k3s server of its own.
+    #[serde(default)]
+    pub cluster: Option<RawCluster>,
     /// The VMs of this environment.
     pub vms: Vec<RawVm>,
+}
+
+/// A k3s cluster made of the environment's VMs (`cluster: {}` for no options).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// The Kubernetes API address: a virtual IP the servers hold with keepalived (VRRP),
+    /// in the environment's network, used by no VM, gateway or MetalLB pool. Leave out to
+    /// use the first server's address (the API then goes down with that server).
+    #[serde(default)]
+    #[schemars(with = "Option<crate::schema::Ipv4>")]
+    pub api_address: Option<At<String>>,
+}
+
+/// What a VM of a cluster runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A k3s server (control plane and embedded etcd; it runs workloads too).
+    #[default]
+    Server,
+    /// A k3s agent: runs workloads, joins the cluster through the API address.
+    Agent,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -296,8 +331,19 @@ pub struct RawVm {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub vm_id: Option<At<Int>>,
+    /// `server` or `agent` (only in an environment with `cluster:`). Default `server`.
+    #[serde(default)]
+    #[schemars(with = "Option<Role>")]
+    pub role: Option<At<Role>>,
+    /// The Proxmox node (one of `site.nodes`) the VM runs on. Leave out to have it
+    /// placed automatically (deterministic: the spec order decides).
+    #[serde(default)]
+    #[schemars(with = "Option<crate::schema::DnsLabel>")]
+    pub node: Option<At<String>>,
     /// A complete cloud-init user-data document (`#cloud-config`) used instead of the
-    /// generated user account. It must carry its own SSH keys.
+    /// generated user account. It must carry its own SSH keys. In a cluster it may not
+    /// set `write_files` or `vendor_data` (they would replace or switch off the
+    /// vendor data that makes the VM join the cluster).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub user_data: Option<At<String>>,
@@ -307,7 +353,7 @@ pub struct RawVm {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawKubernetes {
-    /// The environment whose VMs run the cluster (its first VM is the k3s server).
+    /// The environment whose VMs run the cluster: one with `cluster:`, or one VM.
     #[schemars(with = "crate::schema::DnsLabel")]
     pub cluster: At<String>,
     /// The git repository Argo CD watches: this repository, with `generated/` committed.

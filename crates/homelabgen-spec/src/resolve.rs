@@ -4,7 +4,9 @@
 //! everything to fix. Each carries the location of the offending value.
 
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::Role;
 use crate::model::*;
+use crate::raw::Role as RawRole;
 use crate::raw::*;
 use crate::values;
 use serde_saphyr::Location;
@@ -112,7 +114,7 @@ pub fn resolve(file: &str, spec_name: &str, raw: &RawSpec) -> Result<Model, Diag
     // MetalLB replaces k3s' own load balancer: the cross-tool rule lives here.
     let metallb_enabled = raw.kubernetes.as_ref().is_some_and(|k| k.metallb.is_some());
     let images = resolve_images(&mut r, &raw.images, metallb_enabled);
-    let environments = resolve_environments(&mut r, &raw.environments, &images);
+    let environments = resolve_environments(&mut r, &raw.environments, &images, &site.nodes);
     check_unique_vm_ids(&mut r, raw);
     let kubernetes = raw
         .kubernetes
@@ -140,10 +142,13 @@ fn resolve_site(r: &mut Resolver, site: &RawSite) -> Site {
     let endpoint = r
         .check(&site.endpoint, "site.endpoint", values::proxmox_endpoint)
         .unwrap_or_default();
+    let node = r.label(&site.node, "site.node");
+    let nodes = resolve_nodes(r, site, &node);
     Site {
         api_url: format!("{endpoint}/api2/json"),
         endpoint,
-        node: r.label(&site.node, "site.node"),
+        node,
+        nodes,
         ssh_host: r.valid(&site.ssh_host, "site.ssh_host", values::host),
         ssh_user: r.valid(&site.ssh_user, "site.ssh_user", values::unix_user),
         insecure_tls: site.insecure_tls,
@@ -166,6 +171,51 @@ fn resolve_site(r: &mut Resolver, site: &RawSite) -> Site {
             .check(&site.bridge, "site.bridge", values::bridge)
             .unwrap_or_default(),
     }
+}
+
+/// `site.nodes`: node names, unique, `site.node` among them; `[site.node]` by default.
+fn resolve_nodes(r: &mut Resolver, site: &RawSite, node: &str) -> Vec<String> {
+    let Some(raw) = &site.nodes else {
+        return vec![node.to_owned()];
+    };
+    if raw.value.is_empty() {
+        r.error(
+            raw.referenced,
+            "site.nodes",
+            "no node is listed",
+            format!("list the Proxmox nodes VMs may run on, e.g. `[{node}]`, or leave `nodes` out"),
+        );
+    }
+    let mut seen = BTreeMap::new();
+    let mut nodes = Vec::new();
+    for (i, n) in raw.value.iter().enumerate() {
+        let name = r.label(n, &format!("site.nodes[{i}]"));
+        if let Some(first) = seen.insert(name.clone(), n.referenced) {
+            r.error(
+                n.referenced,
+                format!("site.nodes[{i}]"),
+                format!(
+                    "node `{name}` is listed twice (first at line {})",
+                    first.line()
+                ),
+                "list each node once",
+            );
+            continue;
+        }
+        nodes.push(name);
+    }
+    if !raw.value.is_empty() && !nodes.iter().any(|n| n == node) {
+        r.error(
+            site.node.referenced,
+            "site.node",
+            format!("node `{node}` is not in `site.nodes`"),
+            format!(
+                "templates are built on `site.node`: add `{node}` to `site.nodes`, or set `site.node` to one of {}",
+                nodes.join(", ")
+            ),
+        );
+    }
+    nodes
 }
 
 fn resolve_images(r: &mut Resolver, raw: &At<Vec<RawImage>>, metallb_enabled: bool) -> Vec<Image> {
@@ -344,6 +394,7 @@ fn resolve_environments(
     r: &mut Resolver,
     raw: &[RawEnvironment],
     images: &[Image],
+    nodes: &[String],
 ) -> Vec<Environment> {
     let mut env_names = BTreeMap::new();
     let mut taken = Taken::default();
@@ -373,28 +424,255 @@ fn resolve_environments(
                 "add at least one entry under `vms:`",
             );
         }
-        let vms = env
+        let on = VmNetwork {
+            net,
+            gateway: (network.gateway != Ipv4Addr::UNSPECIFIED).then_some(network.gateway),
+        };
+        let mut vms: Vec<Vm> = env
             .vms
             .iter()
             .enumerate()
             .map(|(v, vm)| {
-                let on = VmNetwork {
-                    net,
-                    gateway: (network.gateway != Ipv4Addr::UNSPECIFIED).then_some(network.gateway),
-                };
-                resolve_vm(r, vm, &format!("{path}.vms[{v}]"), images, on, &mut taken)
+                let vpath = format!("{path}.vms[{v}]");
+                let mut resolved = resolve_vm(r, vm, &vpath, images, on, &mut taken);
+                resolve_vm_role_node(r, env, vm, &vpath, nodes, &mut resolved);
+                resolved
             })
             .collect();
+        place_vms(&mut vms, nodes);
+        let cluster = env
+            .cluster
+            .as_ref()
+            .and_then(|c| resolve_cluster(r, env, c, &path, &name, &vms, on, &mut taken));
         environments.push(Environment {
             name,
             network,
             ssh_keys,
             user,
             vms,
+            cluster,
         });
     }
     check_cross_environment_gateways(r, raw, &environments);
     environments
+}
+
+/// A VM's role (`agent` only in a cluster) and node (one of `site.nodes`).
+fn resolve_vm_role_node(
+    r: &mut Resolver,
+    env: &RawEnvironment,
+    vm: &RawVm,
+    vpath: &str,
+    nodes: &[String],
+    out: &mut Vm,
+) {
+    if let Some(role) = &vm.role {
+        out.role = match role.value {
+            RawRole::Server => Role::Server,
+            RawRole::Agent => Role::Agent,
+        };
+        if out.role == Role::Agent && env.cluster.is_none() {
+            r.error(
+                role.referenced,
+                format!("{vpath}.role"),
+                "`role: agent` needs a cluster to join, and this environment declares none",
+                "add `cluster: {}` to the environment (with at least one `server`), or remove `role`",
+            );
+        }
+    }
+    if let Some(node) = &vm.node {
+        if nodes.iter().any(|n| *n == node.value) {
+            out.node = node.value.clone();
+        } else {
+            r.error(
+                node.referenced,
+                format!("{vpath}.node"),
+                format!("node `{}` is not a node of the site", node.value),
+                format!(
+                    "use one of {} (add more under `site.nodes`), or leave `node` out to place the VM automatically",
+                    nodes.join(", ")
+                ),
+            );
+        }
+    }
+    if env.cluster.is_some() {
+        check_user_data_keeps_vendor_data(r, vm, vpath);
+    }
+}
+
+/// Cloud-init lets user-data keys override vendor-data keys: a custom user-data with
+/// `write_files` would replace the cluster's files (the VM would come up as a lone
+/// server), and `vendor_data` can switch vendor data off. Refuse both in a cluster.
+fn check_user_data_keeps_vendor_data(r: &mut Resolver, vm: &RawVm, vpath: &str) {
+    let Some(user_data) = &vm.user_data else {
+        return;
+    };
+    let Ok(serde_json::Value::Object(doc)) =
+        serde_saphyr::from_str::<serde_json::Value>(&user_data.value)
+    else {
+        return; // values::cloud_config reports a broken document
+    };
+    for key in ["write_files", "vendor_data"] {
+        if doc.contains_key(key) {
+            r.error(
+                user_data.referenced,
+                format!("{vpath}.user_data"),
+                format!("the user_data sets `{key}`, which overrides the vendor data that makes the VM join the cluster (cloud-init: user-data keys win over vendor-data keys)"),
+                "leave `write_files` and `vendor_data` out of a cluster VM's user_data (use runcmd or bootcmd), or move the VM out of the cluster",
+            );
+        }
+    }
+}
+
+/// Spread the VMs without a node over the site's nodes, in spec order: a server goes to
+/// the node with the fewest servers (then the fewest VMs), an agent to the node with
+/// the fewest VMs; ties go to the node listed first. VMs pinned with `node` count
+/// first, so no two servers share a node while there are enough nodes. Appending a VM
+/// to the spec never moves one placed before it.
+fn place_vms(vms: &mut [Vm], nodes: &[String]) {
+    if nodes.is_empty() {
+        return;
+    }
+    let mut servers = vec![0usize; nodes.len()];
+    let mut total = vec![0usize; nodes.len()];
+    let index = |name: &str| nodes.iter().position(|n| n == name);
+    for vm in vms.iter() {
+        if let Some(i) = index(&vm.node) {
+            total[i] += 1;
+            if vm.role == Role::Server {
+                servers[i] += 1;
+            }
+        }
+    }
+    for vm in vms.iter_mut().filter(|vm| index(&vm.node).is_none()) {
+        let is_server = vm.role == Role::Server;
+        let i = (0..nodes.len())
+            .min_by_key(|&i| (if is_server { servers[i] } else { 0 }, total[i], i))
+            .unwrap_or(0);
+        total[i] += 1;
+        if is_server {
+            servers[i] += 1;
+        }
+        vm.node = nodes[i].clone();
+    }
+}
+
+/// The cluster of an environment: at least one server, an odd number of them when
+/// there are several (etcd quorum), and an API address that is free.
+#[allow(clippy::too_many_arguments)]
+fn resolve_cluster(
+    r: &mut Resolver,
+    env: &RawEnvironment,
+    raw: &RawCluster,
+    path: &str,
+    name: &str,
+    vms: &[Vm],
+    on: VmNetwork,
+    taken: &mut Taken,
+) -> Option<Cluster> {
+    let servers: Vec<(usize, &Vm)> = vms
+        .iter()
+        .enumerate()
+        .filter(|(_, vm)| vm.role == Role::Server)
+        .collect();
+    let Some(&(_, first)) = servers.first() else {
+        if !vms.is_empty() {
+            r.error(
+                env.name.referenced,
+                format!("{path}.cluster"),
+                format!("cluster `{name}` has agents but no server: nothing for them to join"),
+                "make at least one VM `role: server` (1, 3 or 5 servers for embedded etcd)",
+            );
+        }
+        return None;
+    };
+    if servers.len() >= 2 && servers.len() % 2 == 0 {
+        let (last, _) = servers[servers.len() - 1];
+        let raw_vm = &env.vms[last];
+        let at = raw_vm
+            .role
+            .as_ref()
+            .map_or(raw_vm.name.referenced, |role| role.referenced);
+        r.error(
+            at,
+            format!("{path}.vms[{last}].role"),
+            format!(
+                "cluster `{name}` has {} servers: embedded etcd needs a majority of them, so {} servers survive no more failures than {}",
+                servers.len(),
+                servers.len(),
+                servers.len() - 1
+            ),
+            "use an odd number of servers (1, 3 or 5): make one of them `role: agent`, or add a server",
+        );
+    }
+    let vip = raw.api_address.as_ref().and_then(|a| {
+        let at_path = format!("{path}.cluster.api_address");
+        let ip = r.check(a, &at_path, values::ipv4)?;
+        check_api_address(r, a, &at_path, ip, vms, on, taken);
+        Some(ip)
+    });
+    Some(Cluster {
+        api_address: vip.unwrap_or(first.ip),
+        vip,
+        first_server: first.name.clone(),
+        vrrp_router_id: vrrp_router_id(name),
+    })
+}
+
+/// The VIP: a host address of the network, not the gateway, no VM's address.
+fn check_api_address(
+    r: &mut Resolver,
+    a: &At<String>,
+    path: &str,
+    ip: Ipv4Addr,
+    vms: &[Vm],
+    on: VmNetwork,
+    taken: &mut Taken,
+) {
+    if let Some(net) = on.net {
+        if let Err(invalid) = net.host_address(ip) {
+            r.error(
+                a.referenced,
+                path,
+                format!("API address {ip} {}", invalid.message),
+                format!("{} (the servers hold it on the VMs' network)", invalid.help),
+            );
+        }
+    }
+    if Some(ip) == on.gateway {
+        r.error(
+            a.referenced,
+            path,
+            format!("API address {ip} is the gateway's address"),
+            "pick a free address of the network for the servers to share",
+        );
+    }
+    if let Some(vm) = vms.iter().find(|vm| vm.ip == ip) {
+        r.error(
+            a.referenced,
+            path,
+            format!("API address {ip} is the address of VM `{}`", vm.name),
+            "the API address is a virtual IP that moves between servers: pick a free address, or leave `api_address` out to use the first server's",
+        );
+    } else if let Some(first) = taken.ips.insert(ip, a.referenced) {
+        r.error(
+            a.referenced,
+            path,
+            format!("API address {ip} is already used at line {}", first.line()),
+            "pick an address no VM or other cluster uses",
+        );
+    }
+}
+
+/// A VRRP virtual router id from the environment name (FNV-1a), 1..=255: the same
+/// spec always gives the same id.
+fn vrrp_router_id(name: &str) -> u8 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in name.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    (hash % 255 + 1) as u8
 }
 
 /// Names and addresses already given to a VM, with where (unique across environments).
@@ -582,6 +860,8 @@ fn resolve_vm(
         ip_cidr: format!("{ip}/{prefix_len}"),
         vm_id,
         user_data,
+        node: String::new(),
+        role: Role::Server,
     }
 }
 
@@ -767,7 +1047,27 @@ fn resolve_kubernetes(
         );
         return None;
     };
-    let server = env.vms.first()?;
+    if env.cluster.is_none() && env.vms.len() > 1 {
+        r.error(
+            k.cluster.referenced,
+            "kubernetes.cluster",
+            format!(
+                "environment `{}` is not one cluster: its {} VMs each run a single-node k3s of their own",
+                env.name,
+                env.vms.len()
+            ),
+            format!(
+                "add `cluster: {{}}` to environment `{}` (and `role: agent` to its workers), or name an environment with one VM",
+                env.name
+            ),
+        );
+        return None;
+    }
+    let server = match &env.cluster {
+        Some(c) => env.vms.iter().find(|vm| vm.name == c.first_server)?,
+        None => env.vms.first()?,
+    };
+    let api_address = env.cluster.as_ref().map_or(server.ip, |c| c.api_address);
     let kubernetes_version = images
         .iter()
         .find(|i| i.name == server.image)
@@ -811,6 +1111,7 @@ fn resolve_kubernetes(
         cluster: env.name.clone(),
         server_vm: server.name.clone(),
         server_ip: server.ip,
+        api_address,
         context: format!("homelab-{}", env.name),
         kubernetes_version,
         git: Git {
@@ -912,6 +1213,12 @@ fn resolve_metallb(
                     .iter()
                     .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
                     .chain([(e.network.gateway, format!("the gateway of `{}`", e.name))])
+                    .chain(
+                        e.cluster
+                            .iter()
+                            .filter_map(|c| c.vip)
+                            .map(|vip| (vip, format!("the API address of cluster `{}`", e.name))),
+                    )
             })
             .find(|(ip, _)| range.contains(*ip));
         if let Some(other) = ranges

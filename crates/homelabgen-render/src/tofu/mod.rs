@@ -14,7 +14,7 @@
 use crate::template;
 use crate::Tree;
 use ::hcl::{Body, Expression};
-use homelabgen_spec::model::{Environment, Model, Site, Vm};
+use homelabgen_spec::model::{Cluster, Environment, Model, Role, Site, Vm};
 use serde::Serialize;
 
 /// Where the module lives, relative to `tofu/`.
@@ -122,6 +122,9 @@ struct EnvContext<'a> {
     env: &'a Environment,
     /// Its VMs, in spec order.
     vms: Vec<VmContext<'a>>,
+    /// The site lists several Proxmox nodes: each VM names its own (else
+    /// `var.proxmox_node` places them all).
+    multi_node: bool,
     /// Width of the longest quoted VM name (aligns `"name" = ...` in objects).
     key_width: usize,
     /// The k3s server and kubectl context; `None` for an environment without VMs.
@@ -130,6 +133,9 @@ struct EnvContext<'a> {
     mock_template: &'a str,
     mock_template_id: u32,
     k3s_kubeconfig: &'static str,
+    /// Where the vendor data writes the k3s settings and the role (tests read them).
+    k3s_cluster_config: &'static str,
+    k3s_role_file: &'static str,
     /// The spec's endpoint rule, so the generated validation and `homelabgen check` agree.
     endpoint_pattern: &'static str,
     /// The variables of the rendered `variables.tf` (for `terraform.tfvars.example`).
@@ -142,6 +148,12 @@ struct VmContext<'a> {
     vm: &'a Vm,
     /// `user-data/<vm>.yaml` when the VM has its own cloud-init document.
     user_data_path: Option<String>,
+    /// `vendor-data/<vm>.yaml.tftpl` when the VM is part of a cluster: its vendor data
+    /// with `${token}` where the cluster token goes at apply time.
+    vendor_data_path: Option<String>,
+    /// The vendor data template itself (the `tofu test` assertions read its facts).
+    #[serde(skip)]
+    vendor_data: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -151,6 +163,10 @@ struct ClusterContext {
     /// Name and address of the VM running the k3s server.
     server: String,
     server_ip: String,
+    /// The Kubernetes API address: the VIP, else `server_ip`.
+    api_address: String,
+    /// `api_address` is a VIP (a literal), not the server's address.
+    api_is_vip: bool,
     /// `output.kubeconfig_command` as it reads once the server's address is known.
     kubeconfig_command: String,
 }
@@ -166,6 +182,14 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
                 .user_data
                 .as_ref()
                 .map(|_| format!("user-data/{}.yaml", vm.name)),
+            vendor_data_path: env
+                .cluster
+                .as_ref()
+                .map(|_| format!("vendor-data/{}.yaml.tftpl", vm.name)),
+            vendor_data: env
+                .cluster
+                .as_ref()
+                .map(|cluster| vendor_data(env, cluster, vm)),
         })
         .collect();
     let mut context = EnvContext {
@@ -181,10 +205,13 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
             .max()
             .unwrap_or(0),
         cluster: cluster(model, env),
+        multi_node: model.site.nodes.len() > 1,
         mock_template: env.vms.first().map_or("", |vm| vm.template_name.as_str()),
         mock_template_id: MOCK_TEMPLATE_ID,
         endpoint_pattern: homelabgen_spec::values::PROXMOX_ENDPOINT_PATTERN,
         k3s_kubeconfig: K3S_KUBECONFIG,
+        k3s_cluster_config: K3S_CLUSTER_CONFIG,
+        k3s_role_file: K3S_ROLE_FILE,
         variables: Vec::new(),
         vms,
     };
@@ -214,13 +241,94 @@ fn render_env(model: &Model, env: &Environment, tree: &mut Tree) {
             // file is the spec's text byte for byte (its hash names the snippet).
             tree.add(format!("{dir}/{path}"), user_data.clone());
         }
+        if let (Some(path), Some(vendor_data)) = (&vm.vendor_data_path, &vm.vendor_data) {
+            tree.add(format!("{dir}/{path}"), vendor_data.clone());
+        }
     }
 }
 
-/// What kubectl calls the cluster of this environment, and which VM is its server.
+/// Where the vendor data puts the k3s settings of the VM's role (k3s merges
+/// `config.yaml.d/*.yaml` after `config.yaml`).
+pub const K3S_CLUSTER_CONFIG: &str = "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml";
+/// `server` or `agent`: which k3s unit the image starts on first boot.
+pub const K3S_ROLE_FILE: &str = "/etc/homelabgen/k3s-role";
+/// Servers of a cluster with a VIP: the keepalived settings the image renders.
+pub const K3S_VIP_FILE: &str = "/etc/homelabgen/k3s-vip.env";
+/// The placeholder `templatefile()` replaces with the cluster token.
+pub const TOKEN_PLACEHOLDER: &str = "${token}";
+
+/// The cloud-init vendor data of one VM of a cluster (CLUSTER-CONTRACT.md): only
+/// `write_files`, so first boot pulls nothing and the user-data Proxmox generates (the
+/// login and keys) still applies. An OpenTofu template: `${token}` is the one cluster
+/// token, filled in at apply time; nothing else in it is a template sequence (names are
+/// DNS labels, addresses dotted quads).
+pub fn vendor_data(env: &Environment, cluster: &Cluster, vm: &Vm) -> String {
+    let api = cluster.api_address;
+    let mut k3s = String::new();
+    match vm.role {
+        Role::Server if vm.name == cluster.first_server => k3s.push_str("cluster-init: true\n"),
+        _ => k3s.push_str(&format!("server: https://{api}:6443\n")),
+    }
+    k3s.push_str(&format!("token: \"{TOKEN_PLACEHOLDER}\"\n"));
+    if vm.role == Role::Server {
+        k3s.push_str("tls-san:\n");
+        let mut sans = vec![api.to_string()];
+        if vm.ip != api {
+            sans.push(vm.ip.to_string());
+        }
+        for san in sans {
+            k3s.push_str(&format!("  - {san}\n"));
+        }
+    }
+    k3s.push_str(&format!("node-ip: {}\n", vm.ip));
+    let role = match vm.role {
+        Role::Server => "server",
+        Role::Agent => "agent",
+    };
+    let mut files = vec![
+        (K3S_CLUSTER_CONFIG, "0600", k3s),
+        (K3S_ROLE_FILE, "0644", format!("{role}\n")),
+    ];
+    if let (Some(vip), Role::Server) = (cluster.vip, vm.role) {
+        let rank = env
+            .vms
+            .iter()
+            .filter(|v| v.role == Role::Server)
+            .position(|v| v.name == vm.name)
+            .unwrap_or(0);
+        files.push((
+            K3S_VIP_FILE,
+            "0644",
+            format!(
+                "HOMELAB_VIP_ADDRESS={vip}\nHOMELAB_VIP_PREFIX={}\nHOMELAB_VRRP_ROUTER_ID={}\nHOMELAB_VRRP_PRIORITY={}\n",
+                env.network.prefix_len,
+                cluster.vrrp_router_id,
+                150usize.saturating_sub(rank).max(1)
+            ),
+        ));
+    }
+    let mut out = format!(
+        "#cloud-config\n# k3s {role} {name} of cluster {env}: vendor data from homelabgen (tofu/envs/{env}/vendor-data).\n# The token is filled in at apply time; it lives in the OpenTofu state and on the snippets storage.\nwrite_files:\n",
+        name = vm.name,
+        env = env.name
+    );
+    for (path, mode, content) in files {
+        out.push_str(&format!(
+            "  - path: {path}\n    owner: root:root\n    permissions: \"{mode}\"\n    content: |\n"
+        ));
+        for line in content.lines() {
+            out.push_str(&format!("      {line}\n"));
+        }
+    }
+    out
+}
+
+/// What kubectl calls the cluster of this environment, which VM is its (first) server,
+/// and the API address kubectl talks to (the cluster's VIP, else that server's address).
 fn cluster(model: &Model, env: &Environment) -> Option<ClusterContext> {
-    let (context, server_name) = match &model.kubernetes {
-        Some(k) if k.cluster == env.name => (k.context.clone(), k.server_vm.as_str()),
+    let (context, server_name) = match (&model.kubernetes, &env.cluster) {
+        (Some(k), _) if k.cluster == env.name => (k.context.clone(), k.server_vm.as_str()),
+        (_, Some(c)) => (format!("homelab-{}", env.name), c.first_server.as_str()),
         _ => (
             format!("homelab-{}", env.name),
             env.vms.first()?.name.as_str(),
@@ -232,14 +340,17 @@ fn cluster(model: &Model, env: &Environment) -> Option<ClusterContext> {
         .find(|vm| vm.name == server_name)
         .or(env.vms.first())?;
     let ip = server.ip;
+    let api = env.cluster.as_ref().map_or(ip, |c| c.api_address);
     Some(ClusterContext {
         kubeconfig_command: format!(
-            "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.{context}.yaml.XXXXXX) && chmod 600 \"$f\" && {{ ssh {user}@{ip} sudo cat {K3S_KUBECONFIG} | sed -e 's/127.0.0.1/{ip}/' -e 's/: default$/: {context}/' > \"$f\" && grep -q 'server: https://{ip}:6443' \"$f\" && mv \"$f\" ~/.kube/{context}.yaml; }} || {{ rm -f \"$f\"; false; }}",
+            "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.{context}.yaml.XXXXXX) && chmod 600 \"$f\" && {{ ssh {user}@{ip} sudo cat {K3S_KUBECONFIG} | sed -e 's/127.0.0.1/{api}/' -e 's/: default$/: {context}/' > \"$f\" && grep -q 'server: https://{api}:6443' \"$f\" && mv \"$f\" ~/.kube/{context}.yaml; }} || {{ rm -f \"$f\"; false; }}",
             user = env.user
         ),
         context,
         server: server.name.clone(),
         server_ip: ip.to_string(),
+        api_address: api.to_string(),
+        api_is_vip: env.cluster.as_ref().is_some_and(|c| c.vip.is_some()),
     })
 }
 

@@ -11,8 +11,8 @@ output "reboot_commands" {
 }
 
 output "vms" {
-  description = "Every output of the proxmox-vm module (vm_id, addresses, what the guest agent reports, size), by VM name."
-  value       = module.vm
+  description = "Every output of the proxmox-vm module (vm_id, addresses, what the guest agent reports, size) but the vendor data (it holds the cluster token), by VM name."
+  value       = { for name, vm in module.vm : name => { for key, value in vm : key => value if key != "vendor_data" } }
 }
 
 output "server_name" {
@@ -23,6 +23,17 @@ output "server_name" {
 output "server_ip" {
   description = "Static IPv4 address of the k3s server (the Kubernetes API is https://IP:6443)."
   value       = module.vm["k3s-1"].ipv4_address
+}
+
+# The Kubernetes API address, https://ADDRESS:6443.
+locals {
+  # The server's own address.
+  api_address = module.vm["k3s-1"].ipv4_address
+}
+
+output "api_address" {
+  description = "The Kubernetes API address (https://ADDRESS:6443): the cluster's virtual IP when it has one, else the server's address. make kubeconfig points kubectl at it."
+  value       = local.api_address
 }
 
 output "ssh_user" {
@@ -36,6 +47,6 @@ output "kubectl_context" {
 }
 
 output "kubeconfig_command" {
-  description = "Fetches the k3s kubeconfig from the server into ~/.kube/CONTEXT.yaml (a bash/zsh command: pipefail, a private temp file moved into place only when it holds the server's kubeconfig, so a failed ssh never overwrites a good file); or run `make kubeconfig ENV=...` to merge it into ~/.kube/config."
-  value       = "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-k3s-single.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh admin@${module.vm["k3s-1"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${module.vm["k3s-1"].ipv4_address}/' -e 's/: default$/: homelab-k3s-single/' > \"$f\" && grep -q 'server: https://${module.vm["k3s-1"].ipv4_address}:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-k3s-single.yaml; } || { rm -f \"$f\"; false; }"
+  description = "Fetches the k3s kubeconfig from the server into ~/.kube/CONTEXT.yaml, pointed at the API address (a bash/zsh command: pipefail, a private temp file moved into place only when it holds the server's kubeconfig, so a failed ssh never overwrites a good file); or run `make kubeconfig ENV=...` to merge it into ~/.kube/config."
+  value       = "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-k3s-single.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh admin@${module.vm["k3s-1"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${local.api_address}/' -e 's/: default$/: homelab-k3s-single/' > \"$f\" && grep -q 'server: https://${local.api_address}:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-k3s-single.yaml; } || { rm -f \"$f\"; false; }"
 }

@@ -203,6 +203,18 @@ variable "user_data" {
   }
 }
 
+variable "vendor_data" {
+  type        = string
+  description = "A cloud-init vendor-data document (#cloud-config), uploaded as a snippet and attached as Proxmox cicustom vendor=: the k3s cluster settings of the VM's role. Proxmox still generates the user-data (user, ssh_keys), which wins over vendor data key by key. Holds the cluster token: sensitive. null attaches none."
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.vendor_data == null ? true : startswith(var.vendor_data, "#cloud-config\n")
+    error_message = "vendor_data must be a cloud-config document: its first line must be #cloud-config."
+  }
+}
+
 variable "tags" {
   type        = list(string)
   description = "Proxmox tags of the VM (sorted and de-duplicated, as Proxmox stores them)."

@@ -49,3 +49,19 @@ output "user_data_file_id" {
   description = "Id of the uploaded user-data snippet; null when cloud-init uses the generated user account."
   value       = one(proxmox_virtual_environment_file.user_data[*].id)
 }
+
+output "vendor_data_file_id" {
+  description = "Id of the uploaded vendor-data snippet; null when the VM has none."
+  value       = one(proxmox_virtual_environment_file.vendor_data[*].id)
+}
+
+output "vendor_data" {
+  description = "The vendor-data document the VM boots with (it holds the cluster token); null when none."
+  value       = var.vendor_data
+  sensitive   = true
+}
+
+output "tags" {
+  description = "Proxmox tags of the VM (a cluster VM's role is one: k3s-server or k3s-agent)."
+  value       = proxmox_virtual_environment_vm.this.tags
+}

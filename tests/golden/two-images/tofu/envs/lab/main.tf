@@ -13,6 +13,8 @@ locals {
       memory        = 4096
       disk_size     = 32
       ipv4_address  = "192.168.50.10/24"
+      role          = "server"
+      vendor_data   = "vendor-data/current-1.yaml.tftpl"
       user_data     = null
     }
     "next-1" = {
@@ -22,8 +24,30 @@ locals {
       memory        = 4096
       disk_size     = 32
       ipv4_address  = "192.168.50.11/24"
+      role          = "agent"
+      vendor_data   = "vendor-data/next-1.yaml.tftpl"
       user_data     = null
     }
+  }
+}
+
+# The k3s cluster token: two random UUIDs drawn once, at the first apply, and kept in
+# the state from then on (ignore_changes: later plans draw new ones and drop them). It
+# is never in the spec, this tree or git; the state and the vendor-data snippets on the
+# snippets storage hold it (docs/tofu.md). Replacing this resource makes a new token,
+# which only new VMs would get: do not, unless the cluster is rebuilt.
+resource "terraform_data" "cluster_token" {
+  input = sensitive(replace("${uuid()}${uuid()}", "-", ""))
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
+# Each VM's vendor data: its role's k3s settings, with the token filled in.
+locals {
+  vendor_data = {
+    for name, vm in local.vms : name => templatefile("${path.module}/${vm.vendor_data}", { token = terraform_data.cluster_token.output })
   }
 }
 
@@ -51,5 +75,6 @@ module "vm" {
   user             = "admin"
   ssh_keys         = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA test@homelab"]
   user_data        = each.value.user_data
-  tags             = ["homelabgen", "lab"]
+  vendor_data      = local.vendor_data[each.key]
+  tags             = concat(["homelabgen", "lab"], ["k3s-${each.value.role}"])
 }

@@ -58,7 +58,7 @@ locals {
 # change and leave the VM pointed at a deleted snippet. A switch replaces the VM instead
 # (replace_triggered_by below). A changed snippet already replaces it (ForceNew).
 resource "terraform_data" "cloud_init_mode" {
-  input = var.user_data == null ? "generated" : "user_data"
+  input = "${var.user_data == null ? "generated" : "user_data"}${var.vendor_data == null ? "" : "+vendor_data"}"
 }
 
 # The custom user-data, uploaded over SSH as a snippet. The file name carries a hash
@@ -73,6 +73,21 @@ resource "proxmox_virtual_environment_file" "user_data" {
   source_raw {
     data      = var.user_data
     file_name = "${var.name}-user-data-${substr(sha256(var.user_data), 0, 12)}.yaml"
+  }
+}
+
+# The vendor data (k3s cluster settings and the cluster token), uploaded the same way
+# to the VM's own node. Its name carries a hash of the content for the same reason;
+# the hash of a document holding a 128-bit random token reveals nothing of it.
+resource "proxmox_virtual_environment_file" "vendor_data" {
+  count        = var.vendor_data == null ? 0 : 1
+  content_type = "snippets"
+  datastore_id = var.snippets_storage
+  node_name    = var.node
+
+  source_raw {
+    data      = var.vendor_data
+    file_name = "${var.name}-vendor-data-${nonsensitive(substr(sha256(var.vendor_data), 0, 12))}.yaml"
   }
 }
 
@@ -141,6 +156,8 @@ resource "proxmox_virtual_environment_vm" "this" {
   initialization {
     datastore_id      = var.storage
     user_data_file_id = one(proxmox_virtual_environment_file.user_data[*].id)
+    # Proxmox cicustom vendor=...: cloud-init merges it under the generated user-data.
+    vendor_data_file_id = one(proxmox_virtual_environment_file.vendor_data[*].id)
 
     # Proxmox's ciupgrade off: no package upgrade on first boot, the clone stays the
     # verified image. Upgrades are a new image (docs/upgrades.md).

@@ -91,6 +91,11 @@ run "outputs" {
   }
 
   assert {
+    condition     = output.api_address == "10.0.0.10"
+    error_message = "output api_address must be 10.0.0.10"
+  }
+
+  assert {
     condition     = output.ssh_user == "admin"
     error_message = "output ssh_user must be admin"
   }

@@ -96,6 +96,11 @@ run "outputs" {
   }
 
   assert {
+    condition     = output.api_address == "192.168.1.50"
+    error_message = "output api_address must be 192.168.1.50"
+  }
+
+  assert {
     condition     = output.ssh_user == "admin"
     error_message = "output ssh_user must be admin"
   }

@@ -91,6 +91,11 @@ run "outputs" {
   }
 
   assert {
+    condition     = output.api_address == "172.16.5.20"
+    error_message = "output api_address must be 172.16.5.20"
+  }
+
+  assert {
     condition     = output.ssh_user == "admin"
     error_message = "output ssh_user must be admin"
   }

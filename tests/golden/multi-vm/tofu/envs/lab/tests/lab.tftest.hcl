@@ -178,6 +178,11 @@ run "outputs" {
   }
 
   assert {
+    condition     = output.api_address == "10.20.1.10"
+    error_message = "output api_address must be 10.20.1.10"
+  }
+
+  assert {
     condition     = output.ssh_user == "ops"
     error_message = "output ssh_user must be ops"
   }

@@ -96,6 +96,11 @@ run "outputs" {
   }
 
   assert {
+    condition     = output.api_address == "10.0.20.31"
+    error_message = "output api_address must be 10.0.20.31"
+  }
+
+  assert {
     condition     = output.ssh_user == "ops"
     error_message = "output ssh_user must be ops"
   }

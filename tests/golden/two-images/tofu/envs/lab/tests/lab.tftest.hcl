@@ -70,6 +70,36 @@ run "vms_as_in_the_spec" {
   }
 
   assert {
+    condition     = contains(module.vm["current-1"].tags, "k3s-server") && [for f in yamldecode(nonsensitive(module.vm["current-1"].vendor_data)).write_files : f.content if f.path == "/etc/homelabgen/k3s-role"] == ["server\n"]
+    error_message = "current-1: must be a k3s server (tag and /etc/homelabgen/k3s-role)"
+  }
+
+  assert {
+    condition     = module.vm["current-1"].vendor_data_file_id != null
+    error_message = "current-1: must boot with its vendor-data snippet"
+  }
+
+  assert {
+    condition     = yamldecode([for f in yamldecode(nonsensitive(module.vm["current-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0]).token == nonsensitive(terraform_data.cluster_token.output) && can(regex("^[0-9a-f]{64}$", nonsensitive(terraform_data.cluster_token.output)))
+    error_message = "current-1: the vendor data must carry the cluster token from the state (64 hex digits)"
+  }
+
+  assert {
+    condition     = yamldecode([for f in yamldecode(nonsensitive(module.vm["current-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0])["node-ip"] == "192.168.50.10"
+    error_message = "current-1: k3s node-ip must be 192.168.50.10"
+  }
+
+  assert {
+    condition     = yamldecode([for f in yamldecode(nonsensitive(module.vm["current-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0])["cluster-init"] == true && !contains(keys(yamldecode([for f in yamldecode(nonsensitive(module.vm["current-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0])), "server")
+    error_message = "current-1: the first server must initialise the cluster (cluster-init), joining nobody"
+  }
+
+  assert {
+    condition     = contains(yamldecode([for f in yamldecode(nonsensitive(module.vm["current-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0])["tls-san"], "192.168.50.10") && contains(yamldecode([for f in yamldecode(nonsensitive(module.vm["current-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0])["tls-san"], "192.168.50.10")
+    error_message = "current-1: tls-san must name the API address and the server's own"
+  }
+
+  assert {
     condition     = module.vm["next-1"].name == "next-1"
     error_message = "next-1: the VM must be named next-1"
   }
@@ -108,6 +138,36 @@ run "vms_as_in_the_spec" {
     condition     = module.vm["next-1"].user_data_file_id == null
     error_message = "next-1: must use the generated cloud-init account"
   }
+
+  assert {
+    condition     = contains(module.vm["next-1"].tags, "k3s-agent") && [for f in yamldecode(nonsensitive(module.vm["next-1"].vendor_data)).write_files : f.content if f.path == "/etc/homelabgen/k3s-role"] == ["agent\n"]
+    error_message = "next-1: must be a k3s agent (tag and /etc/homelabgen/k3s-role)"
+  }
+
+  assert {
+    condition     = module.vm["next-1"].vendor_data_file_id != null
+    error_message = "next-1: must boot with its vendor-data snippet"
+  }
+
+  assert {
+    condition     = yamldecode([for f in yamldecode(nonsensitive(module.vm["next-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0]).token == nonsensitive(terraform_data.cluster_token.output) && can(regex("^[0-9a-f]{64}$", nonsensitive(terraform_data.cluster_token.output)))
+    error_message = "next-1: the vendor data must carry the cluster token from the state (64 hex digits)"
+  }
+
+  assert {
+    condition     = yamldecode([for f in yamldecode(nonsensitive(module.vm["next-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0])["node-ip"] == "192.168.50.11"
+    error_message = "next-1: k3s node-ip must be 192.168.50.11"
+  }
+
+  assert {
+    condition     = yamldecode([for f in yamldecode(nonsensitive(module.vm["next-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0]).server == "https://192.168.50.10:6443" && !contains(keys(yamldecode([for f in yamldecode(nonsensitive(module.vm["next-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0])), "cluster-init")
+    error_message = "next-1: must join the cluster at https://192.168.50.10:6443, without cluster-init"
+  }
+
+  assert {
+    condition     = !contains(keys(yamldecode([for f in yamldecode(nonsensitive(module.vm["next-1"].vendor_data)).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"][0])), "tls-san")
+    error_message = "next-1: an agent takes no server settings (tls-san)"
+  }
 }
 
 run "outputs" {
@@ -129,6 +189,11 @@ run "outputs" {
   assert {
     condition     = output.server_ip == "192.168.50.10"
     error_message = "output server_ip must be 192.168.50.10"
+  }
+
+  assert {
+    condition     = output.api_address == "192.168.50.10"
+    error_message = "output api_address must be 192.168.50.10"
   }
 
   assert {
