@@ -24,7 +24,7 @@
 #   - firewalld: 6443/tcp 2379-2380/tcp (API, embedded etcd) opened
 #   - with k3s-vip.env: /etc/keepalived/keepalived.conf for the address (VRRP on the
 #     interface of the default route, held only while the local API server answers
-#     https://127.0.0.1:6443/ping), checked with `keepalived --config-test`, then
+#     https://127.0.0.1:6443/ping, not before its first answer), checked with `keepalived --config-test`, then
 #     keepalived enabled and started
 # Any error stops the script before a k3s unit is enabled (the unit then fails and
 # says why; the next boot tries again). The stamp /var/lib/homelab/k3s-role.done makes
@@ -143,6 +143,7 @@ vrrp_script homelab_k3s_api {
   timeout 3
   fall 2
   rise 2
+  init_fail
 }
 
 vrrp_instance homelab_k3s_api {
