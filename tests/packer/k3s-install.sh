@@ -121,6 +121,7 @@ assert_file_lacks "$SANDBOX/out" "build-secret" "error message (must name, not p
 pass "fails when the installer copied a build variable into k3s.service.env"
 
 # Only the agent's env file holding one (a variable set for the second run alone).
+# shellcheck disable=SC2016 # the stub's body expands when it runs
 stub sh 'if [ "$INSTALL_K3S_EXEC" = agent ]; then export K3S_URL=https://10.0.0.1:6443; fi; exec /bin/sh "$@"'
 if run ok "${build_env[@]}"; then fail "succeeded although k3s-agent.service.env holds K3S_URL"; fi
 assert_file_has "$SANDBOX/out" "k3s-agent.service.env holds build variables (names: K3S_URL"
