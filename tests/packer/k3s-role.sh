@@ -108,13 +108,17 @@ assert_file_has "$conf" "  interface ens18"
 assert_file_has "$conf" "  virtual_router_id 42"
 assert_file_has "$conf" "  priority 149"
 assert_file_has "$conf" "    10.0.0.50/24 dev ens18"
-assert_file_has "$conf" "https://127.0.0.1:6443/ping"
+assert_file_has "$conf" 'script "/usr/libexec/keepalived/homelab-k3s-api-check"'
+check="$root/usr/libexec/keepalived/homelab-k3s-api-check"
+[ -x "$check" ] || fail "no executable health check $check"
+assert_file_has "$check" "https://127.0.0.1:6443/ping"
+sh -n "$check" || fail "the health check is not valid sh"
 assert_file_has "$conf" "  init_fail"
 assert_eq "$(grep '^systemctl' "$CALLS")" "systemctl enable --no-reload keepalived.service
 systemctl start --no-block keepalived.service
 systemctl enable --no-reload k3s.service
 systemctl start --no-block k3s.service" "systemctl calls with an API address"
-pass "server with k3s-vip.env: keepalived.conf (interface of the default route, router id, priority, address, API health check) checked, keepalived started"
+pass "server with k3s-vip.env: keepalived.conf (interface of the default route, router id, priority, address, API health check in /usr/libexec/keepalived) checked, keepalived started"
 
 # 5. Refusals: nothing enabled, no stamp (the next boot tries again), a message that says what.
 refuses() { # refuses "message" SETUP [ENV=VALUE...]

@@ -68,6 +68,10 @@ pub const ROLE_SCRIPT: &str = "/usr/local/libexec/homelabgen/k3s-role";
 /// Where the build's file provisioner uploads `scripts/k3s-role.sh` for `k3s-install.sh`.
 pub const ROLE_SCRIPT_UPLOAD: &str = "/tmp/homelab-k3s-role.sh";
 
+/// keepalived's health check of the local API server, written by the role script on a
+/// server with an API address (SELinux labels this directory for keepalived's scripts).
+pub const KEEPALIVED_CHECK: &str = "/usr/libexec/keepalived/homelab-k3s-api-check";
+
 /// Ports only a k3s server serves (Kubernetes API, embedded etcd): opened on a server's
 /// first boot, never in the template (an agent serves neither).
 pub const SERVER_PORTS: &[&str] = &["6443/tcp", "2379-2380/tcp"];
@@ -147,6 +151,8 @@ struct Context<'a> {
     role_unit: &'static str,
     role_script: &'static str,
     role_script_upload: &'static str,
+    /// keepalived's health check ([`KEEPALIVED_CHECK`]).
+    keepalived_check: &'static str,
     /// Ports a server opens on its first boot ([`SERVER_PORTS`]).
     server_ports: &'static [&'static str],
     /// Every pinned input, for `image-versions.txt` and the README.
@@ -300,6 +306,7 @@ pub fn render(model: &Model, tree: &mut Tree) {
             role_unit: ROLE_UNIT,
             role_script: ROLE_SCRIPT,
             role_script_upload: ROLE_SCRIPT_UPLOAD,
+            keepalived_check: KEEPALIVED_CHECK,
             server_ports: SERVER_PORTS,
             pins: pins(model, image),
             clones,

@@ -126,6 +126,21 @@ elif [ -e "$vip_env" ]; then
   interface=$(ip -4 route show default | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
   [ -n "$interface" ] || die "no default route: cannot tell which interface holds $address (is the network configured?)"
   command -v keepalived >/dev/null || die "keepalived is not installed: the image is incomplete"
+  # The health check lives in /usr/libexec/keepalived: SELinux's policy labels that
+  # directory keepalived_unconfined_script_exec_t, so the check may connect to the API
+  # port (keepalived_t itself may not: keepalived_connect_any is off by default).
+  check="$root/usr/libexec/keepalived/homelab-k3s-api-check"
+  mkdir -p "${check%/*}"
+  cat >"$check" <<'CHECK'
+#!/bin/sh
+# Written by /usr/local/libexec/homelabgen/k3s-role (homelabgen): keepalived's health check of the local
+# k3s API server (k3s answers /ping on 6443 without credentials).
+exec /usr/bin/curl --silent --fail --insecure --max-time 2 --output /dev/null https://127.0.0.1:6443/ping
+CHECK
+  chmod 0755 "$check"
+  if [ -z "$root" ] && command -v restorecon >/dev/null; then
+    restorecon "$check"
+  fi
   conf="$root/etc/keepalived/keepalived.conf"
   mkdir -p "${conf%/*}"
   cat >"$conf.new" <<CONF
@@ -138,7 +153,7 @@ global_defs {
 }
 
 vrrp_script homelab_k3s_api {
-  script "/usr/bin/curl --silent --fail --insecure --max-time 2 --output /dev/null https://127.0.0.1:6443/ping"
+  script "/usr/libexec/keepalived/homelab-k3s-api-check"
   interval 5
   timeout 3
   fall 2
