@@ -31,7 +31,7 @@ tools_env="${HOMELABGEN_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/homelabgen/to
 # shellcheck source=checks/lib.sh
 . "$root/checks/lib.sh"
 
-CHECKS=(repo packer tofu k8s)
+CHECKS=(repo packer tofu k8s clusters)
 for name in "${CHECKS[@]}"; do
   # shellcheck source=/dev/null
   . "$root/checks/$name.sh"

@@ -143,6 +143,33 @@ tofu_tests_catch() {
   rm -rf "$copy"
 }
 
+# tofu_env_tests_catch TREE ENV FILE EDIT MESSAGE: an environment's test must fail with
+# MESSAGE once FILE (relative to the environment) is broken with the sed EDIT. Runs in
+# a copy of the whole tofu tree (the environment calls ../../modules/proxmox-vm).
+tofu_env_tests_catch() {
+  local tree=$1 env=$2 file=$3 edit=$4 message=$5 copy
+  copy=$(mktemp -d)
+  cp -R "$tree"/. "$copy"/
+  sed -i -e "$edit" "$copy/envs/$env/$file"
+  if cmp -s "$tree/envs/$env/$file" "$copy/envs/$env/$file"; then
+    echo "the mutation '$edit' changed nothing in $file: fix the check"
+    rm -rf "$copy"
+    return 1
+  fi
+  if tofu_offline -chdir="$copy/envs/$env" test -no-color -var-file=terraform.tfvars.example >"$copy/.test.log" 2>&1; then
+    echo "tofu test passed although $file was broken with '$edit'"
+    rm -rf "$copy"
+    return 1
+  fi
+  if ! grep -qF -- "$message" "$copy/.test.log"; then
+    echo "tofu test failed, but not with '$message':"
+    tail -40 "$copy/.test.log"
+    rm -rf "$copy"
+    return 1
+  fi
+  rm -rf "$copy"
+}
+
 checks_tofu() {
   local tree="$GENERATED/tofu" work
   step "tofu tree rendered (module and at least one environment)" \
@@ -161,13 +188,32 @@ checks_tofu() {
   tofu_work_copy "$tree" "$work/default"
   tofu_tree_checks "spec" "$work/default" yes
 
-  # The second test spec: several VMs per environment, other sizes, user_data.
+  # The test specs (tests/specs/*.yaml): several VMs per environment, other sizes,
+  # user_data (multi-vm), a k3s cluster over three Proxmox nodes (ha), ... personal.yaml
+  # runs a whole `make test` of its own (tests/personal/make-test.sh).
+  local spec label
   if [ -n "${HOMELABGEN:-}" ] || need cargo; then
-    step "multi-VM test spec renders" homelabgen render --quiet --spec "$ROOT/tests/specs/multi-vm.yaml" --out "$work/multi"
-    if [ -d "$work/multi/tofu" ]; then
-      step "multi-VM: tofu fmt -check -recursive" tofu fmt -check -recursive -diff -no-color "$work/multi/tofu"
-      step "multi-VM: tofu fmt -check terraform.tfvars.example" tofu_fmt_examples "$work/multi/tofu"
-      tofu_tree_checks "multi-VM" "$work/multi/tofu" no
+    for spec in "$ROOT"/tests/specs/*.yaml; do
+      label=$(basename "$spec" .yaml)
+      [ "$label" = personal ] && continue
+      step "$label: test spec renders" homelabgen render --quiet --spec "$spec" --out "$work/spec-$label"
+      if [ -d "$work/spec-$label/tofu" ]; then
+        step "$label: tofu fmt -check -recursive" tofu fmt -check -recursive -diff -no-color "$work/spec-$label/tofu"
+        step "$label: tofu fmt -check terraform.tfvars.example" tofu_fmt_examples "$work/spec-$label/tofu"
+        tofu_tree_checks "$label" "$work/spec-$label/tofu" no
+      fi
+    done
+    # The cluster assertions of an environment's test must catch a broken vendor data.
+    if [ -d "$work/spec-ha/tofu/envs/ha/.terraform" ]; then
+      step "ha: env test catches a second server with cluster-init" tofu_env_tests_catch "$work/spec-ha/tofu" ha \
+        vendor-data/cp-2.yaml.tftpl 's|server: https://.*:6443|cluster-init: true|' 'cp-2: must join the cluster'
+      step "ha: env test catches an agent that runs as a server" tofu_env_tests_catch "$work/spec-ha/tofu" ha \
+        vendor-data/worker-1.yaml.tftpl 's|^      agent$|      server|' 'worker-1: must be a k3s agent'
+      # shellcheck disable=SC2016 # a literal ${token}
+      step "ha: env test catches a VM given its own token" tofu_env_tests_catch "$work/spec-ha/tofu" ha \
+        vendor-data/worker-2.yaml.tftpl 's|token: "${token}"|token: "${token}x"|' 'worker-2: the vendor data must carry the cluster token'
+      step "ha: env test catches a VM on the wrong node" tofu_env_tests_catch "$work/spec-ha/tofu" ha \
+        main.tf '0,/node          = "pve2"/s//node          = "pve1"/' 'cp-2: must run on node pve2'
     fi
   fi
 

@@ -2,7 +2,7 @@
 # test double (tests/pvesim): apply, plan, change and destroy rendered test specs offline.
 #
 #   make sim-test                 every scenario (part of `make test`)
-#   make sim-test SIM_ONLY=single only the k3s-single scenario (or multi)
+#   make sim-test SIM_ONLY=single only the k3s-single scenario (or unit, multi, ha)
 #   PVESIM_KEEP=1 make sim-test   keep the temp dirs (simulator state, request log)
 
 SIM_ONLY ?=

@@ -67,9 +67,11 @@ tf-destroy: ## Destroy the VMs of ENV (asks first)
 	@$(tofu_init_if_needed)
 	@$(TOFU) -chdir="$(TOFU_ENV_DIR)" destroy -input=false $(TF_ARGS)
 
-# Reads the server's address, the login user and the context name from the state
-# (tofu output -raw), fetches /etc/rancher/k3s/k3s.yaml over SSH into a private temp
-# file, points it at the server instead of 127.0.0.1, renames cluster, user and context
+# Reads the server's address, the API address (a cluster's VIP; the server's own
+# address when there is none, or in a state older than the api_address output), the
+# login user and the context name from the state (tofu output -raw), fetches
+# /etc/rancher/k3s/k3s.yaml over SSH from the server into a private temp file, points
+# it at the API address instead of 127.0.0.1, renames cluster, user and context
 # from `default` to the context name, checks it, and only then merges it into
 # KUBECONFIG_FILE (entries of the new file win; the old file is kept as
 # KUBECONFIG_FILE.bak). A failed ssh or merge leaves KUBECONFIG_FILE as it was.
@@ -80,9 +82,11 @@ kubeconfig: ## Fetch ENV's k3s kubeconfig from the server VM and merge it into ~
 	@$(tofu_env_check)
 	@command -v $(SSH) >/dev/null 2>&1 || { echo "make: $(SSH) is missing (the kubeconfig is fetched over SSH)" >&2; exit 2; }
 	@ip=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw server_ip 2>/dev/null) || ip=; \
+	api=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw api_address 2>/dev/null) || api=; \
 	context=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw kubectl_context 2>/dev/null) || context=; \
 	user=$$($(TOFU) -chdir="$(TOFU_ENV_DIR)" output -raw ssh_user 2>/dev/null) || user=; \
 	case "$$ip" in ''|*[!0-9.]*) ip=;; esac; \
+	case "$$api" in ''|*[!0-9.]*) api=$$ip;; esac; \
 	case "$$context" in ''|*[!A-Za-z0-9._-]*) context=;; esac; \
 	case "$$user" in ''|*[!a-z0-9_-]*) user=;; esac; \
 	if [ -z "$$ip" ] || [ -z "$$context" ] || [ -z "$$user" ]; then \
@@ -92,8 +96,8 @@ kubeconfig: ## Fetch ENV's k3s kubeconfig from the server VM and merge it into ~
 	echo "fetching /etc/rancher/k3s/k3s.yaml from $$user@$$ip"; \
 	$(SSH) -o BatchMode=yes "$$user@$$ip" sudo cat /etc/rancher/k3s/k3s.yaml >"$$raw" || { \
 	  echo "make: ssh $$user@$$ip failed: $(KUBECONFIG_FILE) left as it was" >&2; exit 1; }; \
-	sed -e "s/127\.0\.0\.1/$$ip/" -e "s/: default$$/: $$context/" "$$raw" >"$$new"; \
-	grep -q "server: https://$$ip:6443" "$$new" || { echo "make: $$user@$$ip did not return a k3s kubeconfig (is k3s running? sudo allowed?): $(KUBECONFIG_FILE) left as it was" >&2; exit 1; }; \
+	sed -e "s/127\.0\.0\.1/$$api/" -e "s/: default$$/: $$context/" "$$raw" >"$$new"; \
+	grep -q "server: https://$$api:6443" "$$new" || { echo "make: $$user@$$ip did not return a k3s kubeconfig (is k3s running? sudo allowed?): $(KUBECONFIG_FILE) left as it was" >&2; exit 1; }; \
 	mkdir -p "$$(dirname "$(KUBECONFIG_FILE)")"; \
 	if [ -s "$(KUBECONFIG_FILE)" ]; then \
 	  command -v $(KUBECTL) >/dev/null 2>&1 || { echo "make: $(KUBECTL) is missing: needed to merge into $(KUBECONFIG_FILE) (or use KUBECONFIG=$$new)" >&2; exit 2; }; \
@@ -109,7 +113,7 @@ kubeconfig: ## Fetch ENV's k3s kubeconfig from the server VM and merge it into ~
 	else \
 	  install -m 600 "$$new" "$(KUBECONFIG_FILE)"; now="$$context"; \
 	fi; \
-	echo "context $$context -> https://$$ip:6443 in $(KUBECONFIG_FILE); current context: $$now"; \
+	echo "context $$context -> https://$$api:6443 in $(KUBECONFIG_FILE); current context: $$now"; \
 	if [ "$$now" != "$$context" ]; then echo "  not switched: kubectl config use-context $$context (or make kubeconfig ENV=$(ENV) USE_CONTEXT=1); meanwhile: $(KUBECTL) --context $$context get nodes"; fi
 
 # VM=NAME of ENV, checked against the environment's main.tf.

@@ -183,6 +183,57 @@ step_python() {
 }
 
 # ---------------------------------------------------------------------------
+# 2b. cloud-init, for `cloud-init schema` (validates rendered vendor data)
+# ---------------------------------------------------------------------------
+# The Debian package's files, unpacked (`apt-get download` + `dpkg-deb -x`), never
+# installed: cloud-init's boot services stay off this machine. A venv of its own holds
+# its Python dependencies (CLOUD_INIT_PY_DEPS); $DIR/bin/cloud-init runs it.
+step_cloud_init() {
+    local ver want py tmp deb
+    if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
+        say "cloud-init: skipped (needs apt-get and dpkg-deb: a Debian-family system); the vendor-data schema check will say so"
+        return
+    fi
+    ver=$(apt-cache policy cloud-init 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        say "cloud-init: no candidate in the package lists: apt-get update"
+        $sudo apt-get update -qq || die "apt-get update failed"
+        ver=$(apt-cache policy cloud-init 2>/dev/null | awk '/Candidate:/ {print $2}')
+        [ -n "$ver" ] && [ "$ver" != "(none)" ] || die "cloud-init: the Debian package lists have no cloud-init"
+    fi
+    py=$(command -v python3) || die "python3 not found (needed for cloud-init)"
+    want="cloud-init=$ver python=$("$py" -c 'import sys;print(sys.version.split()[0])') $CLOUD_INIT_PY_DEPS"
+    if stamp_ok cloud-init "$want" && [ -x "$DIR/bin/cloud-init" ] && "$DIR/bin/cloud-init" --version >/dev/null 2>&1; then
+        say "cloud-init: up to date ($ver)"
+        return
+    fi
+    say "cloud-init: apt-get download cloud-init=$ver, unpack into $DIR/cloud-init; pip install $CLOUD_INIT_PY_DEPS"
+    tmp=$(mktemp -d "$TMP/cloud-init.XXXXXX")
+    chmod 755 "$tmp"   # apt's download user must be able to write into it
+    (cd "$tmp" && apt-get download -qq "cloud-init=$ver" 2>/dev/null) || die "apt-get download cloud-init=$ver failed"
+    deb=$(find "$tmp" -name 'cloud-init_*.deb' | sed -n 1p)
+    [ -n "$deb" ] || die "apt-get download cloud-init=$ver left no .deb"
+    rm -rf "$DIR/cloud-init"
+    mkdir -p "$DIR/cloud-init"
+    dpkg-deb -x "$deb" "$DIR/cloud-init/root" || die "dpkg-deb -x $deb failed"
+    "$py" -m venv "$DIR/cloud-init/venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    # shellcheck disable=SC2086 # one pin per word
+    "$DIR/cloud-init/venv/bin/python" -m pip install -q --disable-pip-version-check $CLOUD_INIT_PY_DEPS \
+        || die "pip install $CLOUD_INIT_PY_DEPS failed"
+    cat >"$DIR/bin/cloud-init.new" <<WRAPPER
+#!/bin/sh
+# cloud-init $ver from the Debian package, unpacked by tools/install.sh (not installed).
+PYTHONPATH="$DIR/cloud-init/root/usr/lib/python3/dist-packages" exec "$DIR/cloud-init/venv/bin/python" -m cloudinit.cmd.main "\$@"
+WRAPPER
+    chmod 755 "$DIR/bin/cloud-init.new" && mv -f "$DIR/bin/cloud-init.new" "$DIR/bin/cloud-init"
+    "$DIR/bin/cloud-init" --version >/dev/null 2>&1 || die "cloud-init $ver does not run from $DIR/cloud-init"
+    rm -rf "$tmp"
+    stamp_write cloud-init "$want"
+}
+
+# ---------------------------------------------------------------------------
 # 3. The pinned tools: path, then release, then source (tools/README.md)
 # ---------------------------------------------------------------------------
 # Platform of the release archives and plugin file names.
@@ -781,6 +832,7 @@ main() {
     if [ -z "$ONLY" ]; then
         step_debian
         step_python
+        step_cloud_init
     fi
     go_env
     if command -v go >/dev/null 2>&1; then say "go: $(go_version) (GOTOOLCHAIN=local, CGO_ENABLED=0)"; fi
@@ -815,6 +867,7 @@ main() {
             printf 'argocd:       %s\n' "$ARGOCD_INSTALL"
             printf 'yamllint:     %s\n' "$(yamllint --version)"
             printf 'ksvalidator:  pykickstart %s\n' "$("$DIR/venv/bin/python" -c 'import importlib.metadata as m;print(m.version("pykickstart"))')"
+            printf 'cloud-init:   %s\n' "$( (cloud-init --version 2>&1 || echo missing) | tr -s ' \n' ' ' | awk '{print $NF}')"
             printf 'shellcheck:   %s\n' "$(shellcheck --version | sed -n 's/^version: //p')"
             printf 'sshd:         %s\n' "$( (/usr/sbin/sshd -V 2>&1 || true) | sed -n 1p)"
             printf 'qemu-img:     %s\n' "$(qemu-img --version | sed -n 1p)"

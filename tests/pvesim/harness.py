@@ -243,7 +243,14 @@ class Lab:
 
     def write_override(self, env):
         # Only the connection differs from a real site: the simulator's address and the
-        # test sshd's port. Everything else is the rendered tree as committed.
+        # test sshd's port (for every node: snippets go to the node of their VM).
+        # Everything else is the rendered tree as committed.
+        nodes = "\n".join(f'''    node {{
+      name    = "{n}"
+      address = "127.0.0.1"
+      port    = {self.ssh_port}
+    }}
+''' for n in self.nodes)
         with open(os.path.join(self.env_dir(env), "pvesim_override.tf"), "w", encoding="utf-8") as f:
             f.write(f'''provider "proxmox" {{
   endpoint = "https://127.0.0.1:{self.port}"
@@ -253,12 +260,7 @@ class Lab:
     agent    = true
     username = "{self.ssh_user}"
 
-    node {{
-      name    = "{self.node}"
-      address = "127.0.0.1"
-      port    = {self.ssh_port}
-    }}
-  }}
+{nodes}  }}
 }}
 ''')
 

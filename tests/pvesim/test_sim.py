@@ -11,6 +11,7 @@ fixed it reports "ok". Closing line: "sim-test: N passed, M failed".
 import json
 import os
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import harness as h  # noqa: E402
 
 SPEC_SINGLE = os.path.join(h.HERE, "specs", "k3s-single.yaml")
 SPEC_MULTI = os.path.join(h.ROOT, "tests", "specs", "multi-vm.yaml")
+SPEC_HA = os.path.join(h.ROOT, "tests", "specs", "ha.yaml")
 VM = 'proxmox_virtual_environment_vm.this'
 
 RESULTS = {"passed": 0, "failed": 0, "xfail": 0}
@@ -661,6 +663,152 @@ def multi_env_tests():
         lab.close()
 
 
+# ---------------------------------------------------------------------------- ha
+def cluster_token(lab, env):
+    """The cluster token from the OpenTofu state (tofu show -json)."""
+    state = json.loads(lab.tofu(env, "show", "-json").stdout)
+    for r in state.get("values", {}).get("root_module", {}).get("resources", []):
+        if r["address"] == "terraform_data.cluster_token":
+            return r["values"]["output"]
+    raise AssertionError("no terraform_data.cluster_token in the state")
+
+
+def vendor_snippet(lab, vm):
+    """The vendor-data snippet a VM's cicustom points at: (volid, text)."""
+    volid = opts(vm["config"].get("cicustom", "")).get("vendor")
+    check(volid and volid.startswith(f"{lab.snip_storage}:snippets/"), f"cicustom {vm['config'].get('cicustom')!r}")
+    path = os.path.join(lab.state_dir, "storage", lab.snip_storage, "snippets", volid.split("/", 1)[1])
+    check(os.path.isfile(path), f"{volid} is not in the snippets storage")
+    return volid, open(path, encoding="utf-8").read()
+
+
+def written_files(text):
+    """write_files of a vendor-data document, path -> content (the rendered layout:
+    `- path:` then `content: |` with the content indented by six spaces)."""
+    out, path, content = {}, None, None
+    for line in text.splitlines():
+        m = re.match(r"  - path: (\S+)$", line)
+        if m:
+            path, content = m.group(1), None
+            continue
+        if line == "    content: |":
+            content = out[path] = ""
+            continue
+        if content is not None and line.startswith("      "):
+            out[path] += line[6:] + "\n"
+        elif not line.startswith("    "):
+            content = None
+    return out
+
+
+K3S_CONFIG = "/etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml"
+K3S_ROLE = "/etc/homelabgen/k3s-role"
+
+
+def ha_tests():
+    base = open(SPEC_HA, encoding="utf-8").read()
+    # Three nodes; the template lives on pve1 only, on local (non-shared) storage: VMs
+    # placed on pve2 and pve3 are cloned on pve1 and migrated by the provider.
+    lab = h.Lab(base, nodes_extra=["pve2", "pve3"])
+    env = "ha"
+    try:
+        lab.init(env)
+        locs = h.env_locals(lab.env_dir(env))
+
+        def t_apply():
+            rc, acts, plan = plan_actions(lab, env)
+            check(len(acts) == 5 and all(a == ["create"] for a in acts.values()), f"first plan {acts}")
+            lab.apply_plan(env, plan)
+            tid = lab.templates[locs["cp-1"]["template_name"]]
+            for name, loc in locs.items():
+                assert_vm_matches(lab, env, name, loc["template_name"])
+                vmid, vm = lab.vm_by_name(name)
+                check(vm["node"] == loc["node"], f"{name} is on {vm['node']}, the spec places it on {loc['node']}")
+                c = clone_request(lab, vmid)
+                check(c["path"] == f"/api2/json/nodes/pve1/qemu/{tid}/clone" and "target" not in c["params"],
+                      f"{name}: cloned by {c['path']} {c['params']}")
+                mig = [r for r in lab.requests() if r["path"] == f"/api2/json/nodes/pve1/qemu/{vmid}/migrate"]
+                if loc["node"] == "pve1":
+                    check(not mig, f"{name} stays on the template's node, yet migrated: {mig}")
+                else:
+                    check(mig and mig[0]["params"].get("target") == loc["node"] and mig[0]["status"] == 200
+                          and mig[0]["params"].get("with-local-disks") == "1",
+                          f"{name}: cross-node clone without a migration to {loc['node']}: {mig}")
+            servers = sorted(lab.vm_by_name(n)[1]["node"] for n, l in locs.items() if l["role"] == "server")
+            check(servers == ["pve1", "pve2", "pve3"], f"servers on {servers}")
+        if not test("ha: apply of 3 servers + 2 agents over pve1..pve3: each VM on its node, the ones away from "
+                    "the template's node cloned there and migrated (local storage)", t_apply):
+            return
+
+        def t_vendor():
+            token = cluster_token(lab, env)
+            check(re.fullmatch(r"[0-9a-f]{64}", token or ""), f"token from the state: {token!r}")
+            for name, loc in locs.items():
+                _, vm = lab.vm_by_name(name)
+                check("ciuser" in vm["config"] and "sshkeys" in vm["config"],
+                      f"{name}: the generated account must stay next to vendor data: {vm['config']}")
+                volid, text = vendor_snippet(lab, vm)
+                check(volid.split("/", 1)[1].startswith(f"{name}-vendor-data-"), f"{name}: snippet {volid}")
+                check(text.startswith("#cloud-config\n") and "${" not in text, f"{name}: not a filled-in document")
+                files = written_files(text)
+                k3s = files.get(K3S_CONFIG, "")
+                check(f'token: "{token}"\n' in k3s, f"{name}: not the state's token: {k3s!r}")
+                check(files.get(K3S_ROLE) == loc["role"] + "\n", f"{name}: role file {files.get(K3S_ROLE)!r}")
+                if name == "cp-1":
+                    check("cluster-init: true\n" in k3s and "server:" not in k3s, f"cp-1: {k3s!r}")
+                else:
+                    check("server: https://10.30.0.50:6443\n" in k3s and "cluster-init" not in k3s,
+                          f"{name}: {k3s!r}")
+                check(("/etc/homelabgen/k3s-vip.env" in files) == (loc["role"] == "server"),
+                      f"{name}: VIP file on a {loc['role']}: {sorted(files)}")
+                if shutil.which("cloud-init"):
+                    p = subprocess.run(["cloud-init", "schema", "--config-file", os.path.join(
+                        lab.state_dir, "storage", lab.snip_storage, "snippets", volid.split("/", 1)[1])],
+                        capture_output=True, text=True)
+                    check(p.returncode == 0, f"{name}: cloud-init schema: {p.stdout} {p.stderr}")
+            leaks = [os.path.join(d, f) for d, _, fs in os.walk(lab.gen) for f in fs
+                     if token in open(os.path.join(d, f), encoding="utf-8", errors="replace").read()]
+            check(not leaks, f"the token is in the rendered tree: {leaks}")
+        test("ha: vendor data as applied: one token from the state in every VM, cluster-init on cp-1 only, "
+             "the others join https://VIP:6443, agents run as agent, cloud-init schema passes, "
+             "the generated account stays, the token is nowhere in the tree", t_vendor)
+
+        def t_noop():
+            rc, plan, _ = lab.plan_json(env)
+            changes = {rc_["address"]: rc_["change"]["actions"] for rc_ in plan.get("resource_changes", [])
+                       if rc_["change"]["actions"] not in (["no-op"], ["read"])}
+            check(rc == 0 and not changes, f"second plan exit {rc}, changes {changes}")
+            out = lab.outputs(env)
+            check(out["api_address"]["value"] == "10.30.0.50", f"api_address {out['api_address']}")
+            check("https://10.30.0.50:6443" in out["kubeconfig_command"]["value"]
+                  and "ssh ops@10.30.0.11 " in out["kubeconfig_command"]["value"],
+                  out["kubeconfig_command"]["value"])
+        test("ha: a second plan is empty (the token is drawn once); outputs name the API address", t_noop)
+
+        def t_token_negative():
+            main = os.path.join(lab.env_dir(env), "main.tf")
+            text = open(main, encoding="utf-8").read()
+            broken = re.sub(r"\n  lifecycle \{\n    ignore_changes = \[input\]\n  \}\n", "\n", text)
+            check(broken != text, "could not remove ignore_changes from the token")
+            open(main, "w", encoding="utf-8").write(broken)
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 2 and len(acts) == 5, f"without ignore_changes a plan keeps the VMs: {acts}")
+            lab.rerender(lab.spec_text)
+            rc, acts, _ = plan_actions(lab, env)
+            check(rc == 0 and not acts, f"restored tree: plan {acts}")
+        test("negative control: a token without ignore_changes is drawn anew by every plan and replaces every VM",
+             t_token_negative)
+
+        def t_destroy():
+            lab.tofu(env, "destroy", "-auto-approve", "-no-color", "-input=false")
+            left = {k: v["config"]["name"] for k, v in lab.state()["vms"].items() if v["config"].get("template") != "1"}
+            check(not left, f"VMs left after destroy: {left}")
+            check(not any(lab.state()["snippets"].values()), f"snippets left: {lab.state()['snippets']}")
+        test("ha: tofu destroy leaves no VM and no snippet (the token's vendor data is gone)", t_destroy)
+    finally:
+        lab.close()
+
+
 def unit_tests():
     """The simulator's own formats and refusals, without tofu (fast, and each a check that
     a wrong provider request is refused as Proxmox refuses it)."""
@@ -753,7 +901,8 @@ def main():
             print(f"sim-test: {tool} is not on PATH (make tools; source the tools env.sh)", file=sys.stderr)
             sys.exit(2)
     only = sys.argv[1:]
-    for name, fn in (("unit", unit_tests), ("single", single_env_tests), ("multi", multi_env_tests)):
+    for name, fn in (("unit", unit_tests), ("single", single_env_tests), ("multi", multi_env_tests),
+                     ("ha", ha_tests)):
         if not only or name in only:
             try:
                 fn()

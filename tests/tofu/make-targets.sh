@@ -43,6 +43,7 @@ fi
 case "$*" in
   *"init "*) mkdir -p "$dir/.terraform" ;;
   *"output -raw server_ip") printf '192.0.2.10' ;;
+  *"output -raw api_address") printf '%s' "${STUB_API:-}" ;;
   *"output -raw kubectl_context") printf 'homelab-alpha' ;;
   *"output -raw ssh_user") printf 'admin' ;;
 esac
@@ -123,6 +124,14 @@ if [ -f "$config" ]; then
 else
   fail "kubeconfig wrote no $config"
 fi
+
+# A cluster with a VIP: fetched from the server, pointed at the API address.
+: >"$STUB_LOG"
+out=$(env -u PROXMOX_VE_API_TOKEN STUB_API=192.0.2.50 HOME="$work/home-vip" make --no-print-directory -C "$root" GUARD=off \
+  GENERATED="$work/generated" TOFU="$work/bin/tofu" SSH="$work/bin/ssh" KUBECONFIG_FILE="$work/home-vip/.kube/config" \
+  kubeconfig ENV=alpha 2>&1) || fail "kubeconfig (VIP) failed: $out"
+grep -q "server: https://192.0.2.50:6443" "$work/home-vip/.kube/config" 2>/dev/null || fail "kubeconfig not pointed at the API address: $out"
+grep -q "admin@192.0.2.10 sudo cat" "$STUB_LOG" || fail "kubeconfig (VIP) not fetched from the server: $(cat "$STUB_LOG")"
 
 # Merge into an existing config: other contexts stay, the new one is added.
 if command -v kubectl >/dev/null 2>&1; then

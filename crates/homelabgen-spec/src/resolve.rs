@@ -481,7 +481,7 @@ fn resolve_vm_role_node(
         }
     }
     if let Some(node) = &vm.node {
-        if nodes.iter().any(|n| *n == node.value) {
+        if nodes.contains(&node.value) {
             out.node = node.value.clone();
         } else {
             r.error(
@@ -586,7 +586,7 @@ fn resolve_cluster(
         }
         return None;
     };
-    if servers.len() >= 2 && servers.len() % 2 == 0 {
+    if servers.len() >= 2 && servers.len().is_multiple_of(2) {
         let (last, _) = servers[servers.len() - 1];
         let raw_vm = &env.vms[last];
         let at = raw_vm
@@ -1206,21 +1206,19 @@ fn resolve_metallb(
             }
         }
         // Every environment shares the site's bridge: no VM or gateway of any of them.
-        let taken = environments
-            .iter()
-            .flat_map(|e| {
-                e.vms
-                    .iter()
-                    .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
-                    .chain([(e.network.gateway, format!("the gateway of `{}`", e.name))])
-                    .chain(
-                        e.cluster
-                            .iter()
-                            .filter_map(|c| c.vip)
-                            .map(|vip| (vip, format!("the API address of cluster `{}`", e.name))),
-                    )
-            })
-            .find(|(ip, _)| range.contains(*ip));
+        let taken =
+            environments
+                .iter()
+                .flat_map(|e| {
+                    e.vms
+                        .iter()
+                        .map(|vm| (vm.ip, format!("VM `{}`", vm.name)))
+                        .chain([(e.network.gateway, format!("the gateway of `{}`", e.name))])
+                        .chain(e.cluster.iter().filter_map(|c| c.vip).map(|vip| {
+                            (vip, format!("cluster `{}`'s API (its virtual IP)", e.name))
+                        }))
+                })
+                .find(|(ip, _)| range.contains(*ip));
         if let Some(other) = ranges
             .iter()
             .find(|o: &&values::AddressRange| o.first <= range.last && range.first <= o.last)

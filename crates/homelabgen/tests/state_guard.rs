@@ -64,7 +64,10 @@ fn setup() -> (tempfile::TempDir, String) {
         .path()
         .join("generated/tofu/envs/edge/main.tf")
         .is_file());
-    let renamed = spec.replace("  - name: edge\n", "  - name: edge-new\n");
+    // `kubernetes.cluster` names `edge`: it follows the rename.
+    let renamed = spec
+        .replace("  - name: edge\n", "  - name: edge-new\n")
+        .replace("  cluster: edge\n", "  cluster: edge-new\n");
     assert_ne!(renamed, spec, "the fixture changed: update this test");
     (dir, renamed)
 }

@@ -301,6 +301,7 @@ fn k3s_single_is_one_vm_of_4_cores_and_24_gib_with_its_outputs() {
         "vms",
         "server_name",
         "server_ip",
+        "api_address",
         "ssh_user",
         "kubectl_context",
         "kubeconfig_command",
@@ -309,10 +310,12 @@ fn k3s_single_is_one_vm_of_4_cores_and_24_gib_with_its_outputs() {
     }
     let text = file(&tree, "tofu/envs/k3s-single/outputs.tf");
     assert!(text.contains(r#"value       = "homelab-k3s-single""#));
+    // Without a cluster VIP the API address is the server's own.
+    assert!(text.contains(r#"api_address = module.vm["k3s-1"].ipv4_address"#));
     // pipefail, a private temp file (chmod 600 before content), moved into place only
     // when it holds the server's kubeconfig (issue #15; run by tests/pvesim).
     assert!(text.contains(
-        r#"value       = "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-k3s-single.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh admin@${module.vm["k3s-1"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${module.vm["k3s-1"].ipv4_address}/' -e 's/: default$/: homelab-k3s-single/' > \"$f\" && grep -q 'server: https://${module.vm["k3s-1"].ipv4_address}:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-k3s-single.yaml; } || { rm -f \"$f\"; false; }""#
+        r#"value       = "set -o pipefail; mkdir -p ~/.kube && f=$(mktemp ~/.kube/.homelab-k3s-single.yaml.XXXXXX) && chmod 600 \"$f\" && { ssh admin@${module.vm["k3s-1"].ipv4_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed -e 's/127.0.0.1/${local.api_address}/' -e 's/: default$/: homelab-k3s-single/' > \"$f\" && grep -q 'server: https://${local.api_address}:6443' \"$f\" && mv \"$f\" ~/.kube/homelab-k3s-single.yaml; } || { rm -f \"$f\"; false; }""#
     ));
     let test = file(&tree, "tofu/envs/k3s-single/tests/k3s-single.tftest.hcl");
     for condition in [
@@ -463,4 +466,152 @@ fn hostile_spec_text_stays_a_literal_string() {
         .as_str()
         .unwrap();
     assert!(first.ends_with(comment), "{first}");
+}
+
+const HA_SPEC: &str = include_str!("../../../../tests/specs/ha.yaml");
+
+/// The k3s settings a VM's vendor data writes, parsed (the token placeholder kept).
+fn k3s_config(tree: &Tree, env: &str, vm: &str) -> serde_json::Value {
+    let doc: serde_json::Value = serde_saphyr::from_str(file(
+        tree,
+        &format!("tofu/envs/{env}/vendor-data/{vm}.yaml.tftpl"),
+    ))
+    .unwrap();
+    let files = doc["write_files"].as_array().unwrap();
+    let content = |path: &str| {
+        files
+            .iter()
+            .find(|f| f["path"] == path)
+            .map(|f| f["content"].as_str().unwrap().to_owned())
+    };
+    let mut config: serde_json::Value =
+        serde_saphyr::from_str(&content(super::K3S_CLUSTER_CONFIG).unwrap()).unwrap();
+    config["_role"] = content(super::K3S_ROLE_FILE).unwrap().into();
+    config["_vip"] = content(super::K3S_VIP_FILE).into();
+    config
+}
+
+#[test]
+fn ha_servers_spread_one_per_node_agents_fill_in() {
+    let model = model("tests/specs/ha.yaml", HA_SPEC);
+    let env = &model.environments[0];
+    let placed: Vec<(&str, &str)> = env
+        .vms
+        .iter()
+        .map(|vm| (vm.name.as_str(), vm.node.as_str()))
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            ("cp-1", "pve1"),
+            ("cp-2", "pve2"),
+            ("cp-3", "pve3"),
+            ("worker-1", "pve3"), // pinned
+            ("worker-2", "pve1"),
+        ]
+    );
+    let main = file(
+        &render("tests/specs/ha.yaml", HA_SPEC),
+        "tofu/envs/ha/main.tf",
+    )
+    .to_owned();
+    assert!(main.contains(r#"node          = "pve2""#), "{main}");
+    assert!(main.contains("node             = each.value.node"));
+}
+
+#[test]
+fn more_servers_than_nodes_share_them_evenly_and_pins_count_first() {
+    let spec = HA_SPEC
+        .replace("      - name: worker-1\n", "      - name: cp-4\n")
+        .replace("      - name: worker-2\n", "      - name: cp-5\n")
+        .replace("        role: agent\n", "        role: server\n")
+        .replace("        node: pve3\n", "        node: pve1\n");
+    let model = model("five-servers.yaml", &spec);
+    let env = &model.environments[0];
+    let mut per_node = std::collections::BTreeMap::new();
+    for vm in &env.vms {
+        *per_node.entry(vm.node.as_str()).or_insert(0) += 1;
+    }
+    assert_eq!(per_node.values().max(), Some(&2), "{per_node:?}");
+    // cp-4 is pinned to pve1, so the automatic cp-1 avoids pve1.
+    assert_eq!(env.vms[0].node, "pve2");
+    // The same spec places the same way.
+    let again = self::model("five-servers.yaml", &spec);
+    let nodes = |m: &Model| -> Vec<String> {
+        m.environments[0]
+            .vms
+            .iter()
+            .map(|v| v.node.clone())
+            .collect()
+    };
+    assert_eq!(nodes(&model), nodes(&again));
+}
+
+#[test]
+fn ha_vendor_data_by_role() {
+    let tree = render("tests/specs/ha.yaml", HA_SPEC);
+    let first = k3s_config(&tree, "ha", "cp-1");
+    assert_eq!(first["cluster-init"], true);
+    assert!(first.get("server").is_none());
+    assert_eq!(first["token"], "${token}");
+    assert_eq!(
+        first["tls-san"],
+        serde_json::json!(["10.30.0.50", "10.30.0.11"])
+    );
+    assert_eq!(first["node-ip"], "10.30.0.11");
+    assert_eq!(first["_role"], "server\n");
+    let vip = first["_vip"].as_str().unwrap();
+    assert!(vip.starts_with("HOMELAB_VIP_ADDRESS=10.30.0.50\nHOMELAB_VIP_PREFIX=24\n"));
+    assert!(vip.ends_with("HOMELAB_VRRP_PRIORITY=150\n"), "{vip}");
+    for (name, priority) in [("cp-2", 149), ("cp-3", 148)] {
+        let server = k3s_config(&tree, "ha", name);
+        assert_eq!(server["server"], "https://10.30.0.50:6443");
+        assert!(server.get("cluster-init").is_none());
+        assert_eq!(server["_role"], "server\n");
+        assert!(server["_vip"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("HOMELAB_VRRP_PRIORITY={priority}\n")));
+    }
+    for name in ["worker-1", "worker-2"] {
+        let agent = k3s_config(&tree, "ha", name);
+        assert_eq!(agent["server"], "https://10.30.0.50:6443");
+        assert_eq!(agent["_role"], "agent\n");
+        assert!(agent.get("tls-san").is_none() && agent.get("cluster-init").is_none());
+        assert!(agent["_vip"].is_null(), "an agent holds no VIP");
+    }
+    // The token is only ever the placeholder: nothing secret is rendered.
+    for (path, f) in tree.iter() {
+        if path.as_str().contains("vendor-data/") {
+            assert_eq!(f.contents.matches("token").count(), 3, "{path}");
+            assert!(f.contents.contains("token: \"${token}\""), "{path}");
+        }
+    }
+}
+
+#[test]
+fn without_a_vip_the_first_server_is_the_api_address() {
+    let spec = HA_SPEC.replace(
+        "    cluster:\n      api_address: 10.30.0.50\n",
+        "    cluster: {}\n",
+    );
+    let tree = render("no-vip.yaml", &spec);
+    let second = k3s_config(&tree, "ha", "cp-2");
+    assert_eq!(second["server"], "https://10.30.0.11:6443");
+    assert!(second["_vip"].is_null(), "no VIP, no keepalived");
+    assert_eq!(
+        k3s_config(&tree, "ha", "cp-1")["tls-san"],
+        serde_json::json!(["10.30.0.11"])
+    );
+    let outputs = file(&tree, "tofu/envs/ha/outputs.tf");
+    assert!(outputs.contains(r#"api_address = module.vm["cp-1"].ipv4_address"#));
+}
+
+#[test]
+fn single_node_environments_get_no_vendor_data_and_keep_var_proxmox_node() {
+    let tree = default_tree();
+    assert!(!tree.iter().any(|(p, _)| p.as_str().contains("vendor-data")));
+    let main = file(&tree, "tofu/envs/k3s-single/main.tf");
+    assert!(main.contains("node             = var.proxmox_node"));
+    assert!(!main.contains("cluster_token"));
 }
