@@ -64,8 +64,9 @@ image_dir="$work/render-cluster/packer/$image_name"
 [ -d "$cluster_dir/vendor-data" ] || die "no cluster environment $cluster_env (with vendor-data/) in $cluster_spec"
 [ -d "$image_dir" ] || die "no image $image_name in $cluster_spec"
 
-# This run's cluster token: random, never written anywhere but the work directory.
-python3 -c 'import secrets; print(secrets.token_hex(16))' >"$work/token"
+# This run's cluster token: random, shaped like main.tf's (two UUIDs without dashes),
+# never written anywhere but the work directory.
+python3 -c 'import uuid; print(uuid.uuid4().hex + uuid.uuid4().hex)' >"$work/token"
 chmod 0600 "$work/token"
 
 t=$SECONDS
