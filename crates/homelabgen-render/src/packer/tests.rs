@@ -350,7 +350,10 @@ fn server_ports_only_on_servers_and_the_role_script_is_uploaded() {
     let role = file(&tree, &format!("{DIR}/scripts/k3s-role.sh"));
     let verify = file(&tree, &format!("{DIR}/scripts/verify.sh"));
     for port in SERVER_PORTS {
-        let ports_line = firewalld.lines().find(|l| l.starts_with("ports=(")).unwrap();
+        let ports_line = firewalld
+            .lines()
+            .find(|l| l.starts_with("ports=("))
+            .unwrap();
         assert!(!ports_line.contains(port), "{ports_line}");
         assert!(role.contains(&format!("server_ports=({})", SERVER_PORTS.join(" "))));
         assert!(verify.contains(&format!("for spec in {}; do", SERVER_PORTS.join(" "))));
