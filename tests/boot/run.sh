@@ -81,8 +81,11 @@ bash "$here/image.sh" "$base" "$image_dir" "$work/image" >"$work/image/build.log
 say "golden image built and sealed ($((SECONDS - t)) s)"
 
 printf '%s\n' "${SEAL_PAIRS[@]}" >"$work/seal-pairs"
+# OpenTofu's CLI configuration of this run: none (a TF_CLI_CONFIG_FILE of the caller, e.g.
+# the offline provider mirror, only adds warnings to the console's output).
+: >"$work/tofu.rc"
+# Every seed first, so that a failing one stops the run before any guest boots.
 n=0
-running=0
 for line in "${CASES[@]}"; do
   read -r name which vm checks vendor <<<"$line"
   n=$((n + 1))
@@ -100,20 +103,32 @@ for line in "${CASES[@]}"; do
       "$cluster_dir/main.tf" || die "$cluster_dir/main.tf no longer fills the vendor data as this test does: update it"
     # base64 through the console: its own display of a string is for reading, not parsing.
     printf 'base64encode(templatefile("%s", { token = "%s" }))\n' "$template" "$(cat "$work/token")" |
-      (cd "$d" && tofu console 2>"$d/tofu-console.err") | tr -d '"\n' | base64 -d >"$d/vendor-data.yaml" || {
-      cat "$d/tofu-console.err" >&2
+      (cd "$d" && TF_CLI_CONFIG_FILE="$work/tofu.rc" tofu console >"$d/tofu-console.out" 2>"$d/tofu-console.err") || {
+      cat "$d/tofu-console.out" "$d/tofu-console.err" >&2
       die "tofu console could not fill $template"
+    }
+    grep -Ex '"[A-Za-z0-9+/=]+"' "$d/tofu-console.out" | tr -d '"' | base64 -d >"$d/vendor-data.yaml" &&
+      [ -s "$d/vendor-data.yaml" ] || {
+      cat "$d/tofu-console.out" "$d/tofu-console.err" >&2
+      die "tofu console printed no filled-in $template"
     }
     vendor="$d/vendor-data.yaml"
   fi
   python3 "$here/pve_cloudinit.py" --env "$dir" --vm "$vm" --mac "$mac" --out "$d/seed" \
     ${vendor:+--vendor "$vendor"} || die "seed for $vm failed"
+  echo "$vm" >"$d/vm"
+done
+
+running=0
+for line in "${CASES[@]}"; do
+  read -r name _ <<<"$line"
+  d="$work/cases/$name"
   if [ "$running" -ge "$jobs" ]; then
     wait -n || true
     running=$((running - 1))
   fi
-  say "[$name] booting a clone as $vm"
-  bash "$here/boot.sh" "$work/image/golden.raw" "$base" "$d/seed" "$d" "$mac" &
+  say "[$name] booting a clone as $(cat "$d/vm")"
+  bash "$here/boot.sh" "$work/image/golden.raw" "$base" "$d/seed" "$d" "$(cat "$d/mac")" &
   running=$((running + 1))
 done
 wait || true

@@ -64,8 +64,8 @@ dropin="$root/etc/rancher/k3s/config.yaml.d/10-homelabgen-server.yaml"
 cmp -s "$dropin" "$root/etc/homelabgen/k3s-server.yaml" || fail "the server settings were not copied into config.yaml.d"
 assert_eq "$(mode "$dropin")" 600 "mode of the server settings"
 for port in 6443/tcp 2379-2380/tcp; do
-  assert_file_has "$CALLS" "firewall-cmd --quiet --permanent --add-port=$port"
-  assert_file_has "$CALLS" "firewall-cmd --quiet --add-port=$port"
+  assert_file_has "$CALLS" "firewall-cmd --permanent --add-port=$port"
+  assert_file_has "$CALLS" "firewall-cmd --add-port=$port"
 done
 assert_eq "$(grep '^systemctl' "$CALLS")" "systemctl enable --no-reload k3s.service
 systemctl start --no-block k3s.service" "systemctl calls"
@@ -151,8 +151,8 @@ refuses "keepalived --config-test rejects" 'vip "${good_vip[@]}"' KEEPALIVED_REJ
 # 6. firewalld not running (an offline root): the permanent configuration is edited.
 fresh server
 role FIREWALLD_DOWN=1 || fail "k3s-role.sh failed with firewalld down:$(printf '\n'; cat "$SANDBOX/out")"
-assert_file_has "$CALLS" "firewall-offline-cmd --quiet --add-port=6443/tcp"
-assert_file_has "$CALLS" "firewall-offline-cmd --quiet --add-port=2379-2380/tcp"
+assert_file_has "$CALLS" "firewall-offline-cmd --add-port=6443/tcp"
+assert_file_has "$CALLS" "firewall-offline-cmd --add-port=2379-2380/tcp"
 pass "firewalld not running: the server ports go into the permanent configuration (firewall-offline-cmd)"
 
 echo "k3s-role: $TESTS cases passed"

@@ -87,13 +87,13 @@ if [ "$role" = server ]; then
 
   if command -v firewall-cmd >/dev/null && firewall-cmd --state >/dev/null 2>&1; then
     for port in "${server_ports[@]}"; do
-      firewall-cmd --quiet --permanent --add-port="$port"
-      firewall-cmd --quiet --add-port="$port"
+      firewall-cmd --permanent --add-port="$port" >/dev/null
+      firewall-cmd --add-port="$port" >/dev/null
     done
     say "firewalld: opened ${server_ports[*]}"
   elif command -v firewall-offline-cmd >/dev/null; then
     for port in "${server_ports[@]}"; do
-      firewall-offline-cmd --quiet --add-port="$port"
+      firewall-offline-cmd --add-port="$port" >/dev/null
     done
     say "firewalld (not running): opened ${server_ports[*]} permanently"
   else
