@@ -391,6 +391,15 @@ def t_wrong_node(ctx):
            f"doctor-spec.yaml:{site.line_of(r'node: pve-typo')} (site.node)", r"set `node:` to one of")
 
 
+def t_listed_node_missing(ctx):
+    # site.nodes lists a node the cluster does not have (VMs placed there would fail);
+    # the node that exists is reported online.
+    site, p, _ = run_fault(ctx, spec_edit=lambda t: t.replace("  node: pve2\n", "  node: pve2\n  nodes: [pve2, pve-other, pve-gone]\n"))
+    expect(p, 2, "✗", r"node pve-gone \(site\.nodes\) does not exist; the cluster has: pve2, pve-other",
+           f"doctor-spec.yaml:{site.line_of(r'nodes: .pve2, pve-other')} (site.nodes)", r"list only nodes of the cluster")
+    check("node pve-other is online" in p.stdout, f"pve-other not reported online:\n{p.stdout}")
+
+
 def t_wrong_bridge(ctx):
     def edit(site, seed):
         seed["bridges"] = {site.node: ["vmbr0"]}
@@ -550,6 +559,7 @@ def main():
             ("vm_id held by the VM itself", t_vm_id_held_by_itself),
             ("taken IP", t_taken_ip),
             ("wrong node", t_wrong_node),
+            ("a node of site.nodes missing", t_listed_node_missing),
             ("wrong bridge", t_wrong_bridge),
             ("storage not on the node", t_storage_missing),
             ("storage not active", t_storage_inactive),

@@ -113,8 +113,11 @@ pub struct Cluster {
     pub api_address: Ipv4Addr,
     /// The virtual IP the servers hold (keepalived), when the spec sets one.
     pub vip: Option<Ipv4Addr>,
-    /// The server that initialises embedded etcd (`cluster-init`).
+    /// The first server: it initialises embedded etcd (`cluster-init`) unless the
+    /// cluster is `initialized`, and the kubeconfig is fetched from it.
     pub first_server: String,
+    /// The cluster exists: every VM, the first server too, joins through the API address.
+    pub initialized: bool,
     /// VRRP virtual router id (1..=255), derived from the environment name.
     pub vrrp_router_id: u8,
 }

@@ -275,6 +275,12 @@ pub struct RawCluster {
     #[serde(default)]
     #[schemars(with = "Option<crate::schema::Ipv4>")]
     pub api_address: Option<At<String>>,
+    /// Set once the cluster runs: the first server then joins through the API address
+    /// like the others instead of initialising etcd (`cluster-init`), so replacing it
+    /// (e.g. `make upgrade`) adds a member rather than starting a second, empty cluster.
+    /// Changing it replaces the first server on the next apply.
+    #[serde(default)]
+    pub initialized: bool,
 }
 
 /// What a VM of a cluster runs.

@@ -605,6 +605,14 @@ fn resolve_cluster(
             "use an odd number of servers (1, 3 or 5): make one of them `role: agent`, or add a server",
         );
     }
+    if raw.initialized && servers.len() < 2 {
+        r.error(
+            env.name.referenced,
+            format!("{path}.cluster.initialized"),
+            format!("cluster `{name}` has one server: with `initialized` it would have no member to join"),
+            "leave `initialized` out (a single server always starts the cluster), or add servers first",
+        );
+    }
     let vip = raw.api_address.as_ref().and_then(|a| {
         let at_path = format!("{path}.cluster.api_address");
         let ip = r.check(a, &at_path, values::ipv4)?;
@@ -615,6 +623,7 @@ fn resolve_cluster(
         api_address: vip.unwrap_or(first.ip),
         vip,
         first_server: first.name.clone(),
+        initialized: raw.initialized,
         vrrp_router_id: vrrp_router_id(name),
     })
 }

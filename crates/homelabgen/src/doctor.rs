@@ -116,6 +116,7 @@ impl Locs<'_> {
             match field {
                 "endpoint" => s.endpoint.referenced.line(),
                 "node" => s.node.referenced.line(),
+                "nodes" => s.nodes.as_ref().map_or(0, |n| n.referenced.line()),
                 "bridge" => s.bridge.referenced.line(),
                 "storage.vm" => s.storage.vm.referenced.line(),
                 "storage.iso" => s.storage.iso.referenced.line(),
@@ -692,6 +693,46 @@ pub fn run(model: &Model, spec_file: &str, spec_text: &str, env: Option<&str>) -
             false
         }
     };
+
+    // The other nodes VMs are placed on (site.nodes): each must exist and be online.
+    let nodes_at = locs.site("nodes");
+    for other in site.nodes.iter().filter(|n| **n != site.node) {
+        match nodes.iter().find(|(n, _)| n == other) {
+            Some((_, status)) if status == "online" => r.add(
+                "site",
+                Status::Ok,
+                "node",
+                format!("node {other} is online"),
+                &nodes_at,
+                None,
+            ),
+            Some((_, status)) => r.add(
+                "site",
+                Status::Fail,
+                "node",
+                format!("node {other} (site.nodes) is {status}: VMs placed on it cannot be created"),
+                &nodes_at,
+                Some(
+                    "start the node, or take it out of `site.nodes` (its VMs move to the others on the next render)"
+                        .to_owned(),
+                ),
+            ),
+            None => r.add(
+                "site",
+                Status::Fail,
+                "node",
+                format!(
+                    "node {other} (site.nodes) does not exist; the cluster has: {}",
+                    names.join(", ")
+                ),
+                &nodes_at,
+                Some(format!(
+                    "list only nodes of the cluster in `site.nodes`: {}",
+                    names.join(", ")
+                )),
+            ),
+        }
+    }
 
     // ---------------------------------------------------------------- privileges
     let has = |privs: &Value, p: &str| privs.get(p).is_some();

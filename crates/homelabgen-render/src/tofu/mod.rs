@@ -266,7 +266,19 @@ pub fn vendor_data(env: &Environment, cluster: &Cluster, vm: &Vm) -> String {
     let api = cluster.api_address;
     let mut k3s = String::new();
     match vm.role {
-        Role::Server if vm.name == cluster.first_server => k3s.push_str("cluster-init: true\n"),
+        Role::Server if vm.name == cluster.first_server && !cluster.initialized => {
+            k3s.push_str("cluster-init: true\n")
+        }
+        // An initialized cluster's first server joins too: through the VIP, or without
+        // one through the next server (the API address is its own).
+        Role::Server if vm.name == cluster.first_server && cluster.vip.is_none() => {
+            let other = env
+                .vms
+                .iter()
+                .find(|v| v.role == Role::Server && v.name != vm.name)
+                .map_or(api, |v| v.ip);
+            k3s.push_str(&format!("server: https://{other}:6443\n"))
+        }
         _ => k3s.push_str(&format!("server: https://{api}:6443\n")),
     }
     k3s.push_str(&format!("token: \"{TOKEN_PLACEHOLDER}\"\n"));

@@ -615,3 +615,28 @@ fn single_node_environments_get_no_vendor_data_and_keep_var_proxmox_node() {
     assert!(main.contains("node             = var.proxmox_node"));
     assert!(!main.contains("cluster_token"));
 }
+
+#[test]
+fn an_initialized_cluster_has_no_cluster_init_left() {
+    let spec = HA_SPEC.replace(
+        "      api_address: 10.30.0.50\n",
+        "      api_address: 10.30.0.50\n      initialized: true\n",
+    );
+    let tree = render("initialized.yaml", &spec);
+    for vm in ["cp-1", "cp-2", "worker-1"] {
+        let config = k3s_config(&tree, "ha", vm);
+        assert!(config.get("cluster-init").is_none(), "{vm}: {config}");
+        assert_eq!(config["server"], "https://10.30.0.50:6443", "{vm}");
+    }
+    // Without a VIP the first server joins the next server, never itself.
+    let spec = spec.replace("      api_address: 10.30.0.50\n", "");
+    let tree = render("initialized-no-vip.yaml", &spec);
+    assert_eq!(
+        k3s_config(&tree, "ha", "cp-1")["server"],
+        "https://10.30.0.12:6443"
+    );
+    assert_eq!(
+        k3s_config(&tree, "ha", "cp-2")["server"],
+        "https://10.30.0.11:6443"
+    );
+}
