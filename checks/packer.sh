@@ -26,6 +26,7 @@ checks_packer() {
       step "$image: shellcheck scripts/" shellcheck "$dir"/scripts/*.sh
     fi
     step "$image: seal.sh removes exactly the identity" bash tests/packer/seal.sh "$dir"
+    step "$image: k3s-role.sh (first boot: role, server settings, keepalived)" bash tests/packer/k3s-role.sh "$dir"
     if need packer; then
       step "$image: k3s-install.sh (stubbed)" bash tests/packer/k3s-install.sh "$dir"
       step "$image: verify.sh fails on each broken rule" bash tests/packer/verify.sh "$dir"

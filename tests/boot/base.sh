@@ -14,7 +14,7 @@ set -euo pipefail
 
 cache=${1:?usage: base.sh CACHE_DIR}
 suite=${BOOT_SUITE:-trixie}
-packages=python3-cffi-backend,locales,e2fsprogs,systemd-sysv,udev,dbus,cloud-init,openssh-server,linux-image-cloud-amd64,initramfs-tools,systemd-resolved,iproute2,curl,ca-certificates,procps,netbase
+packages=python3-cffi-backend,keepalived,locales,e2fsprogs,systemd-sysv,udev,dbus,cloud-init,openssh-server,linux-image-cloud-amd64,initramfs-tools,systemd-resolved,iproute2,curl,ca-certificates,procps,netbase
 
 die() { echo "boot-base: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap)"

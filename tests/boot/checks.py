@@ -5,9 +5,12 @@
 
 WORK_DIR/cases/NAME/ holds, per booted clone: seed/ (what it was given, seed/vm.json is
 the Proxmox VM config), report.json (what the guest saw; missing when the boot failed)
-and `checks` (the check groups it gets: single, bad-vendor). WORK_DIR/image/ holds the
-golden image's k3s-config.yaml, unsealed.json and provision.env; WORK_DIR/seal-pairs
-lists pairs of cases booted from the same sealed image.
+and `checks` (the check groups it gets: single, cluster, bad-vendor). WORK_DIR/image/
+holds the golden image's k3s-config.yaml, k3s-server.yaml, unsealed.json and
+provision.env; WORK_DIR/seal-pairs lists pairs of cases booted from the same sealed
+image; WORK_DIR/token is the cluster token of this run; WORK_DIR/render-cluster/ is the
+rendered cluster spec (the API address and the servers' order come from its main.tf
+and outputs.tf, never from the vendor data under test).
 
 Every assertion prints one `ok` or `FAIL` line; the last line is "N passed, M failed";
 exit 1 when anything failed. The negative controls run the same assertions against a
@@ -28,10 +31,7 @@ PASSED, FAILED = 0, 0
 # Known gaps of the rendered tree: the check still runs and prints `xfail` with the issue
 # that will close it; a check in this table that passes is reported as XPASS and fails the
 # run, so the table cannot hide a fixed gap.
-XFAIL = {
-    "tls-san names the VM's address": "issue #14: the golden image is generic; a per-clone "
-    "tls-san (the API address) comes with the cluster vendor data",
-}
+XFAIL = {}
 XFAILED = 0
 
 
@@ -90,8 +90,8 @@ def status_json(r):
         return {}
 
 
-def single_node(case, r, conf, image):
-    """Assertion list for one clone: (ok, name, detail)."""
+def common(case, r, conf, image):
+    """What every clone gets from Proxmox's seed and the image: (ok, name, detail) list."""
     out = []
     name = conf["name"]
 
@@ -125,11 +125,7 @@ def single_node(case, r, conf, image):
     # static address, gateway, DNS (network-config from ipconfig0/nameserver/searchdomain)
     ipc = dict(p.split("=", 1) for p in conf["ipconfig0"].split(","))
     want = ipaddress.ip_interface(ipc["ip"])
-    addrs = []
-    for link in json.loads(r["ip_addr"] or "[]"):
-        for a in link.get("addr_info", []):
-            if a.get("family") == "inet" and link["ifname"] != "lo":
-                addrs.append((link["ifname"], link.get("address"), f"{a['local']}/{a['prefixlen']}"))
+    addrs = nic_addresses(r)
     add(any(a[2] == str(want) and a[1] == conf["_mac"] for a in addrs),
         f"static address {want} on the NIC with MAC {conf['_mac']}", f"addresses: {addrs}")
     routes = json.loads(r["ip_route"] or "[]")
@@ -148,34 +144,6 @@ def single_node(case, r, conf, image):
     # host name = VM name
     add(r["hostname"] == name, f"host name is the VM name {name!r}", f"got {r['hostname']!r}")
 
-    # k3s: started once, after cloud-init's network stage, with the rendered config
-    starts = r["k3s_starts"]
-    unit = r["k3s_unit"]
-    add(len(starts) == 1 and unit.get("NRestarts") == "0" and unit.get("ActiveState") == "active",
-        "k3s (stub) started exactly once and is active",
-        f"starts={len(starts)} unit={unit}")
-    if starts:
-        s = starts[0]
-        add((s["hostname"] or "").strip() == name, "k3s started under the VM's host name (node name)",
-            f"host name at k3s start: {(s['hostname'] or '').strip()!r}")
-        ci_exit = int(r["cloud_init_unit"].get("ExecMainExitTimestampMonotonic") or 0)
-        k3s_start = int(unit.get("ExecMainStartTimestampMonotonic") or 0)
-        add(ci_exit > 0 and k3s_start > ci_exit,
-            f"k3s started after cloud-init's network stage ({r['cloud_init_unit'].get('Id', 'cloud-init.service')}) finished",
-            f"cloud-init.service exit {ci_exit} us, k3s start {k3s_start} us after boot")
-        add(s["config.yaml"] == image["k3s_config"],
-            "k3s config at start is the one the rendered k3s-install.sh wrote",
-            f"got {s['config.yaml']!r}")
-        keys_, lists = config_keys(s["config.yaml"])
-        wanted = [c for c in image["env"].get("disable", "").split(",") if c]
-        add(wanted and all(c in lists.get("disable", []) for c in wanted),
-            f"k3s config disables {wanted}", f"disable: {lists.get('disable')}")
-        add("token" not in keys_ and "token-file" not in keys_, "no token on a single node",
-            f"keys: {sorted(keys_)}")
-        add(str(want.ip) in lists.get("tls-san", []), f"tls-san names the VM's address {want.ip}",
-            f"tls-san: {lists.get('tls-san')}")
-        add((s["args"] or "").split() == ["server"], "k3s runs as `server`", f"args: {s['args']!r}")
-
     # units the rendered scripts installed (first-boot units): each ran and succeeded
     for u in image["boot_units"]:
         st = r.get("units", {}).get(u, {})
@@ -191,6 +159,162 @@ def single_node(case, r, conf, image):
     return out
 
 
+def nic_addresses(r):
+    """(interface, MAC, address/prefix) of every IPv4 address but loopback's."""
+    addrs = []
+    for link in json.loads(r["ip_addr"] or "[]"):
+        for a in link.get("addr_info", []):
+            if a.get("family") == "inet" and link["ifname"] != "lo":
+                addrs.append((link["ifname"], link.get("address"), f"{a['local']}/{a['prefixlen']}"))
+    return addrs
+
+
+def merged_config(start):
+    """k3s' view of its configuration at a start: config.yaml, then config.yaml.d/*.yaml in
+    name order, later keys replacing earlier ones (k3s' own merge, without `+` keys)."""
+    keys, lists = config_keys(start.get("config.yaml"))
+    for _, text in sorted((start.get("dropins") or {}).items()):
+        k, lst = config_keys(text)
+        keys.update(k)
+        lists.update({key: v for key, v in lst.items() if key in k})
+    return keys, lists
+
+
+def k3s_started(case, r, conf, image, role):
+    """The unit of `role` started exactly once, after cloud-init, as the stub recorded;
+    the other unit never ran. Returns (checks, the start record or None)."""
+    out = []
+    name = conf["name"]
+
+    def add(ok, what, detail=""):
+        out.append((bool(ok), f"{case}: {what}", detail))
+
+    unit_name, other_name = ("k3s", "k3s-agent") if role == "server" else ("k3s-agent", "k3s")
+    unit = r["k3s_unit"] if role == "server" else r.get("k3s_agent_unit", {})
+    other = r.get("k3s_agent_unit", {}) if role == "server" else r["k3s_unit"]
+    starts = r["k3s_starts"]
+    add(len(starts) == 1 and unit.get("NRestarts") == "0" and unit.get("ActiveState") == "active",
+        f"{unit_name} (stub) started exactly once and is active",
+        f"starts={len(starts)} unit={unit} refused={[s.get('refused') for s in starts]}")
+    add(unit.get("UnitFileState") == "enabled", f"{unit_name} enabled for later boots",
+        f"UnitFileState={unit.get('UnitFileState')}")
+    add(int(other.get("ExecMainStartTimestampMonotonic") or 0) == 0 and other.get("UnitFileState") == "disabled",
+        f"{other_name} never started and stays disabled", f"{other}")
+    role_unit = r.get("role_unit", {})
+    add(role_unit.get("Result") == "success" and int(role_unit.get("ExecMainStartTimestampMonotonic") or 0) > 0,
+        "the role unit ran and succeeded", f"{role_unit} journal: {(r.get('role_journal') or '')[-300:]!r}")
+    if not starts:
+        return out, None
+    s = starts[0]
+    add((s["hostname"] or "").strip() == name, "k3s started under the VM's host name (node name)",
+        f"host name at k3s start: {(s['hostname'] or '').strip()!r}")
+    ci_exit = int(r["cloud_init_unit"].get("ExecMainExitTimestampMonotonic") or 0)
+    k3s_start = int(unit.get("ExecMainStartTimestampMonotonic") or 0)
+    add(ci_exit > 0 and k3s_start > ci_exit,
+        f"{unit_name} started after cloud-init's network stage ({r['cloud_init_unit'].get('Id', 'cloud-init.service')}) finished",
+        f"cloud-init exit {ci_exit} us, {unit_name} start {k3s_start} us after boot")
+    add((s["args"] or "").split() == [role], f"k3s runs as `{role}`", f"args: {s['args']!r}")
+    add(s["config.yaml"] == image["k3s_config"],
+        "config.yaml at start is the one the rendered k3s-install.sh wrote", f"got {s['config.yaml']!r}")
+    server_dropin = (s.get("dropins") or {}).get("10-homelabgen-server.yaml")
+    if role == "server":
+        add(server_dropin == image["k3s_server"],
+            "the image's server settings are in config.yaml.d/10-homelabgen-server.yaml",
+            f"got {server_dropin!r}")
+        keys_, lists = merged_config(s)
+        wanted = [c for c in image["env"].get("disable", "").split(",") if c]
+        add(wanted and all(c in lists.get("disable", []) for c in wanted),
+            f"k3s config disables {wanted}", f"disable: {lists.get('disable')}")
+    else:
+        add(server_dropin is None, "an agent gets none of the image's server settings",
+            f"config.yaml.d: {sorted(s.get('dropins') or {})}")
+    # every file in config.yaml.d is root-only (the cluster settings hold the token)
+    modes = [line.split(" ", 3) for line in (s.get("modes") or "").splitlines() if line.strip()]
+    add(all(m[0] == "600" and m[1] == "0" and m[2] == "0" for m in modes),
+        "every config.yaml.d file is root:root 0600", f"modes: {modes}")
+    return out, s
+
+
+def single_node(case, r, conf, image):
+    """A clone without vendor data: today's single-node server."""
+    out = common(case, r, conf, image)
+    more, s = k3s_started(case, r, conf, image, "server")
+    out += more
+
+    def add(ok, what, detail=""):
+        out.append((bool(ok), f"{case}: {what}", detail))
+
+    if s:
+        keys_, _ = merged_config(s)
+        add("token" not in keys_ and "token-file" not in keys_ and "server" not in keys_
+            and "cluster-init" not in keys_, "no token, server URL or cluster-init on a single node",
+            f"keys: {sorted(keys_)}")
+    add(not r.get("keepalived_conf") and r.get("keepalived_unit", {}).get("ActiveState") != "active",
+        "no keepalived without an API address", f"{r.get('keepalived_unit')}")
+    return out
+
+
+def cluster_node(case, r, conf, image, cluster):
+    """A clone of a cluster VM with the vendor data the environment renders."""
+    out = common(case, r, conf, image)
+    role = conf.get("_role")
+
+    def add(ok, what, detail=""):
+        out.append((bool(ok), f"{case}: {what}", detail))
+
+    add(role in ("server", "agent"), f"the VM config names a role ({role!r})")
+    if role not in ("server", "agent"):
+        return out
+    more, s = k3s_started(case, r, conf, image, role)
+    out += more
+    ip = conf["ipconfig0"].split(",")[0].split("=", 1)[1].split("/")[0]
+    api = cluster["api_address"]
+    first = conf["name"] == cluster["first_server"]
+    if s:
+        keys_, lists = merged_config(s)
+        add(keys_.get("token") == cluster["token"], "k3s got this run's cluster token",
+            "token differs" if keys_.get("token") else f"no token; keys: {sorted(keys_)}")
+        add(keys_.get("node-ip") == ip, f"node-ip is the VM's address {ip}", f"node-ip: {keys_.get('node-ip')}")
+        if first:
+            add(keys_.get("cluster-init") == "true" and "server" not in keys_,
+                "the first server initialises the cluster (cluster-init, no server URL)",
+                f"cluster-init={keys_.get('cluster-init')!r} server={keys_.get('server')!r}")
+        else:
+            add(keys_.get("server") == f"https://{api}:6443" and "cluster-init" not in keys_,
+                f"joins through the API address: server https://{api}:6443",
+                f"server={keys_.get('server')!r} cluster-init={keys_.get('cluster-init')!r}")
+        if role == "server":
+            add(api in lists.get("tls-san", []) and ip in lists.get("tls-san", []),
+                f"tls-san names the API address {api} and the VM's address {ip}",
+                f"tls-san: {lists.get('tls-san')}")
+        else:
+            add("tls-san" not in keys_ and "cluster-init" not in keys_,
+                "an agent's config has no server-only key (k3s agent would refuse it)", f"keys: {sorted(keys_)}")
+    # keepalived: servers hold the virtual API address, agents never run it
+    vip = cluster["vip"]
+    ka = r.get("keepalived_unit", {})
+    conf_text = r.get("keepalived_conf") or ""
+    if role == "server" and vip:
+        nic = [a[0] for a in nic_addresses(r) if a[1] == conf["_mac"]]
+        prefix = ipaddress.ip_interface(conf["ipconfig0"].split(",")[0].split("=", 1)[1]).network.prefixlen
+        add(ka.get("ActiveState") == "active" and ka.get("UnitFileState") == "enabled",
+            "keepalived configured on first boot, enabled and running", f"{ka} {r.get('keepalived_journal', '')[-300:]!r}")
+        add(nic and f"interface {nic[0]}" in conf_text and f"{vip}/{prefix} dev {nic[0]}" in conf_text,
+            f"keepalived.conf holds {vip}/{prefix} on the VM's NIC {nic[:1]}", conf_text[-400:])
+        priority = re.search(r"^\s*priority (\d+)$", conf_text, re.M)
+        router = re.search(r"^\s*virtual_router_id (\d+)$", conf_text, re.M)
+        add(priority and router and 1 <= int(router.group(1)) <= 255
+            and int(priority.group(1)) == cluster["priorities"].get(conf["name"]),
+            f"VRRP priority {cluster['priorities'].get(conf['name'])} (servers in order from 150 down), a router id",
+            f"priority {priority and priority.group(1)}, router id {router and router.group(1)}")
+        # the stub serves no API: the health check fails, so the address must not be held
+        held = [a for a in nic_addresses(r) if a[2].split("/")[0] == vip]
+        add(not held, f"{vip} is not held while the local API server does not answer (stub k3s, no /ping)",
+            f"held: {held}; keepalived: {r.get('keepalived_journal', '')[-300:]!r}")
+    else:
+        add(ka.get("ActiveState") != "active" and not conf_text,
+            f"no keepalived on {'an agent' if role == 'agent' else 'a server without an API address'}", f"{ka}")
+    return out
 def seal_pair(a_name, a, b_name, b, unsealed):
     out = []
 
@@ -237,10 +361,41 @@ def bad_vendor(case, r):
              f"status rc={st['rc']} {st['out'][:120]!r}, no such error in result.json or cloud-init.log")]
 
 
+def cluster_info(work):
+    """The cluster as the rendered environment states it (not as the vendor data does):
+    the API address (outputs.tf), the servers in spec order (main.tf locals.vms), the
+    first of them initialising the cluster, the VRRP priority each server gets
+    (150, 149, ...) when the API address is a virtual one, and this run's token."""
+    info = {"api_address": None, "first_server": None, "vip": None, "priorities": {}, "token": None}
+    envs = os.path.join(work, "render-cluster", "tofu", "envs")
+    if not os.path.isdir(envs):
+        return info
+    for env in sorted(os.listdir(envs)):
+        d = os.path.join(envs, env)
+        if not os.path.isdir(os.path.join(d, "vendor-data")):
+            continue
+        outputs = open(os.path.join(d, "outputs.tf"), encoding="utf-8").read()
+        m = re.search(r'^\s*api_address\s*=\s*"([^"]+)"', outputs, re.M)
+        info["api_address"] = m.group(1) if m else None
+        main_tf = open(os.path.join(d, "main.tf"), encoding="utf-8").read()
+        vms = re.findall(r'^\s*"([^"]+)" = \{([^}]*)\}', main_tf, re.M)
+        servers = [n for n, body in vms if re.search(r'^\s*role\s*=\s*"server"', body, re.M)]
+        ips = [re.search(r'ipv4_address\s*=\s*"([^/"]+)', body).group(1) for _, body in vms]
+        info["first_server"] = servers[0] if servers else None
+        if info["api_address"] and info["api_address"] not in ips:
+            info["vip"] = info["api_address"]
+        info["priorities"] = {n: 150 - i for i, n in enumerate(servers)}
+    token = os.path.join(work, "token")
+    if os.path.exists(token):
+        info["token"] = open(token).read().strip()
+    return info
+
+
 def main():
     work = sys.argv[1]
     image = {
         "k3s_config": open(os.path.join(work, "image", "k3s-config.yaml")).read(),
+        "k3s_server": open(os.path.join(work, "image", "k3s-server.yaml")).read(),
         "env": {},
         "boot_units": open(os.path.join(work, "image", "boot-units")).read().split(),
     }
@@ -248,6 +403,7 @@ def main():
         k, _, v = line.rstrip("\n").partition("=")
         image["env"][re.sub(r"^(HOMELAB_)?K3S_", "", k).lower()] = v
     unsealed = load(os.path.join(work, "image", "unsealed.json"))
+    cluster = cluster_info(work)
     cases, reports, confs = {}, {}, {}
     cdir = os.path.join(work, "cases")
     for case in sorted(os.listdir(cdir)):
@@ -266,6 +422,7 @@ def main():
             continue
         for g in groups:
             checks = (single_node(case, reports[case], confs[case], image) if g == "single"
+                      else cluster_node(case, reports[case], confs[case], image, cluster) if g == "cluster"
                       else bad_vendor(case, reports[case]) if g == "bad-vendor" else None)
             if checks is None:
                 result(False, f"{case}: unknown check group {g!r}")
@@ -283,17 +440,32 @@ def main():
 
     # Negative controls: the same assertions must reject a mismatched report.
     singles = [c for c, g in cases.items() if "single" in g and c in reports]
-    if len(singles) >= 2:
-        a, b = singles[0], singles[1]
-        wrong = single_node(a, reports[a], confs[b], image)
+    members = [c for c, g in cases.items() if "cluster" in g and c in reports]
+    others = singles + members
+    if len(others) >= 2:
+        a, b = others[0], others[1]
+        wrong = common(a, reports[a], confs[b], image)
         rejected = [n for ok, n, _ in wrong if not ok]
         result(len(rejected) >= 3,
-               f"negative control: {a}'s report fails the single-node checks of {b}'s VM config",
+               f"negative control: {a}'s report fails the first-boot checks of {b}'s VM config",
                f"only rejected {rejected}")
         same = seal_pair(a, reports[a], a, reports[a], unsealed)
         rejected = [n for ok, n, _ in same if not ok]
         result(len(rejected) >= 3, f"negative control: a clone paired with itself fails the seal checks",
                f"only rejected {rejected}")
+    servers = [c for c in members if confs[c].get("_role") == "server"]
+    agents = [c for c in members if confs[c].get("_role") == "agent"]
+    if servers and agents:
+        a, b = agents[0], servers[-1]
+        wrong = cluster_node(a, reports[a], confs[b], image, cluster)
+        rejected = [n for ok, n, _ in wrong if not ok]
+        result(len(rejected) >= 4,
+               f"negative control: agent {a}'s report fails the checks of server {b}",
+               f"only rejected {rejected}")
+        other = dict(cluster, token=cluster["token"] + "0")
+        wrong = cluster_node(b, reports[b], confs[b], image, other)
+        result(any(not ok and "token" in n for ok, n, _ in wrong),
+               f"negative control: {b}'s report fails with another cluster token")
     good = [c for c, g in cases.items() if "bad-vendor" not in g and c in reports]
     if good:
         ok, _, _ = bad_vendor(good[0], reports[good[0]])[0]

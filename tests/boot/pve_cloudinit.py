@@ -102,6 +102,8 @@ def vm_settings(env_dir, vm):
     init_attrs = attrs(init)
 
     conf = {"name": vm}
+    if isinstance(per_vm.get("role"), str):  # a cluster environment's VM: server or agent
+        conf["_role"] = per_vm["role"]
     user_data = args.get("user_data")
     if isinstance(user_data, tuple):  # file("${path.module}/user-data/NAME.yaml")
         m = re.match(r'file\("\$\{path\.module\}/(.+)"\)$', user_data[1])

@@ -56,13 +56,17 @@ pass "does nothing when airgap images are off"
 stub firewall-cmd
 stub systemctl
 run_script "$SANDBOX/out" "$image_dir/scripts/firewalld.sh" || fail "firewalld.sh failed:$(printf '\n'; cat "$SANDBOX/out")"
-for port in 6443/tcp 10250/tcp 8472/udp 2379-2380/tcp; do
+for port in 10250/tcp 8472/udp; do
   assert_file_has "$CALLS" "firewall-cmd --permanent --add-port=$port"
+done
+# The API and etcd ports only on a server, by its first boot (scripts/k3s-role.sh).
+for port in 6443/tcp 2379-2380/tcp; do
+  assert_file_lacks "$CALLS" "--add-port=$port" "the template's firewall (a server-only port)"
 done
 assert_file_has "$CALLS" "firewall-cmd --permanent --zone=trusted --add-source=10.42.0.0/16"
 assert_file_has "$CALLS" "firewall-cmd --permanent --zone=trusted --add-source=10.43.0.0/16"
 assert_file_has "$CALLS" "systemctl enable firewalld"
 assert_eq "$(tail -n 1 "$CALLS")" "firewall-cmd --reload" "last call"
-pass "firewalld.sh opens the k3s ports and trusts the pod and service networks, permanently"
+pass "firewalld.sh opens the ports of every k3s node (not the server-only 6443, 2379-2380) and trusts the pod and service networks, permanently"
 
 echo "airgap-firewall: $TESTS cases passed"

@@ -83,31 +83,41 @@ provision_env() {
 
 # Stubs for scripts/k3s-install.sh: curl "downloads" a fake installer that records the
 # INSTALL_K3S_* variables it gets, installs a k3s stub into $STUBS whose --version
-# depends on $INSTALLER_MODE (ok | missing | other-version), and, with HOMELAB_ROOT set,
-# the unit, its enable link and k3s.service.env as the real installer does. systemctl: is-enabled says
-# enabled; is-active says inactive unless STUB_K3S_ACTIVE=1.
+# depends on $INSTALLER_MODE (ok | missing | other-version) unless
+# INSTALL_K3S_SKIP_DOWNLOAD=true, and, with HOMELAB_ROOT set, does what the real
+# installer does with the unit: named after the command (k3s.service for server,
+# k3s-agent.service for agent), its .env file, and an enable link unless
+# INSTALL_K3S_SKIP_ENABLE=true (INSTALLER_ENABLES=1 makes it ignore that, as a broken
+# installer would). systemctl: is-enabled answers from the enable links under
+# HOMELAB_ROOT; is-active says inactive unless STUB_K3S_ACTIVE=1.
 stub_k3s_installer() {
   stub curl '
 out=""; while [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift 2 ;; *) shift ;; esac; done
 cat >"$out" <<"INSTALLER"
 printf "installer %s\n" "$(env | grep ^INSTALL_K3S_ | sort | tr "\n" " ")" >>"$CALLS"
-case "$INSTALLER_MODE" in
-  missing) exit 0 ;;
-  other-version) reported=v1.30.0+k3s1 ;;
-  *) reported=$INSTALL_K3S_VERSION ;;
-esac
-printf "#!/bin/sh\necho \"k3s version %s (0000000)\"\necho \"go version go1.24\"\n" "$reported" >"$STUBS/k3s"
-chmod +x "$STUBS/k3s"
+command=${INSTALL_K3S_EXEC%% *}
+case "$command" in server) name=k3s ;; *) name=k3s-$command ;; esac
+if [ "${INSTALL_K3S_SKIP_DOWNLOAD:-}" != true ]; then
+  case "$INSTALLER_MODE" in
+    missing) exit 0 ;;
+    other-version) reported=v1.30.0+k3s1 ;;
+    *) reported=$INSTALL_K3S_VERSION ;;
+  esac
+  printf "#!/bin/sh\necho \"k3s version %s (0000000)\"\necho \"go version go1.24\"\n" "$reported" >"$STUBS/k3s"
+  chmod +x "$STUBS/k3s"
+fi
 units="$HOMELAB_ROOT/etc/systemd/system"
 mkdir -p "$units/multi-user.target.wants"
-printf "[Unit]\nDescription=Lightweight Kubernetes\n" >"$units/k3s.service"
-ln -sf /etc/systemd/system/k3s.service "$units/multi-user.target.wants/k3s.service"
+printf "[Unit]\nDescription=Lightweight Kubernetes\n[Service]\nExecStart=/usr/local/bin/k3s %s\n" "$command" >"$units/$name.service"
+if [ "${INSTALL_K3S_SKIP_ENABLE:-}" != true ] || [ "${INSTALLER_ENABLES:-0}" = 1 ]; then
+  ln -sf "/etc/systemd/system/$name.service" "$units/multi-user.target.wants/$name.service"
+fi
 # As the real installer: its K3S_*/CONTAINERD_* and proxy variables go into the env file.
-{ env | grep -Ei "^(NO|HTTP|HTTPS)_PROXY" || true; env | grep -E "^(K3S|CONTAINERD)_" || true; } >"$units/k3s.service.env"
+{ env | grep -Ei "^(NO|HTTP|HTTPS)_PROXY" || true; env | grep -E "^(K3S|CONTAINERD)_" || true; } >"$units/$name.service.env"
 INSTALLER'
   stub systemctl '
 case "$1" in
-  is-enabled) exit 0 ;;
+  is-enabled) shift; [ "$1" != --quiet ] || shift; [ -L "$HOMELAB_ROOT/etc/systemd/system/multi-user.target.wants/${1%.service}.service" ] ;;
   is-active) [ "${STUB_K3S_ACTIVE:-0}" = 1 ] ;;
 esac'
 }

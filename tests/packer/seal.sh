@@ -42,7 +42,10 @@ must_go=(
   var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/1/fs/etc/os-release
   var/lib/kubelet/cpu_manager_state
   tmp/ks-script-abc tmp/.X11-unix/X0 var/tmp/dnf-cache/x
-  var/lib/homelab/first-boot.done
+  var/lib/homelab/first-boot.done var/lib/homelab/k3s-role.done
+  etc/homelabgen/k3s-role etc/homelabgen/k3s-vip.env
+  etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml etc/rancher/k3s/config.yaml.d/10-homelabgen-server.yaml
+  etc/keepalived/keepalived.conf
   etc/rancher/node/password
   etc/rancher/k3s/k3s.yaml
   var/lib/kubelet/pods/uid/volumes var/lib/cni/networks/cbr0/last_reserved_ip.0
@@ -61,6 +64,10 @@ must_stay=(
   usr/local/bin/k3s usr/local/bin/k3s-uninstall.sh
   etc/systemd/system/k3s.service etc/systemd/system/k3s.service.env
   etc/systemd/system/k3s.service.d/10-after-cloud-init.conf
+  etc/systemd/system/k3s-agent.service etc/systemd/system/k3s-agent.service.env
+  etc/systemd/system/k3s-agent.service.d/10-after-cloud-init.conf
+  etc/systemd/system/homelab-k3s-role.service usr/local/libexec/homelabgen/k3s-role
+  etc/homelabgen/k3s-server.yaml usr/sbin/keepalived etc/keepalived/notify.sh
   var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst
   var/lib/rancher/k3s/data/.lock
   root/.bashrc root/.ssh/known_hosts

@@ -51,7 +51,8 @@ link() { # link ROOT TARGET NAME
 
 # k3s as the k3s step leaves it.
 mkdir -p "$good"
-run_script "$SANDBOX/out" "$image_dir/scripts/k3s-install.sh" HOMELAB_ROOT="$good" INSTALLER_MODE=ok "${build_env[@]}" ||
+run_script "$SANDBOX/out" "$image_dir/scripts/k3s-install.sh" HOMELAB_ROOT="$good" INSTALLER_MODE=ok \
+  HOMELAB_K3S_ROLE_SCRIPT="$image_dir/scripts/k3s-role.sh" "${build_env[@]}" ||
   fail "k3s-install.sh failed:$(printf '\n'; cat "$SANDBOX/out")"
 cp -p "$STUBS/k3s" "$SANDBOX/k3s.installed"
 # The other steps' results.
@@ -60,6 +61,10 @@ put "$good" etc/selinux/config "SELINUX=enforcing"
 put "$good" etc/shadow 'root:!!:19000:0:99999:7:::'
 put "$good" usr/bin/qemu-ga
 chmod +x "$good/usr/bin/qemu-ga"
+# keepalived as updates.sh leaves it: installed, disabled; the package's sample config.
+put "$good" usr/sbin/keepalived
+chmod +x "$good/usr/sbin/keepalived"
+put "$good" etc/keepalived/keepalived.conf "vrrp_instance VI_1 { virtual_ipaddress { 192.168.200.16 } }"
 put "$good" usr/lib/udev/rules.d/99-qemu-guest-agent.rules 'SUBSYSTEM=="virtio-ports", ENV{SYSTEMD_WANTS}="qemu-guest-agent.service"'
 # What `systemctl enable qemu-guest-agent` makes (the unit is WantedBy its virtio port).
 link "$good" /usr/lib/systemd/system/qemu-guest-agent.service 'etc/systemd/system/dev-virtio\x2dports-org.qemu.guest_agent.0.device.wants/qemu-guest-agent.service'
@@ -97,6 +102,11 @@ put "$good" var/log/dnf.log "dnf ran"
 put "$good" var/log/wtmp "root pts/0"
 put "$good" var/lib/kubelet/cpu_manager_state "{}"
 put "$good" "$snapshots/1/fs/etc/os-release"
+# A VM's role and cluster settings, as if the build VM had had vendor data.
+put "$good" etc/homelabgen/k3s-role server
+put "$good" etc/homelabgen/k3s-vip.env HOMELAB_VIP_ADDRESS=10.0.0.50
+put "$good" etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml 'token: "build-token"'
+put "$good" var/lib/homelab/k3s-role.done
 run_script "$SANDBOX/out" "$image_dir/scripts/seal.sh" HOMELAB_ROOT="$good" || fail "seal.sh failed:$(printf '\n'; cat "$SANDBOX/out")"
 
 verify() { # verify [ENV=VALUE...]: run verify.sh on $root
@@ -154,12 +164,31 @@ breaks "no kickstart copies in /root" 'touch root/anaconda-ks.cfg'
 breaks "k3s binary present, executable, version" 'rm "$STUBS/k3s"'
 breaks "k3s binary present, executable, version" 'chmod -x "$STUBS/k3s"'
 breaks "k3s binary present, executable, version" 'sed -i "s/k3s version v[^ ]*/k3s version v1.30.0+k3s1/" "$STUBS/k3s"'
-breaks "config.yaml disables" 'sed -i "/^  - traefik\$/d" etc/rancher/k3s/config.yaml'
+breaks "k3s-server.yaml disables" 'sed -i "/^  - traefik\$/d" etc/homelabgen/k3s-server.yaml'
+breaks "k3s-server.yaml disables" 'rm etc/homelabgen/k3s-server.yaml'
 breaks "config.yaml turns SELinux on" 'sed -i "/^selinux:/d" etc/rancher/k3s/config.yaml'
-breaks "k3s service enabled" 'rm etc/systemd/system/multi-user.target.wants/k3s.service'
-breaks "k3s ordered after cloud-config.target" 'rm etc/systemd/system/k3s.service.d/10-after-cloud-init.conf'
-breaks "k3s ordered after cloud-config.target" 'sed -i "s/cloud-config\.target/cloud-init.service/" etc/systemd/system/k3s.service.d/10-after-cloud-init.conf'
-breaks "k3s.service.env holds no build variable" 'echo K3S_VERSION=v1.36.3+k3s1 >etc/systemd/system/k3s.service.env'
+breaks "config.yaml holds only keys k3s agent accepts" 'printf "disable:\n  - traefik\n" >>etc/rancher/k3s/config.yaml'
+breaks "config.yaml holds only keys k3s agent accepts" 'echo "write-kubeconfig-mode: \"0600\"" >>etc/rancher/k3s/config.yaml'
+breaks "k3s.service and k3s-agent.service installed, neither enabled" 'ln -s /etc/systemd/system/k3s.service etc/systemd/system/multi-user.target.wants/k3s.service'
+breaks "k3s.service and k3s-agent.service installed, neither enabled" 'ln -s /etc/systemd/system/k3s-agent.service etc/systemd/system/multi-user.target.wants/k3s-agent.service'
+breaks "k3s.service and k3s-agent.service installed, neither enabled" 'rm etc/systemd/system/k3s-agent.service'
+breaks "k3s units ordered after cloud-config.target" 'rm etc/systemd/system/k3s.service.d/10-after-cloud-init.conf'
+breaks "k3s units ordered after cloud-config.target" 'rm etc/systemd/system/k3s-agent.service.d/10-after-cloud-init.conf'
+breaks "k3s units ordered after cloud-config.target" 'sed -i "s/cloud-config\.target/cloud-init.service/" etc/systemd/system/k3s.service.d/10-after-cloud-init.conf'
+breaks "role unit enabled" 'rm etc/systemd/system/multi-user.target.wants/homelab-k3s-role.service'
+breaks "role unit enabled" 'sed -i "s/^Before=.*/Before=k3s.service/" etc/systemd/system/homelab-k3s-role.service'
+breaks "role unit enabled" 'sed -i "/^After=/d" etc/systemd/system/homelab-k3s-role.service'
+breaks "role unit enabled" 'chmod -x usr/local/libexec/homelabgen/k3s-role'
+breaks "role unit enabled" 'sed -i "/^ConditionPathExists=/d" etc/systemd/system/homelab-k3s-role.service'
+breaks "k3s.service.env and k3s-agent.service.env hold nothing" 'echo K3S_VERSION=v1.36.3+k3s1 >etc/systemd/system/k3s.service.env'
+breaks "k3s.service.env and k3s-agent.service.env hold nothing" 'echo K3S_TOKEN=secret >etc/systemd/system/k3s-agent.service.env'
+breaks "no role, API address or cluster settings of a VM" 'echo agent >etc/homelabgen/k3s-role'
+breaks "no role, API address or cluster settings of a VM" 'echo HOMELAB_VIP_ADDRESS=10.0.0.50 >etc/homelabgen/k3s-vip.env'
+breaks "no role, API address or cluster settings of a VM" 'mkdir -p etc/rancher/k3s/config.yaml.d && echo "token: x" >etc/rancher/k3s/config.yaml.d/50-homelabgen-cluster.yaml'
+breaks "no role, API address or cluster settings of a VM" 'mkdir -p var/lib/homelab && touch var/lib/homelab/k3s-role.done'
+breaks "keepalived installed, not enabled, no keepalived.conf" 'rm usr/sbin/keepalived'
+breaks "keepalived installed, not enabled, no keepalived.conf" 'ln -s /usr/lib/systemd/system/keepalived.service etc/systemd/system/multi-user.target.wants/keepalived.service'
+breaks "keepalived installed, not enabled, no keepalived.conf" 'mkdir -p etc/keepalived && echo "vrrp_instance VI_1 {}" >etc/keepalived/keepalived.conf'
 breaks "no k3s server state" 'mkdir -p var/lib/rancher/k3s/server/tls'
 breaks "no k3s agent state but images" 'mkdir -p var/lib/rancher/k3s/agent/etc'
 breaks "no k3s agent state but images" 'mkdir -p var/lib/rancher/k3s/agent/containerd/io.containerd.content.v1.content'
@@ -180,7 +209,9 @@ breaks "qemu-guest-agent installed and enabled" 'rm etc/systemd/system/*.wants/q
 breaks "qemu-guest-agent installed and enabled" 'ln -sfn /dev/null etc/systemd/system/*.wants/qemu-guest-agent.service'
 breaks "qemu-guest-agent installed and enabled" 'rm usr/bin/qemu-ga'
 breaks "firewalld enabled with the k3s ports and trusted networks" 'rm etc/systemd/system/multi-user.target.wants/firewalld.service'
-breaks "firewalld enabled with the k3s ports and trusted networks" 'sed -i "/port=\"6443\"/d" etc/firewalld/zones/public.xml'
+breaks "firewalld enabled with the k3s ports and trusted networks" 'sed -i "/port=\"10250\"/d" etc/firewalld/zones/public.xml'
+breaks "firewalld enabled with the k3s ports and trusted networks" 'sed -i "s|</zone>|  <port port=\"6443\" protocol=\"tcp\"/>\n</zone>|" etc/firewalld/zones/public.xml'
+breaks "firewalld enabled with the k3s ports and trusted networks" 'sed -i "s|</zone>|  <port port=\"2379-2380\" protocol=\"tcp\"/>\n</zone>|" etc/firewalld/zones/public.xml'
 breaks "firewalld enabled with the k3s ports and trusted networks" 'sed -i "/protocol=\"udp\"/d" etc/firewalld/zones/public.xml'
 breaks "firewalld enabled with the k3s ports and trusted networks" 'sed -i "/10.43.0.0/d" etc/firewalld/zones/trusted.xml'
 breaks "no package caches" 'touch var/cache/dnf/packages.db'
@@ -204,11 +235,11 @@ rm "$root"/var/lib/rancher/k3s/agent/images/*
 verify HOMELAB_AIRGAP_IMAGES=false || fail "verify.sh wants airgap images although HOMELAB_AIRGAP_IMAGES=false"
 pass "does not ask for airgap images when HOMELAB_AIRGAP_IMAGES=false (the spec says $airgap)"
 
-# Every check of verify.sh has a case above that makes it fail, except the two that
+# Every check of verify.sh has a case above that makes it fail, except the three that
 # look at the running system (skipped with HOMELAB_ROOT; see verify.sh).
 while IFS= read -r name; do
   name=${name%%\$*}
-  case "$name" in "k3s is not running" | "SELinux is enforcing now") continue ;; esac
+  case "$name" in "k3s is not running" | "k3s-agent is not running" | "SELinux is enforcing now") continue ;; esac
   covered=false
   for check in "${broken[@]}"; do
     case "$check" in "$name"* | "${name% }") covered=true ;; esac
@@ -216,6 +247,6 @@ while IFS= read -r name; do
   done
   [ "$covered" = true ] || fail "verify.sh check '$name' has no case that breaks it"
 done < <(sed -n 's/^ *check "\([^"]*\)".*/\1/p' "$image_dir/scripts/verify.sh")
-pass "every check of verify.sh (but the two of the running system) has a failing case here"
+pass "every check of verify.sh (but the three of the running system) has a failing case here"
 
 echo "verify: $TESTS cases passed"

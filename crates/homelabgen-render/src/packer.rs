@@ -58,6 +58,24 @@ pub const CLOUD_INIT_SLOT: &str = "ide0";
 /// seed the build VM saved at poweroff and relabels the k3s-selinux directories.
 pub const FIRST_BOOT_UNIT: &str = "homelab-first-boot.service";
 
+/// The unit `k3s-install.sh` installs and enables: on a clone's first boot, after
+/// cloud-init wrote the VM's files, it enables and starts the k3s unit of the VM's role.
+pub const ROLE_UNIT: &str = "homelab-k3s-role.service";
+
+/// Where `k3s-install.sh` installs `scripts/k3s-role.sh` in the image (the role unit runs it).
+pub const ROLE_SCRIPT: &str = "/usr/local/libexec/homelabgen/k3s-role";
+
+/// Where the build's file provisioner uploads `scripts/k3s-role.sh` for `k3s-install.sh`.
+pub const ROLE_SCRIPT_UPLOAD: &str = "/tmp/homelab-k3s-role.sh";
+
+/// keepalived's health check of the local API server, written by the role script on a
+/// server with an API address (SELinux labels this directory for keepalived's scripts).
+pub const KEEPALIVED_CHECK: &str = "/usr/libexec/keepalived/homelab-k3s-api-check";
+
+/// Ports only a k3s server serves (Kubernetes API, embedded etcd): opened on a server's
+/// first boot, never in the template (an agent serves neither).
+pub const SERVER_PORTS: &[&str] = &["6443/tcp", "2379-2380/tcp"];
+
 /// containerd's snapshotter directory under `agent/containerd/`; k3s-selinux pre-creates
 /// and labels its `snapshots/`.
 pub const CONTAINERD_SNAPSHOTTER: &str = "io.containerd.snapshotter.v1.overlayfs";
@@ -84,6 +102,7 @@ const FILES: &[&str] = &[
     "scripts/updates.sh",
     "scripts/guest-agent.sh",
     "scripts/k3s-install.sh",
+    "scripts/k3s-role.sh",
     "scripts/airgap-images.sh",
     "scripts/firewalld.sh",
     "scripts/openscap.sh",
@@ -126,6 +145,15 @@ struct Context<'a> {
     first_boot_unit: &'static str,
     /// containerd's snapshotter directory ([`CONTAINERD_SNAPSHOTTER`]).
     snapshotter: &'static str,
+    /// The first-boot role unit ([`ROLE_UNIT`]), its script in the image ([`ROLE_SCRIPT`])
+    /// and where the build uploads it ([`ROLE_SCRIPT_UPLOAD`]).
+    role_unit: &'static str,
+    role_script: &'static str,
+    role_script_upload: &'static str,
+    /// keepalived's health check ([`KEEPALIVED_CHECK`]).
+    keepalived_check: &'static str,
+    /// Ports a server opens on its first boot ([`SERVER_PORTS`]).
+    server_ports: &'static [&'static str],
     /// Every pinned input, for `image-versions.txt` and the README.
     pins: Vec<Pin>,
     /// VMs cloned from this image, `env/vm`, for the README.
@@ -274,6 +302,11 @@ pub fn render(model: &Model, tree: &mut Tree) {
             task_timeout: PROXMOX_TASK_TIMEOUT,
             first_boot_unit: FIRST_BOOT_UNIT,
             snapshotter: CONTAINERD_SNAPSHOTTER,
+            role_unit: ROLE_UNIT,
+            role_script: ROLE_SCRIPT,
+            role_script_upload: ROLE_SCRIPT_UPLOAD,
+            keepalived_check: KEEPALIVED_CHECK,
+            server_ports: SERVER_PORTS,
             pins: pins(model, image),
             clones,
         };

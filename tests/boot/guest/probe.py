@@ -38,10 +38,12 @@ facts = {}
 facts["cloud_init_wait"] = run("cloud-init", "status", "--wait", "--long", timeout=900)
 deadline = time.monotonic() + 120
 while time.monotonic() < deadline:
-    if run("systemctl", "is-active", "--quiet", "k3s")["rc"] == 0:
+    if run("systemctl", "is-active", "--quiet", "k3s", "k3s-agent")["rc"] == 0:
         break
     time.sleep(2)
 time.sleep(5)  # a restarting k3s would show a second start by now
+if os.path.exists("/etc/keepalived/keepalived.conf"):
+    time.sleep(10)  # two failed API checks (interval 5 s): keepalived has decided by now
 
 facts["cloud_init_status"] = run("cloud-init", "status", "--long")
 facts["cloud_init_status_json"] = run("cloud-init", "status", "--format", "json")
@@ -65,7 +67,20 @@ facts["ssh_host_keys"] = {
 }
 facts["node_password"] = read("/etc/rancher/node/password")
 facts["k3s_config"] = read("/etc/rancher/k3s/config.yaml")
-facts["k3s_unit"] = show("k3s", "ActiveState", "NRestarts", "ExecMainStartTimestampMonotonic")
+facts["k3s_unit"] = show("k3s", "ActiveState", "NRestarts", "ExecMainStartTimestampMonotonic", "UnitFileState")
+facts["k3s_agent_unit"] = show(
+    "k3s-agent", "ActiveState", "NRestarts", "ExecMainStartTimestampMonotonic", "UnitFileState"
+)
+facts["role_unit"] = show(
+    "homelab-k3s-role", "ActiveState", "Result", "ExecMainStartTimestampMonotonic", "UnitFileState"
+)
+facts["role_journal"] = run("journalctl", "-u", "homelab-k3s-role", "--no-pager", "-o", "cat")["out"]
+facts["keepalived_unit"] = show("keepalived", "ActiveState", "UnitFileState", "ExecMainStartTimestampMonotonic")
+facts["keepalived_conf"] = read("/etc/keepalived/keepalived.conf")
+facts["keepalived_journal"] = run("journalctl", "-u", "keepalived", "--no-pager", "-o", "cat")["out"]
+facts["etc_homelabgen"] = {
+    os.path.basename(p): read(p) for p in sorted(glob.glob("/etc/homelabgen/*"))
+}
 # cloud-init's network stage: cloud-init.service, cloud-init-network.service from 24.3 on
 network_stage = "cloud-init"
 if show("cloud-init-network", "LoadState").get("LoadState") == "loaded":
@@ -84,9 +99,13 @@ facts["units"] = {
 }
 starts = []
 for d in sorted(glob.glob("/var/lib/k3s-stub/start-*")):
-    starts.append({f: read(os.path.join(d, f)) for f in ("uptime", "args", "hostname", "config.yaml")})
+    start = {f: read(os.path.join(d, f)) for f in ("uptime", "args", "hostname", "config.yaml", "modes", "refused")}
+    start["dropins"] = {
+        os.path.basename(p): read(p) for p in sorted(glob.glob(os.path.join(d, "config.yaml.d", "*")))
+    }
+    starts.append(start)
 facts["k3s_starts"] = starts
-facts["k3s_journal"] = run("journalctl", "-u", "k3s", "--no-pager", "-o", "cat")["out"]
+facts["k3s_journal"] = run("journalctl", "-u", "k3s", "-u", "k3s-agent", "--no-pager", "-o", "cat")["out"]
 facts["uptime"] = read("/proc/uptime")
 
 line = base64.b64encode(json.dumps(facts).encode()).decode()

@@ -316,7 +316,7 @@ fn metallb_opens_its_port_and_disables_servicelb() {
     let with = tree(&model(DEFAULT_SPEC));
     let firewalld = file(&with, &format!("{DIR}/scripts/firewalld.sh"));
     assert!(
-        firewalld.contains("ports=(6443/tcp 10250/tcp 8472/udp 2379-2380/tcp 7946/tcp 7946/udp)"),
+        firewalld.contains("ports=(10250/tcp 8472/udp 7946/tcp 7946/udp)"),
         "{firewalld}"
     );
     assert!(file(&with, &format!("{DIR}/variables.pkr.hcl"))
@@ -330,11 +330,39 @@ fn metallb_opens_its_port_and_disables_servicelb() {
     let without = tree(&model(&without_spec));
     let firewalld = file(&without, &format!("{DIR}/scripts/firewalld.sh"));
     assert!(
-        firewalld.contains("ports=(6443/tcp 10250/tcp 8472/udp 2379-2380/tcp)\n"),
+        firewalld.contains("ports=(10250/tcp 8472/udp)\n"),
         "{firewalld}"
     );
     assert!(file(&without, &format!("{DIR}/variables.pkr.hcl"))
         .contains(r#"default     = ["traefik"]"#));
+}
+
+/// The template opens what every node serves; the API and etcd ports only a server's
+/// first boot opens (an agent serves neither). The role script reaches the image
+/// through the build's file provisioner, before the shell provisioner that installs it.
+#[test]
+fn server_ports_only_on_servers_and_the_role_script_is_uploaded() {
+    let tree = tree(&model(DEFAULT_SPEC));
+    let firewalld = file(&tree, &format!("{DIR}/scripts/firewalld.sh"));
+    let role = file(&tree, &format!("{DIR}/scripts/k3s-role.sh"));
+    let verify = file(&tree, &format!("{DIR}/scripts/verify.sh"));
+    for port in SERVER_PORTS {
+        let ports_line = firewalld
+            .lines()
+            .find(|l| l.starts_with("ports=("))
+            .unwrap();
+        assert!(!ports_line.contains(port), "{ports_line}");
+        assert!(role.contains(&format!("server_ports=({})", SERVER_PORTS.join(" "))));
+        assert!(verify.contains(&format!("for spec in {}; do", SERVER_PORTS.join(" "))));
+    }
+    let build = squeeze(file(&tree, &format!("{DIR}/build.pkr.hcl")));
+    let upload = build
+        .find(&format!("destination = \"{ROLE_SCRIPT_UPLOAD}\""))
+        .expect("file provisioner of the role script");
+    assert!(upload < build.find("provisioner \"shell\"").unwrap());
+    let install = file(&tree, &format!("{DIR}/scripts/k3s-install.sh"));
+    assert!(install.contains(&format!("HOMELAB_K3S_ROLE_SCRIPT:-{ROLE_SCRIPT_UPLOAD}")));
+    assert!(install.contains(&format!("ExecStart={ROLE_SCRIPT}")));
 }
 
 #[test]

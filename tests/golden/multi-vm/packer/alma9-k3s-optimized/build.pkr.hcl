@@ -3,6 +3,12 @@
 build {
   sources = ["source.qemu.alma", "source.proxmox-iso.alma"]
 
+  # The first-boot role script; scripts/k3s-install.sh installs it into the image.
+  provisioner "file" {
+    source      = "${path.root}/scripts/k3s-role.sh"
+    destination = "/tmp/homelab-k3s-role.sh"
+  }
+
   provisioner "shell" {
     environment_vars = local.provision_env
     scripts          = ["${path.root}/scripts/updates.sh", "${path.root}/scripts/guest-agent.sh", "${path.root}/scripts/k3s-install.sh", "${path.root}/scripts/airgap-images.sh", "${path.root}/scripts/firewalld.sh", "${path.root}/scripts/openscap.sh", "${path.root}/scripts/seal.sh", "${path.root}/scripts/verify.sh"]

@@ -7,6 +7,10 @@ set -euo pipefail
 
 echo "updates: dnf upgrade --refresh"
 dnf -y upgrade --refresh
-# Tools later steps use (most are in the minimal install already).
-dnf -y install curl tar firewalld
+# Tools later steps use (most are in the minimal install already), and keepalived: a
+# k3s server of a cluster with an API address configures and starts it on its first
+# boot (scripts/k3s-role.sh); everywhere else it stays disabled. Installed here so that
+# first boot installs nothing.
+dnf -y install curl tar firewalld keepalived
+systemctl disable keepalived.service
 echo "updates: done"

@@ -36,11 +36,21 @@
 #                                          a clone's first boot, before systemd-random-seed
 #                                          loads it, and relabels the k3s directories
 #   /var/lib/homelab/first-boot.done       that unit's stamp: it runs once per clone
+#   /var/lib/homelab/k3s-role.done         the stamp of homelab-k3s-role.service: each clone
+#                                          chooses its k3s role on its own first boot
+#   /etc/homelabgen/k3s-role, /etc/homelabgen/k3s-vip.env, /etc/rancher/k3s/config.yaml.d/*
+#                                          a VM's role, API address and cluster settings
+#                                          (with the join token): cloud-init writes each
+#                                          clone's own; none may be baked into the template
+#   /etc/keepalived/keepalived.conf        the package's sample (example addresses) or one
+#                                          made on the build VM; a server with an API
+#                                          address gets its own on first boot
 #   /etc/NetworkManager/system-connections/*, /var/lib/NetworkManager/*.lease
 #                                          the build VM's network profile and DHCP lease
 #                                          (cloud-init writes each clone's own)
 #
-# It keeps the k3s binary, its config.yaml, unit and drop-in, and agent/images.
+# It keeps the k3s binary, config.yaml, /etc/homelabgen/k3s-server.yaml, both units and
+# their drop-ins, the role script and unit, keepalived (disabled), and agent/images.
 # verify.sh runs next and fails the build if any of this does not hold.
 #
 # Test hook: HOMELAB_ROOT prefixes every path (the tests seal a fake root); only
@@ -148,6 +158,10 @@ keep_only "$root/var/lib/rancher/k3s/agent/containerd" io.containerd.snapshotter
 keep_only "$root/var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs" snapshots
 keep_only "$root/var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots"
 remove "$root/etc/rancher/node" "$root/etc/rancher/k3s/k3s.yaml"
+# The role and cluster settings of a VM (the join token among them), and its keepalived.
+remove "$root/var/lib/homelab/k3s-role.done" "$root/etc/homelabgen/k3s-role" "$root/etc/homelabgen/k3s-vip.env"
+remove "$root"/etc/rancher/k3s/config.yaml.d/*
+remove "$root/etc/keepalived/keepalived.conf"
 keep_only "$root/var/lib/kubelet" pods
 keep_only "$root/var/lib/kubelet/pods"
 keep_only "$root/var/lib/cni"

@@ -10,17 +10,22 @@
 #              cloud-init state or logs; no network profile or lease of the build VM
 #   access     root's password locked; no authorized_keys for anyone (the build key is
 #              gone); no kickstart copies in /root
-#   k3s        binary present, executable, reporting HOMELAB_K3S_VERSION; config.yaml disables
-#              every component in HOMELAB_K3S_DISABLE and turns SELinux on; the service enabled,
-#              ordered after cloud-config.target, never started (no server, agent or
-#              node state, no node password, no kubeconfig; on the build VM: not
-#              active); k3s.service.env empty (no build variable baked in); the
-#              directories k3s-selinux created present, empty and labelled as the
-#              policy says (matchpathcon -V)
+#   k3s        binary present, executable, reporting HOMELAB_K3S_VERSION; config.yaml turns
+#              SELinux on and holds no key `k3s agent` refuses; k3s-server.yaml disables
+#              every component in HOMELAB_K3S_DISABLE; k3s.service and k3s-agent.service
+#              installed, neither enabled, both ordered after cloud-config.target; the
+#              role unit enabled, after cloud-config.target and before both; never started
+#              (no server, agent or node state, no node password, no kubeconfig; on the
+#              build VM: neither active); k3s.service.env and k3s-agent.service.env
+#              empty (no build variable, no token baked in); no role, API address or
+#              cluster settings of a VM; the directories k3s-selinux created present,
+#              empty and labelled as the policy says (matchpathcon -V)
+#   keepalived installed, not enabled, no keepalived.conf (a server writes its own)
 #   images     the airgap archive for HOMELAB_ARCH when HOMELAB_AIRGAP_IMAGES is true
 #   system     SELinux enforcing; qemu-guest-agent installed and enabled (a .wants
 #              link of the unit, not the udev rule every install has); firewalld
-#              enabled with the k3s ports and trusted networks; no package caches,
+#              enabled with the ports of every k3s node (not the server-only API and etcd
+#              ports) and the trusted networks; no package caches,
 #              no temporary files, logs emptied
 #
 #   HOMELAB_K3S_VERSION, HOMELAB_K3S_DISABLE, HOMELAB_ARCH, HOMELAB_AIRGAP_IMAGES  as for the other scripts
@@ -134,7 +139,7 @@ k3s_version_ok() {
   [ "$reported" = "$HOMELAB_K3S_VERSION" ]
 }
 config_disables() {
-  local config="$root/etc/rancher/k3s/config.yaml" component
+  local config="$root/etc/homelabgen/k3s-server.yaml" component
   local -a components
   [ -f "$config" ] || return 1
   IFS=',' read -r -a components <<<"$HOMELAB_K3S_DISABLE"
@@ -143,9 +148,54 @@ config_disables() {
   done
 }
 after_cloud_init() {
-  local dropin="$root/etc/systemd/system/k3s.service.d/10-after-cloud-init.conf"
-  grep -Eq '^After=(.* )?cloud-config\.target( |$)' "$dropin" 2>/dev/null &&
-    grep -Eq '^Wants=(.* )?cloud-config\.target( |$)' "$dropin"
+  local unit dropin
+  for unit in k3s k3s-agent; do
+    dropin="$root/etc/systemd/system/$unit.service.d/10-after-cloud-init.conf"
+    grep -Eq '^After=(.* )?cloud-config\.target( |$)' "$dropin" 2>/dev/null &&
+      grep -Eq '^Wants=(.* )?cloud-config\.target( |$)' "$dropin" || return 1
+  done
+}
+# Keys of config.yaml: only those `k3s agent` accepts as well (it refuses any other:
+# "flag provided but not defined"). The image writes selinux only.
+config_agent_safe() {
+  local config="$root/etc/rancher/k3s/config.yaml" key
+  [ -f "$config" ] || return 1
+  while read -r key; do
+    case "$key" in selinux) ;; *) return 1 ;; esac
+  done < <(sed -n 's/^\([A-Za-z0-9_+-]*\):.*/\1/p' "$config")
+}
+units_installed_not_enabled() {
+  local unit link
+  for unit in k3s k3s-agent; do
+    [ -f "$root/etc/systemd/system/$unit.service" ] || return 1
+    for link in "$root"/etc/systemd/system/*.wants/"$unit".service; do
+      [ ! -e "$link" ] && [ ! -L "$link" ] || return 1
+    done
+  done
+}
+role_unit() {
+  local unit="$root/etc/systemd/system/homelab-k3s-role.service"
+  [ "$(readlink "$root/etc/systemd/system/multi-user.target.wants/homelab-k3s-role.service")" = /etc/systemd/system/homelab-k3s-role.service ] || return 1
+  [ -x "$root/usr/local/libexec/homelabgen/k3s-role" ] &&
+    grep -qx 'ExecStart=/usr/local/libexec/homelabgen/k3s-role' "$unit" &&
+    grep -Eq '^After=(.* )?cloud-config\.target( |$)' "$unit" &&
+    grep -Eq '^Before=(.* )?k3s\.service( |$)' "$unit" &&
+    grep -Eq '^Before=(.* )?k3s-agent\.service( |$)' "$unit" &&
+    grep -qx 'ConditionPathExists=!/var/lib/homelab/k3s-role.done' "$unit"
+}
+env_files_empty() {
+  local unit
+  for unit in k3s k3s-agent; do
+    [ ! -s "$root/etc/systemd/system/$unit.service.env" ] || return 1
+  done
+}
+keepalived_disabled() {
+  local link
+  [ -x "$root/usr/sbin/keepalived" ] || return 1
+  for link in "$root"/etc/systemd/system/*.wants/keepalived.service; do
+    [ ! -e "$link" ] && [ ! -L "$link" ] || return 1
+  done
+  absent "$root/etc/keepalived/keepalived.conf"
 }
 # Enabled means a .wants link of the unit (systemctl enable makes one for the virtio
 # port's device); the package's udev rule alone is there on every install.
@@ -166,8 +216,12 @@ zone_has_port() {
 firewall_ok() {
   local spec cidr
   [ -L "$root/etc/systemd/system/multi-user.target.wants/firewalld.service" ] || return 1
-  for spec in 6443/tcp 10250/tcp 8472/udp 2379-2380/tcp 7946/tcp 7946/udp; do
+  for spec in 10250/tcp 8472/udp 7946/tcp 7946/udp; do
     zone_has_port "$spec" || return 1
+  done
+  # An agent serves neither: a server opens them on its first boot.
+  for spec in 6443/tcp 2379-2380/tcp; do
+    ! zone_has_port "$spec" || return 1
   done
   for cidr in 10.42.0.0/16 10.43.0.0/16; do
     grep -Fq "<source address=\"$cidr\"/>" "$root/etc/firewalld/zones/trusted.xml" 2>/dev/null || return 1
@@ -193,11 +247,16 @@ check "no authorized_keys (build key removed)" \
 check "no kickstart copies in /root" absent "$root/root/anaconda-ks.cfg" "$root/root/original-ks.cfg"
 # k3s
 check "k3s binary present, executable, version $HOMELAB_K3S_VERSION" k3s_version_ok
-check "config.yaml disables ${HOMELAB_K3S_DISABLE:-nothing}" config_disables
+check "k3s-server.yaml disables ${HOMELAB_K3S_DISABLE:-nothing}" config_disables
 check "config.yaml turns SELinux on" grep -qx "selinux: true" "$root/etc/rancher/k3s/config.yaml"
-check "k3s service enabled" test -L "$root/etc/systemd/system/multi-user.target.wants/k3s.service"
-check "k3s ordered after cloud-config.target" after_cloud_init
-check "k3s.service.env holds no build variable" test ! -s "$root/etc/systemd/system/k3s.service.env"
+check "config.yaml holds only keys k3s agent accepts" config_agent_safe
+check "k3s.service and k3s-agent.service installed, neither enabled" units_installed_not_enabled
+check "k3s units ordered after cloud-config.target" after_cloud_init
+check "role unit enabled, after cloud-config.target, before both k3s units (homelab-k3s-role.service)" role_unit
+check "k3s.service.env and k3s-agent.service.env hold nothing (no build variable, no token)" env_files_empty
+check "no role, API address or cluster settings of a VM" \
+  absent "$root/etc/homelabgen/k3s-role" "$root/etc/homelabgen/k3s-vip.env" "$root/var/lib/homelab/k3s-role.done" \
+  "$root"/etc/rancher/k3s/config.yaml.d/*
 check "no k3s server state" absent "$root/var/lib/rancher/k3s/server"
 check "no k3s agent state but images and the snapshots directory" agent_only_images
 check "no node password" absent "$root/etc/rancher/node"
@@ -206,6 +265,7 @@ check "no kubelet, CNI or runtime state" runtime_state_empty
 check "k3s-selinux directories present and labelled" selinux_labelled
 if [ -z "$root" ]; then
   check "k3s is not running" not_active k3s
+  check "k3s-agent is not running" not_active k3s-agent
   check "SELinux is enforcing now" test "$(getenforce)" = Enforcing
 fi
 # images
@@ -215,6 +275,7 @@ fi
 # system
 check "SELinux enforcing at boot" grep -qx "SELINUX=enforcing" "$root/etc/selinux/config"
 check "qemu-guest-agent installed and enabled" agent_enabled
+check "keepalived installed, not enabled, no keepalived.conf" keepalived_disabled
 check "firewalld enabled with the k3s ports and trusted networks" firewall_ok
 check "no package caches" empty_dir "$root/var/cache/dnf"
 check "no temporary files in /tmp, /var/tmp" no_temporary_files
