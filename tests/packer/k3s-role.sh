@@ -70,6 +70,7 @@ done
 assert_eq "$(grep '^systemctl' "$CALLS")" "systemctl enable --no-reload k3s.service
 systemctl start --no-block k3s.service" "systemctl calls"
 assert_file_lacks "$CALLS" "keepalived" "a server without an API address"
+assert_file_lacks "$CALLS" "vrrp" "a server without an API address"
 [ -f "$root/var/lib/homelab/k3s-role.done" ] || fail "no stamp"
 pass "no role file: k3s.service enabled and started, server settings in config.yaml.d (0600), 6443 and 2379-2380 opened, no keepalived"
 
@@ -114,11 +115,13 @@ check="$root/usr/libexec/keepalived/homelab-k3s-api-check"
 assert_file_has "$check" "https://127.0.0.1:6443/ping"
 sh -n "$check" || fail "the health check is not valid sh"
 assert_file_has "$conf" "  init_fail"
+assert_file_has "$CALLS" "firewall-cmd --permanent --add-protocol=vrrp"
+assert_file_has "$CALLS" "firewall-cmd --add-protocol=vrrp"
 assert_eq "$(grep '^systemctl' "$CALLS")" "systemctl enable --no-reload keepalived.service
 systemctl start --no-block keepalived.service
 systemctl enable --no-reload k3s.service
 systemctl start --no-block k3s.service" "systemctl calls with an API address"
-pass "server with k3s-vip.env: keepalived.conf (interface of the default route, router id, priority, address, API health check in /usr/libexec/keepalived) checked, keepalived started"
+pass "server with k3s-vip.env: keepalived.conf (interface of the default route, router id, priority, address, API health check in /usr/libexec/keepalived) checked, VRRP allowed, keepalived started"
 
 # 5. Refusals: nothing enabled, no stamp (the next boot tries again), a message that says what.
 refuses() { # refuses "message" SETUP [ENV=VALUE...]

@@ -25,7 +25,7 @@
 #   - with k3s-vip.env: /etc/keepalived/keepalived.conf for the address (VRRP on the
 #     interface of the default route, held only while the local API server answers
 #     https://127.0.0.1:6443/ping, not before its first answer), checked with `keepalived --config-test`, then
-#     keepalived enabled and started
+#     VRRP (IP protocol 112) allowed through firewalld, keepalived enabled and started
 # Any error stops the script before a k3s unit is enabled (the unit then fails and
 # says why; the next boot tries again). The stamp /var/lib/homelab/k3s-role.done makes
 # it run once.
@@ -79,26 +79,33 @@ if [ "$role" = agent ]; then
   has_key token || die "an agent needs the cluster token: no 'token:' in /etc/rancher/k3s/config.yaml.d/ (the VM's vendor data writes it)"
 fi
 
+# firewalld_add ARG...: each firewall-cmd --add-* ARG, permanently and for the running
+# firewalld (or offline when it is not running); nothing on a system without firewalld.
+firewalld_add() {
+  local arg
+  if command -v firewall-cmd >/dev/null && firewall-cmd --state >/dev/null 2>&1; then
+    for arg; do
+      firewall-cmd --permanent "$arg" >/dev/null
+      firewall-cmd "$arg" >/dev/null
+    done
+    say "firewalld: $*"
+  elif command -v firewall-offline-cmd >/dev/null; then
+    for arg; do
+      firewall-offline-cmd "$arg" >/dev/null
+    done
+    say "firewalld (not running): $* (permanent)"
+  else
+    say "no firewalld on this system: nothing to open for $*"
+  fi
+}
+
 # 3. Server-only settings, ports and the virtual API address.
 if [ "$role" = server ]; then
   [ -f "$inputs/k3s-server.yaml" ] || die "/etc/homelabgen/k3s-server.yaml is missing: the image is incomplete"
   install -D -m 0600 "$inputs/k3s-server.yaml" "$dropins/10-homelabgen-server.yaml"
   say "server settings in /etc/rancher/k3s/config.yaml.d/10-homelabgen-server.yaml"
 
-  if command -v firewall-cmd >/dev/null && firewall-cmd --state >/dev/null 2>&1; then
-    for port in "${server_ports[@]}"; do
-      firewall-cmd --permanent --add-port="$port" >/dev/null
-      firewall-cmd --add-port="$port" >/dev/null
-    done
-    say "firewalld: opened ${server_ports[*]}"
-  elif command -v firewall-offline-cmd >/dev/null; then
-    for port in "${server_ports[@]}"; do
-      firewall-offline-cmd --add-port="$port" >/dev/null
-    done
-    say "firewalld (not running): opened ${server_ports[*]} permanently"
-  else
-    say "no firewalld on this system: no port to open"
-  fi
+  firewalld_add "${server_ports[@]/#/--add-port=}"
 fi
 
 vip_env="$inputs/k3s-vip.env"
@@ -184,6 +191,9 @@ CONF
   rm -f "$conf.test"
   mv -f "$conf.new" "$conf"
   say "keepalived: $address/$prefix on $interface, router id $router_id, priority $priority"
+  # VRRP is IP protocol 112, not a port: without it firewalld drops the other servers'
+  # advertisements, and every server would hold the address at once.
+  firewalld_add --add-protocol=vrrp
   systemctl enable --no-reload keepalived.service
   systemctl start --no-block keepalived.service
 fi
