@@ -8,7 +8,9 @@ tools/versions.env, and compare what it extracted with the pins read from those 
 Every pin must be extracted with its exact value (and, for a chart, its repository):
   spec      images[].k3s_version, images[].os_version, versions.*,
             kubernetes.{argocd,metallb,sealed_secrets,system_upgrade}.version,
-            kubernetes.system_upgrade.k3s_version, kubernetes.{infra,apps}[].chart
+            kubernetes.system_upgrade.k3s_version, kubernetes.{ingress,cert_manager}.version,
+            kubernetes.{infra,apps}[].chart (an oci:// chart: the docker datasource with the
+            package <registry path>/<chart>)
   versions  every KEY_VERSION= line of tools/versions.env
 --drop-manager removes the custom managers whose description contains TEXT first (the
 negative control: their pins must then be reported missing). Exit 0 all found, 1 not.
@@ -58,11 +60,31 @@ def spec_pins(spec):
         add("rancher/system-upgrade-controller", k8s["system_upgrade"].get("version"),
             "kubernetes.system_upgrade.version")
         add("k3s-io/k3s", k8s["system_upgrade"].get("k3s_version"), "kubernetes.system_upgrade.k3s_version")
+    if k8s.get("ingress"):
+        add("traefik", k8s["ingress"].get("version"), "kubernetes.ingress.version",
+            "https://traefik.github.io/charts")
+    if k8s.get("cert_manager"):
+        add("cert-manager", k8s["cert_manager"].get("version"), "kubernetes.cert_manager.version",
+            "https://charts.jetstack.io")
     for section in ("infra", "apps"):
         for i, app in enumerate(k8s.get(section) or []):
-            chart = app["chart"]
-            add(chart["name"], chart["version"], f"kubernetes.{section}[{i}].chart", chart["repo_url"])
+            chart = app.get("chart")
+            if not chart:  # an app of your own manifests (path:) pins nothing
+                continue
+            repo = str(chart["repo_url"])
+            if repo.startswith("oci://"):
+                # An OCI chart is an OCI artifact: Renovate's docker datasource, the
+                # package being the registry path and the chart name.
+                add(chart["name"], chart["version"], f"kubernetes.{section}[{i}].chart",
+                    "docker:" + repo[len("oci://"):].rstrip("/") + "/" + chart["name"])
+            else:
+                add(chart["name"], chart["version"], f"kubernetes.{section}[{i}].chart", repo)
     return pins
+
+
+def same_registry(found, expected):
+    """Renovate writes a host-only URL with a trailing slash (https://charts.jetstack.io/)."""
+    return found is not None and found.rstrip("/") == expected.rstrip("/")
 
 
 def versions_pins(path):
@@ -129,12 +151,15 @@ def main():
     for manager, package_files in extract(node, renovate_js, config, spec_path, versions_path).items():
         for package_file in package_files:
             for dep in package_file.get("deps", []):
+                registry = (dep.get("registryUrls") or [None])[0]
+                if dep.get("datasource") == "docker":
+                    registry = "docker:" + str(dep.get("packageName"))
                 found.append((package_file["packageFile"], dep.get("depName"), dep.get("currentValue"),
-                              (dep.get("registryUrls") or [None])[0], manager))
+                              registry, manager))
     missing = []
     for file, dep, value, registry, where in expected:
         hit = next((f for f in found if f[0] == file and f[2] == value
-                    and (dep is None or f[1] == dep) and (registry is None or f[3] == registry)), None)
+                    and (dep is None or f[1] == dep) and (registry is None or same_registry(f[3], registry))), None)
         if hit is None:
             missing.append(f"{file}: {where} = {value} ({dep or 'a # renovate: line'}"
                            f"{', ' + registry if registry else ''}) is not matched by any manager")

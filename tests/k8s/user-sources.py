@@ -30,7 +30,10 @@ def main(tree):
         sources = spec.get("sources") or [spec["source"]]
         for source in sources:
             path = source.get("path")
-            if path and not source.get("chart") and path != "." and not path.startswith(git_path + "/"):
+            # The generated tree itself (Argo CD's own Application reads its root-app.yaml)
+            # is ours, not the user's.
+            ours = path is not None and (path == git_path or path.startswith(git_path + "/"))
+            if path and not source.get("chart") and path != "." and not ours:
                 found.add(("path", path))
             for vf in (source.get("helm") or {}).get("valueFiles") or []:
                 if vf.startswith("$values/") and not vf.startswith(f"$values/{git_path}/"):

@@ -407,7 +407,7 @@ fn run_with_deadline(
     }
 }
 
-/// The provider uploads user_data snippets over SSH as `site.ssh_user` to
+/// The provider uploads snippets (user_data, cluster vendor data) over SSH as `site.ssh_user` to
 /// `site.ssh_host` (port 22, keys from the ssh-agent): the node must answer, and the
 /// user must be able to write the snippets directory (or, not root, run `pvesm` and
 /// `tee` through passwordless sudo, docs/tofu.md). Asked with `test -w` and `sudo -n -l`:
@@ -473,7 +473,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
                 "site",
                 Status::Fail,
                 "ssh-snippets",
-                format!("ssh {dest} did not answer within 30 s: OpenTofu uploads user_data snippets over SSH"),
+                format!("ssh {dest} did not answer within 30 s: OpenTofu uploads snippets (user_data, cluster vendor data) over SSH"),
                 &host_at,
                 Some(format!("check that `ssh {dest} true` works (site.ssh_host reaches the node on port 22)")),
             );
@@ -493,7 +493,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
             "site",
             Status::Ok,
             "ssh-snippets",
-            format!("{dest} can write {dir} over SSH (user_data snippets of storage {storage})"),
+            format!("{dest} can write {dir} over SSH (snippets of storage {storage})"),
             &host_at,
             None,
         ),
@@ -501,7 +501,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
             "site",
             Status::Ok,
             "ssh-snippets",
-            format!("{dest} may run pvesm and tee through passwordless sudo (user_data snippets into {dir})"),
+            format!("{dest} may run pvesm and tee through passwordless sudo (snippets into {dir})"),
             &host_at,
             None,
         ),
@@ -517,7 +517,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
             "site",
             Status::Fail,
             "ssh-snippets",
-            format!("{dest} cannot write {dir} and has no passwordless sudo for pvesm and tee: OpenTofu cannot upload user_data snippets"),
+            format!("{dest} cannot write {dir} and has no passwordless sudo for pvesm and tee: OpenTofu cannot upload snippets (user_data, cluster vendor data)"),
             locs.site("ssh_user"),
             Some(format!("use root (`ssh_user: root`), or on the node give {} passwordless sudo for /usr/sbin/pvesm, /usr/sbin/qm and tee (docs/tofu.md)", site.ssh_user)),
         ),
@@ -526,7 +526,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
             Status::Fail,
             "ssh-snippets",
             format!(
-                "ssh {dest} failed{}: OpenTofu uploads user_data snippets over SSH",
+                "ssh {dest} failed{}: OpenTofu uploads snippets (user_data, cluster vendor data) over SSH",
                 if err.is_empty() { String::new() } else { format!(": {err}") }
             ),
             &host_at,
@@ -625,7 +625,10 @@ pub fn run(
         .iter()
         .flat_map(|e| e.vms.iter().map(move |v| (e.name.as_str(), v)))
         .collect();
-    let uses_snippets = vms.iter().any(|(_, v)| v.user_data.is_some());
+    // Snippets: a VM's own user_data, and the vendor data of every VM of a cluster
+    // (its k3s role, join URL and token), both uploaded over SSH by the provider.
+    let uses_snippets = vms.iter().any(|(_, v)| v.user_data.is_some())
+        || envs.iter().any(|e| e.cluster.is_some());
     // The images checked: those the selected environments clone (every image without --env).
     let images: Vec<_> = model
         .images
@@ -1282,7 +1285,7 @@ pub fn run(
                 &site.storage.snippets,
                 "snippets",
                 Status::Fail,
-                "a VM has user_data, uploaded as a snippet",
+                "a VM has user_data or is in a cluster (vendor data): both are uploaded as snippets",
             );
             ssh_snippets(&mut r, &api, site, &locs);
         }
