@@ -627,8 +627,8 @@ pub fn run(
         .collect();
     // Snippets: a VM's own user_data, and the vendor data of every VM of a cluster
     // (its k3s role, join URL and token), both uploaded over SSH by the provider.
-    let uses_snippets = vms.iter().any(|(_, v)| v.user_data.is_some())
-        || envs.iter().any(|e| e.cluster.is_some());
+    let uses_snippets =
+        vms.iter().any(|(_, v)| v.user_data.is_some()) || envs.iter().any(|e| e.cluster.is_some());
     // The images checked: those the selected environments clone (every image without --env).
     let images: Vec<_> = model
         .images
