@@ -69,7 +69,7 @@ def config_keys(text):
     for line in (text or "").splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        m = re.match(r"^([A-Za-z0-9_-]+):\s*(.*)$", line)
+        m = re.match(r"^([A-Za-z0-9_-]+\+?):\s*(.*)$", line)
         if m:
             current = m.group(1)
             keys[current] = m.group(2).strip().strip('"')
@@ -171,12 +171,19 @@ def nic_addresses(r):
 
 def merged_config(start):
     """k3s' view of its configuration at a start: config.yaml, then config.yaml.d/*.yaml in
-    name order, later keys replacing earlier ones (k3s' own merge, without `+` keys)."""
+    name order, later keys replacing earlier ones, a `key+:` appending to the list of key
+    (k3s' own merge, pkg/configfilearg)."""
     keys, lists = config_keys(start.get("config.yaml"))
     for _, text in sorted((start.get("dropins") or {}).items()):
         k, lst = config_keys(text)
-        keys.update(k)
-        lists.update({key: v for key, v in lst.items() if key in k})
+        for key, value in k.items():
+            if key.endswith("+"):
+                base = key[:-1]
+                keys.setdefault(base, value)
+                lists[base] = lists.get(base, []) + lst.get(key, [])
+            else:
+                keys[key] = value
+                lists[key] = lst.get(key, [])
     return keys, lists
 
 
@@ -244,13 +251,20 @@ def single_node(case, r, conf, image):
     def add(ok, what, detail=""):
         out.append((bool(ok), f"{case}: {what}", detail))
 
+    lists = {}
     if s:
-        keys_, _ = merged_config(s)
+        keys_, lists = merged_config(s)
         add("token" not in keys_ and "token-file" not in keys_ and "server" not in keys_
             and "cluster-init" not in keys_, "no token, server URL or cluster-init on a single node",
             f"keys: {sorted(keys_)}")
     add(not r.get("keepalived_conf") and r.get("keepalived_unit", {}).get("ActiveState") != "active",
         "no keepalived without an API address", f"{r.get('keepalived_unit')}")
+    # The VM's DNS name (VM name + the environment's search domain, as cloud-init set it)
+    # is in the API certificate: the first boot appends it to tls-san.
+    if s and conf.get("searchdomain"):
+        fqdn = f"{conf['name']}.{conf['searchdomain']}"
+        add(fqdn in lists.get("tls-san", []), f"tls-san names the VM's DNS name {fqdn}",
+            f"tls-san: {lists.get('tls-san')}")
     return out
 
 

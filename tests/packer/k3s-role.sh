@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Behaviour of scripts/k3s-role.sh (a clone's first boot) against a fake root: systemctl,
-# firewall-cmd, firewall-offline-cmd, ip and keepalived are stubs. It must enable and
+# firewall-cmd, firewall-offline-cmd, ip, hostname and keepalived are stubs. It must enable and
 # start the unit of the role the vendor data names (none: server), give a server the
 # image's server settings, its ports and, with k3s-vip.env, a keepalived.conf; make the
 # cluster settings root-only; and refuse, before enabling anything, a bad role, an agent
@@ -26,6 +26,8 @@ stub firewall-cmd '[ "$1" != --state ] || [ "${FIREWALLD_DOWN:-0}" != 1 ]'
 stub firewall-offline-cmd
 # ip -4 route show default: the route a static cloud-init address gives (NO_ROUTE=1: none).
 stub ip '[ "${NO_ROUTE:-0}" = 1 ] || echo "default via 10.0.0.1 dev ens18 proto static metric 100"'
+# hostname -f: the FQDN cloud-init set (FQDN= overrides; a name without a dot is no FQDN).
+stub hostname 'echo "${FQDN-k3s-01.lab.example}"'
 # keepalived --config-test --use-file=F: accepts unless KEEPALIVED_REJECTS=1; records F.
 stub keepalived '
 for a in "$@"; do case "$a" in --use-file=*) cp "${a#--use-file=}" "$SANDBOX/tested.conf" ;; esac; done
@@ -71,8 +73,12 @@ assert_eq "$(grep '^systemctl' "$CALLS")" "systemctl enable --no-reload k3s.serv
 systemctl start --no-block k3s.service" "systemctl calls"
 assert_file_lacks "$CALLS" "keepalived" "a server without an API address"
 assert_file_lacks "$CALLS" "vrrp" "a server without an API address"
+names="$root/etc/rancher/k3s/config.yaml.d/60-homelabgen-names.yaml"
+assert_file_has "$names" 'tls-san+:'
+assert_file_has "$names" '  - "k3s-01.lab.example"'
+assert_eq "$(mode "$names")" 600 "mode of the DNS-name drop-in"
 [ -f "$root/var/lib/homelab/k3s-role.done" ] || fail "no stamp"
-pass "no role file: k3s.service enabled and started, server settings in config.yaml.d (0600), 6443 and 2379-2380 opened, no keepalived"
+pass "no role file: k3s.service enabled and started, server settings in config.yaml.d (0600), the FQDN appended to tls-san, 6443 and 2379-2380 opened, no keepalived"
 
 # 2. A server of a cluster: settings made root-only whatever cloud-init wrote.
 fresh server
@@ -96,7 +102,8 @@ assert_file_lacks "$CALLS" "firewall" "an agent's firewall (it serves neither AP
 assert_file_lacks "$CALLS" "keepalived" "an agent with a k3s-vip.env"
 assert_file_has "$SANDBOX/out" "ignoring /etc/homelabgen/k3s-vip.env"
 [ ! -e "$root/etc/keepalived/keepalived.conf" ] || fail "an agent got a keepalived.conf"
-pass "agent: k3s-agent.service started, no server settings, no server ports, k3s-vip.env ignored"
+[ ! -e "$root/etc/rancher/k3s/config.yaml.d/60-homelabgen-names.yaml" ] || fail "an agent got tls-san (k3s agent refuses it)"
+pass "agent: k3s-agent.service started, no server settings, no tls-san, no server ports, k3s-vip.env ignored"
 
 # 4. A server with a virtual API address: keepalived.conf checked, then keepalived started.
 fresh server
@@ -157,5 +164,15 @@ role FIREWALLD_DOWN=1 || fail "k3s-role.sh failed with firewalld down:$(printf '
 assert_file_has "$CALLS" "firewall-offline-cmd --add-port=6443/tcp"
 assert_file_has "$CALLS" "firewall-offline-cmd --add-port=2379-2380/tcp"
 pass "firewalld not running: the server ports go into the permanent configuration (firewall-offline-cmd)"
+
+# 7. No search domain (hostname -f gives the bare host name) or a name that is not a DNS
+#    name: no tls-san drop-in, nothing else changes.
+for fqdn in k3s-01 'bad name;rm' ''; do
+  fresh server
+  role FQDN="$fqdn" || fail "k3s-role.sh failed with FQDN '$fqdn':$(printf '\n'; cat "$SANDBOX/out")"
+  [ ! -e "$root/etc/rancher/k3s/config.yaml.d/60-homelabgen-names.yaml" ] || fail "a tls-san drop-in for FQDN '$fqdn'"
+  assert_file_has "$CALLS" "systemctl start --no-block k3s.service"
+done
+pass "no FQDN (bare host name, not a DNS name, empty): no tls-san drop-in, the server still starts"
 
 echo "k3s-role: $TESTS cases passed"

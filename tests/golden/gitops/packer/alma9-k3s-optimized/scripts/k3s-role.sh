@@ -21,6 +21,8 @@
 #   - /etc/homelabgen/k3s-server.yaml (the image's server-only settings: disabled
 #     components, kubeconfig mode) as config.yaml.d/10-homelabgen-server.yaml; `k3s agent`
 #     refuses keys it does not know, so they are not in config.yaml
+#   - its DNS name (hostname -f: the VM name and the search domain) appended to tls-san
+#     in config.yaml.d/60-homelabgen-names.yaml
 #   - firewalld: 6443/tcp 2379-2380/tcp (API, embedded etcd) opened
 #   - with k3s-vip.env: /etc/keepalived/keepalived.conf for the address (VRRP on the
 #     interface of the default route, held only while the local API server answers
@@ -30,8 +32,8 @@
 # says why; the next boot tries again). The stamp /var/lib/homelab/k3s-role.done makes
 # it run once.
 #
-# Test hook: HOMELAB_ROOT prefixes every path; systemctl, firewall-cmd, ip and keepalived
-# are found on PATH.
+# Test hook: HOMELAB_ROOT prefixes every path; systemctl, firewall-cmd, ip, hostname and
+# keepalived are found on PATH.
 set -euo pipefail
 shopt -s nullglob
 
@@ -104,6 +106,20 @@ if [ "$role" = server ]; then
   [ -f "$inputs/k3s-server.yaml" ] || die "/etc/homelabgen/k3s-server.yaml is missing: the image is incomplete"
   install -D -m 0600 "$inputs/k3s-server.yaml" "$dropins/10-homelabgen-server.yaml"
   say "server settings in /etc/rancher/k3s/config.yaml.d/10-homelabgen-server.yaml"
+
+  # The VM's DNS name in the API certificate: k3s adds the host name and the node's
+  # addresses itself, not the FQDN cloud-init set from the VM name and the environment's
+  # search domain, so kubectl through that name would fail the TLS check. `tls-san+`
+  # appends to the list of the cluster settings instead of replacing it.
+  fqdn=$(timeout 5 hostname -f 2>/dev/null || true)
+  if [[ "$fqdn" == *.* && "$fqdn" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$ ]]; then
+    names="$dropins/60-homelabgen-names.yaml"
+    install -m 0600 /dev/null "$names"
+    printf '# The VM'"'"'s DNS name, added on first boot by k3s-role.sh.\ntls-san+:\n  - "%s"\n' "$fqdn" >"$names"
+    say "tls-san += $fqdn (the VM's DNS name)"
+  else
+    say "no DNS name beyond the host name ('$(shown "$fqdn")'): tls-san as k3s makes it"
+  fi
 
   firewalld_add "${server_ports[@]/#/--add-port=}"
 fi
