@@ -34,6 +34,14 @@ VERSIONS_KEYS = {
     "packer_qemu_plugin": "hashicorp/packer-plugin-qemu",
 }
 
+# The spec's sections that pin one chart by `version:`: the chart and its repository.
+SPEC_CHARTS = {
+    "metallb": ("metallb", "https://metallb.github.io/metallb"),
+    "sealed_secrets": ("sealed-secrets", "https://bitnami-labs.github.io/sealed-secrets"),
+    "ingress": ("traefik", "https://traefik.github.io/charts"),
+    "cert_manager": ("cert-manager", "https://charts.jetstack.io"),
+}
+
 
 def spec_pins(spec):
     """(file, depName, value, registryUrl or None, where) for every pin the spec writes."""
@@ -50,22 +58,13 @@ def spec_pins(spec):
         add("almalinux", image.get("os_version"), f"images[{i}].os_version")
     k8s = spec.get("kubernetes") or {}
     add("argoproj/argo-cd", (k8s.get("argocd") or {}).get("version"), "kubernetes.argocd.version")
-    if k8s.get("metallb"):
-        add("metallb", k8s["metallb"].get("version"), "kubernetes.metallb.version",
-            "https://metallb.github.io/metallb")
-    if k8s.get("sealed_secrets"):
-        add("sealed-secrets", k8s["sealed_secrets"].get("version"), "kubernetes.sealed_secrets.version",
-            "https://bitnami-labs.github.io/sealed-secrets")
+    for key, (dep, registry) in SPEC_CHARTS.items():
+        if k8s.get(key):
+            add(dep, k8s[key].get("version"), f"kubernetes.{key}.version", registry)
     if k8s.get("system_upgrade"):
         add("rancher/system-upgrade-controller", k8s["system_upgrade"].get("version"),
             "kubernetes.system_upgrade.version")
         add("k3s-io/k3s", k8s["system_upgrade"].get("k3s_version"), "kubernetes.system_upgrade.k3s_version")
-    if k8s.get("ingress"):
-        add("traefik", k8s["ingress"].get("version"), "kubernetes.ingress.version",
-            "https://traefik.github.io/charts")
-    if k8s.get("cert_manager"):
-        add("cert-manager", k8s["cert_manager"].get("version"), "kubernetes.cert_manager.version",
-            "https://charts.jetstack.io")
     for section in ("infra", "apps"):
         for i, app in enumerate(k8s.get(section) or []):
             chart = app.get("chart")
