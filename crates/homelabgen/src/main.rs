@@ -5,6 +5,7 @@
 mod doctor;
 mod input;
 mod placeholders;
+mod render_cache;
 mod schema_md;
 mod state_guard;
 mod style;
@@ -102,6 +103,10 @@ enum Command {
         spec: SpecArg,
         #[command(flatten)]
         out: OutArg,
+        /// Render the spec even when the render cache knows its tree (README,
+        /// "Reliability"); HOMELABGEN_CACHE=off does the same for every run.
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Validate the spec only; warn about every CHANGEME placeholder still in it.
     Check {
@@ -168,22 +173,36 @@ fn spec_display_name(path: &Utf8Path) -> String {
     homelabgen_spec::diag::terminal_safe(text.strip_prefix("./").unwrap_or(text))
 }
 
-fn load(spec: &Utf8Path, header_name: &str) -> Result<homelabgen_spec::Model> {
-    let name = spec_display_name(spec);
+/// Read the spec's bytes (within the size limit), or report why not.
+fn read_spec(spec: &Utf8Path) -> Result<Vec<u8>> {
     if spec.as_str().is_empty() {
         eprintln!("error: the spec path is empty (`--spec ''`)\n  help: pass the spec with --spec PATH (default spec/homelab.yaml)");
         return Err(Reported.into());
     }
-    let text = match input::read_spec(spec) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
-            eprintln!("error: {name}: the file is not UTF-8 text\n  help: save the spec as UTF-8");
-            Reported
-        })?,
-        Err(err) => {
-            eprintln!("error: {name}: cannot read the spec: {err}\n  help: pass the spec with --spec PATH (default spec/homelab.yaml)");
-            return Err(Reported.into());
-        }
-    };
+    input::read_spec(spec).map_err(|err| {
+        eprintln!(
+            "error: {}: cannot read the spec: {err}\n  help: pass the spec with --spec PATH (default spec/homelab.yaml)",
+            spec_display_name(spec)
+        );
+        Reported.into()
+    })
+}
+
+fn load(spec: &Utf8Path, header_name: &str) -> Result<homelabgen_spec::Model> {
+    load_bytes(spec, read_spec(spec)?, header_name)
+}
+
+/// Parse and resolve the spec read from `spec`.
+fn load_bytes(
+    spec: &Utf8Path,
+    bytes: Vec<u8>,
+    header_name: &str,
+) -> Result<homelabgen_spec::Model> {
+    let name = spec_display_name(spec);
+    let text = String::from_utf8(bytes).map_err(|_| {
+        eprintln!("error: {name}: the file is not UTF-8 text\n  help: save the spec as UTF-8");
+        Reported
+    })?;
     homelabgen_spec::from_str_named(
         spec.as_str().strip_prefix("./").unwrap_or(spec.as_str()),
         header_name,
@@ -197,10 +216,32 @@ fn load(spec: &Utf8Path, header_name: &str) -> Result<homelabgen_spec::Model> {
     })
 }
 
+/// What one render reads: the spec's bytes and the name headers give it; with the
+/// render cache on, their cache key.
+struct Inputs {
+    bytes: Vec<u8>,
+    header_name: String,
+    key: Option<render_cache::Key>,
+}
+
+impl Inputs {
+    fn read(spec: &Utf8Path, out: &Utf8Path) -> Result<Inputs> {
+        let bytes = read_spec(spec)?;
+        let header_name = input::spec_header_name(spec, out);
+        let key = render_cache::Key::new(&bytes, &header_name);
+        Ok(Inputs {
+            bytes,
+            header_name,
+            key,
+        })
+    }
+}
+
 /// Render the spec and plan the sync of `out` (opened and locked: exclusively for a
 /// render, shared for a diff).
 fn prepare(
     spec: &Utf8Path,
+    inputs: Inputs,
     out: &Utf8Path,
     render: bool,
 ) -> Result<(homelabgen_render::Tree, sync::OutDir, sync::Plan)> {
@@ -209,7 +250,7 @@ fn prepare(
     }
     // One thread: on a busy machine a second one costs more (its start, its malloc
     // arena, waiting to be scheduled) than the overlap of disk and render saves.
-    let tree = load(spec, &input::spec_header_name(spec, out))
+    let tree = load_bytes(spec, inputs.bytes, &inputs.header_name)
         .map(|model| homelabgen_render::render(&model));
     let dir = sync::open(out, render, false).and_then(|mut dir| {
         sync::prefetch(&mut dir)?;
@@ -387,7 +428,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             force_drop_env,
         } => {
             let existed = out.out.exists();
-            let (tree, mut dir, plan) = prepare(&spec.spec, &out.out, true)?;
+            let mut inputs = Inputs::read(&spec.spec, &out.out)?;
+            let key = inputs.key.take();
+            let (tree, mut dir, plan) = prepare(&spec.spec, inputs, &out.out, true)?;
             let spec_name = spec_display_name(&spec.spec);
             if let Err(e) = state_guard::check(&tree, &out.out, &spec_name, force_drop_env) {
                 drop(dir);
@@ -397,6 +440,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Err(e);
             }
             sync::apply(&tree, &mut dir, &plan)?;
+            if let Some(key) = &key {
+                render_cache::store(key, &plan.digest(&tree));
+            }
             let created = plan.count(|c| matches!(c, sync::Change::Create));
             let removed = plan.count(|c| matches!(c, sync::Change::Remove { .. }));
             let updated = plan.changes.len() - created - removed;
@@ -443,15 +489,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Diff { spec, out } => {
-            let (tree, _dir, plan) = prepare(&spec.spec, &out.out, false)?;
-            if plan.is_clean() {
+        Command::Diff {
+            spec,
+            out,
+            no_cache,
+        } => {
+            let up_to_date = || {
                 eprintln!(
                     "{} is up to date with {}",
                     out.out,
                     spec_display_name(&spec.spec)
                 );
-                return Ok(ExitCode::SUCCESS);
+                Ok(ExitCode::SUCCESS)
+            };
+            let mut inputs = Inputs::read(&spec.spec, &out.out)?;
+            if no_cache {
+                inputs.key = None;
+            }
+            let key = inputs.key.take();
+            // The same spec and build rendered this tree before: check the disk against
+            // it instead of rendering again (render_cache explains why that is exact).
+            if let Some(digest) = key.as_ref().and_then(render_cache::lookup) {
+                if !out.out.as_str().is_empty() {
+                    if let Ok(mut dir) = sync::open(&out.out, false, false) {
+                        if sync::matches_digest(&mut dir, &digest) {
+                            return up_to_date();
+                        }
+                    }
+                }
+            }
+            let (tree, _dir, plan) = prepare(&spec.spec, inputs, &out.out, false)?;
+            if plan.is_clean() {
+                if let Some(key) = &key {
+                    render_cache::store(key, &plan.digest(&tree));
+                }
+                return up_to_date();
             }
             print!(
                 "{}",

@@ -87,6 +87,78 @@ impl Plan {
     pub fn count(&self, pred: fn(&Change) -> bool) -> usize {
         self.changes.iter().filter(|(_, c)| pred(c)).count()
     }
+
+    /// The digest of the tree this plan was made for, as files on disk: see
+    /// `tree_digest`. `render_cache` records it.
+    pub fn digest(&self, tree: &Tree) -> String {
+        tree_digest(
+            tree.iter()
+                .zip(&self.hashes)
+                .map(|((rel, file), hash)| (rel.as_str(), file.executable, hash.as_str())),
+        )
+    }
+}
+
+/// A digest of a tree as files: every path (in path order) with its executable bit
+/// and the SHA-256 of its content. Paths hold no control characters (`check_relative`),
+/// so the separators below cannot occur inside one.
+fn tree_digest<'a>(files: impl Iterator<Item = (&'a str, bool, &'a str)>) -> String {
+    let mut h = Sha256::new();
+    for (rel, executable, hash) in files {
+        h.update(rel.as_bytes());
+        h.update(if executable { b"\0x\0" } else { b"\0-\0" });
+        h.update(hash.as_bytes());
+        h.update(b"\n");
+    }
+    hex(&h.finalize())
+}
+
+/// Whether the output directory holds exactly a tree with `digest`, as a complete
+/// render leaves it: the manifest is the one render writes (one hash per file, nothing
+/// else), every file it lists is a regular file below real directories with that
+/// content and the recorded executable bit, and no temp file is left. Then a render of
+/// a tree with this digest would change nothing (`plan` would be clean). Reads only;
+/// any error or doubt is `false`, and the caller makes the full plan.
+pub fn matches_digest(out: &mut OutDir, digest: &str) -> bool {
+    let path = out.path.clone();
+    let Some(dirs) = out.dirs.as_mut() else {
+        return false;
+    };
+    let mut check = || -> Result<bool> {
+        let Survey {
+            existing,
+            old_manifest,
+            owned,
+        } = survey(dirs, &path)?;
+        let Some(old_manifest) = old_manifest else {
+            return Ok(false);
+        };
+        let stale_temp = existing.iter().any(|(rel, kind)| {
+            *kind != fsx::Kind::Dir && Utf8Path::new(rel).file_name().is_some_and(is_temp_name)
+        });
+        if stale_temp
+            || owned.values().any(|hashes| hashes.len() != 1)
+            || manifest_text(owned.iter().map(|(rel, h)| (rel.as_str(), &h[..]))) != old_manifest
+        {
+            return Ok(false);
+        }
+        let mut files = Vec::with_capacity(owned.len());
+        for (rel, hashes) in &owned {
+            let rel = rel.as_path();
+            if !parents_are_dirs(rel, &existing)
+                || existing.get(rel.as_str()) != Some(&fsx::Kind::File)
+            {
+                return Ok(false);
+            }
+            let contents = read(dirs, &path, rel, fsx::MAX_FILE_BYTES)?;
+            if hash(&contents.bytes) != hashes[0] {
+                return Ok(false);
+            }
+            files.push((rel.as_str(), contents.executable, hashes[0].as_str()));
+        }
+        Ok(tree_digest(files.into_iter()) == digest)
+    };
+    check().unwrap_or(false)
 }
 
 /// The output directory, opened once and locked.
@@ -210,9 +282,13 @@ fn temp_name(name: &str) -> String {
 }
 
 fn hash(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
         hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
         hex.push(char::from_digit(u32::from(byte & 15), 16).unwrap_or('0'));
     }
