@@ -20,6 +20,10 @@ const ZERO_ED25519: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAA
 /// to change things and may stay. Inside a block scalar (`|`, `>`) every line is value.
 pub fn find(text: &str) -> Vec<Placeholder> {
     let mut found = Vec::new();
+    // Where each needle occurs: one search of the whole text each, not one per line
+    // (each search sets up its own matcher, which cost more than the search itself).
+    let changeme: Vec<usize> = text.match_indices("CHANGEME").map(|(at, _)| at).collect();
+    let zero: Vec<usize> = text.match_indices(ZERO_ED25519).map(|(at, _)| at).collect();
     // Indentation of the line that opened a block scalar, while inside it.
     let mut block: Option<usize> = None;
     for (index, line) in text.lines().enumerate() {
@@ -40,18 +44,20 @@ pub fn find(text: &str) -> Vec<Placeholder> {
                 value
             }
         };
-        let mut from = 0;
-        while let Some(at) = value[from..].find("CHANGEME") {
-            let column = from + at;
+        // The line's value as a byte range of `text`.
+        let start = line.as_ptr() as usize - text.as_ptr() as usize;
+        let end = start + value.len();
+        for at in within(&changeme, start, end.checked_sub("CHANGEME".len())) {
+            let column = at - start;
             found.push(Placeholder {
                 line: index + 1,
                 column: value[..column].chars().count() + 1,
                 text: line.trim().to_owned(),
                 what: "a CHANGEME placeholder",
             });
-            from = column + "CHANGEME".len();
         }
-        if let Some(at) = value.find(ZERO_ED25519) {
+        if let Some(&at) = within(&zero, start, end.checked_sub(ZERO_ED25519.len())).first() {
+            let at = at - start;
             if !value[at..].contains("CHANGEME") {
                 found.push(Placeholder {
                     line: index + 1,
@@ -63,6 +69,17 @@ pub fn find(text: &str) -> Vec<Placeholder> {
         }
     }
     found
+}
+
+/// The offsets in `sorted` from `first` to `last` (inclusive): the matches that start
+/// and end inside a value. None without a `last` or when `last < first`.
+fn within(sorted: &[usize], first: usize, last: Option<usize>) -> &[usize] {
+    let Some(last) = last.filter(|&last| last >= first) else {
+        return &[];
+    };
+    let from = sorted.partition_point(|&at| at < first);
+    let to = sorted.partition_point(|&at| at <= last);
+    &sorted[from..to.max(from)]
 }
 
 fn is_block_indicator(word: &str) -> bool {
@@ -111,6 +128,15 @@ mod tests {
         let found = find(text);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].line, found[0].column), (3, 15));
+    }
+
+    #[test]
+    fn a_placeholder_cut_by_a_comment_or_a_line_end_is_none() {
+        assert!(find("a: CHANGE # ME\nb: CHANGEM\nE\n").is_empty());
+        let found = find("CHANGEME\nx: CHANGEME CHANGEME\n");
+        let at: Vec<(usize, usize)> = found.iter().map(|p| (p.line, p.column)).collect();
+        assert_eq!(at, [(1, 1), (2, 4), (2, 13)]);
+        assert!(find("k: AAAAC3NzaC1lZDI1NTE5 # AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n").is_empty());
     }
 
     #[test]
