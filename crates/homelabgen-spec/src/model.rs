@@ -118,7 +118,8 @@ pub struct Cluster {
     pub first_server: String,
     /// The cluster exists: every VM, the first server too, joins through the API address.
     pub initialized: bool,
-    /// VRRP virtual router id (1..=255), derived from the environment name.
+    /// VRRP virtual router id (1..=255): the spec's `vrrp_router_id`, else derived from
+    /// the environment name, unique among the spec's clusters.
     pub vrrp_router_id: u8,
 }
 

@@ -281,6 +281,13 @@ pub struct RawCluster {
     /// Changing it replaces the first server on the next apply.
     #[serde(default)]
     pub initialized: bool,
+    /// VRRP virtual router id (1-255) of the keepalived group that holds `api_address`.
+    /// Leave out to derive one from the environment name, different for every cluster
+    /// of the spec. Set it when another VRRP or CARP group on the same network (a
+    /// router, a firewall pair, another lab) already uses that id.
+    #[serde(default)]
+    #[schemars(with = "Option<u8>")]
+    pub vrrp_router_id: Option<At<Int>>,
 }
 
 /// What a VM of a cluster runs.

@@ -456,6 +456,7 @@ fn resolve_environments(
         });
     }
     check_cross_environment_gateways(r, raw, &environments);
+    assign_vrrp_router_ids(raw, &mut environments);
     environments
 }
 
@@ -621,13 +622,77 @@ fn resolve_cluster(
         check_api_address(r, a, &at_path, ip, vms, on, taken);
         Some(ip)
     });
+    let id_path = format!("{path}.cluster.vrrp_router_id");
+    let vrrp_router_id = match &raw.vrrp_router_id {
+        Some(id) if raw.api_address.is_none() => {
+            r.error(
+                id.referenced,
+                id_path,
+                "`vrrp_router_id` without `api_address`: there is no virtual IP for a VRRP group to hold",
+                "remove `vrrp_router_id`, or set `api_address` to the virtual IP the servers share",
+            );
+            vrrp_router_id(name)
+        }
+        Some(id) => {
+            let in_range = (1..=255).contains(&id.value.0);
+            let n = r.int(id, &id_path, 1, 255, "VRRP virtual router id") as u8;
+            let first = in_range
+                .then(|| taken.vrrp_ids.insert(n, (name.to_owned(), id.referenced)))
+                .flatten();
+            if let Some((other, at)) = first {
+                r.error(
+                    id.referenced,
+                    id_path,
+                    format!("VRRP virtual router id {n} is already the id of cluster `{other}` (line {})", at.line()),
+                    "give each cluster its own id, or leave `vrrp_router_id` out to have one derived",
+                );
+            }
+            n
+        }
+        None => vrrp_router_id(name),
+    };
     Some(Cluster {
         api_address: vip.unwrap_or(first.ip),
         vip,
         first_server: first.name.clone(),
         initialized: raw.initialized,
-        vrrp_router_id: vrrp_router_id(name),
+        vrrp_router_id,
     })
+}
+
+/// Give every cluster with a virtual IP whose id is derived (not set in the spec) an id
+/// no other cluster of the spec has: its derived id, else the next free one (in spec
+/// order, so the same spec always gives the same ids). Two keepalived groups with one
+/// id on one network would fight over each other's advertisements.
+fn assign_vrrp_router_ids(raw: &[RawEnvironment], environments: &mut [Environment]) {
+    let pinned: BTreeSet<u8> = environments
+        .iter()
+        .zip(raw)
+        .filter_map(|(env, raw)| {
+            let cluster = env.cluster.as_ref()?;
+            raw.cluster.as_ref()?.vrrp_router_id.as_ref()?;
+            cluster.vip.map(|_| cluster.vrrp_router_id)
+        })
+        .collect();
+    let mut used = pinned;
+    for (env, raw) in environments.iter_mut().zip(raw) {
+        let derived = raw
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.vrrp_router_id.is_none());
+        let Some(cluster) = env.cluster.as_mut().filter(|c| c.vip.is_some() && derived) else {
+            continue;
+        };
+        let mut id = cluster.vrrp_router_id;
+        for _ in 0..255 {
+            if !used.contains(&id) {
+                break;
+            }
+            id = id % 255 + 1;
+        }
+        used.insert(id);
+        cluster.vrrp_router_id = id;
+    }
 }
 
 /// The VIP: a host address of the network, not the gateway, no VM's address.
@@ -691,6 +756,8 @@ fn vrrp_router_id(name: &str) -> u8 {
 struct Taken {
     vm_names: BTreeMap<String, Location>,
     ips: BTreeMap<Ipv4Addr, Location>,
+    /// VRRP router ids set in the spec, with the cluster and where.
+    vrrp_ids: BTreeMap<u8, (String, Location)>,
 }
 
 /// The network a VM is placed in, as far as it resolved.
