@@ -446,6 +446,9 @@ fn resolve_environments(
             .cluster
             .as_ref()
             .and_then(|c| resolve_cluster(r, env, c, &path, &name, &vms, on, &mut taken));
+        if cluster.is_some() {
+            check_version_skew(r, env, &path, &name, &vms, images);
+        }
         environments.push(Environment {
             name,
             network,
@@ -658,6 +661,89 @@ fn resolve_cluster(
         initialized: raw.initialized,
         vrrp_router_id,
     })
+}
+
+/// The Kubernetes minor version (`Y` of `vX.Y.Z+k3sN`) of a valid k3s version.
+fn kubernetes_minor(k3s_version: &str) -> Option<(u32, u32)> {
+    let mut parts = k3s_version.strip_prefix('v')?.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// The Kubernetes version skew policy within one cluster, for VMs cloned from images
+/// with different k3s versions: the API servers at most one minor version apart, and
+/// no agent's kubelet newer than the oldest server, nor more than three minor versions
+/// older. k3s refuses or misbehaves otherwise, long after the apply.
+fn check_version_skew(
+    r: &mut Resolver,
+    env: &RawEnvironment,
+    path: &str,
+    name: &str,
+    vms: &[Vm],
+    images: &[Image],
+) {
+    let minor_of = |vm: &Vm| {
+        let image = images.iter().find(|i| i.name == vm.image)?;
+        Some((
+            kubernetes_minor(&image.k3s_version)?,
+            image.k3s_version.as_str(),
+        ))
+    };
+    let servers: Vec<(usize, (u32, u32), &str)> = vms
+        .iter()
+        .enumerate()
+        .filter(|(_, vm)| vm.role == Role::Server)
+        .filter_map(|(v, vm)| minor_of(vm).map(|(m, k)| (v, m, k)))
+        .collect();
+    let (Some(oldest), Some(newest)) = (
+        servers.iter().min_by_key(|s| s.1),
+        servers.iter().max_by_key(|s| s.1),
+    ) else {
+        return;
+    };
+    let minors = |a: (u32, u32), b: (u32, u32)| {
+        if a.0 == b.0 {
+            Some(b.1.abs_diff(a.1))
+        } else {
+            None
+        }
+    };
+    if minors(oldest.1, newest.1).is_none_or(|d| d > 1) {
+        let (v, _, k3s) = *newest;
+        r.error(
+            env.vms[v].image.referenced,
+            format!("{path}.vms[{v}].image"),
+            format!(
+                "cluster `{name}` mixes servers on k3s {} and {k3s}: Kubernetes API servers of one cluster may be at most one minor version apart",
+                oldest.2
+            ),
+            "give the servers images of the same k3s version (upgrade one minor version at a time)",
+        );
+        return;
+    }
+    for (v, vm) in vms.iter().enumerate() {
+        if vm.role != Role::Agent {
+            continue;
+        }
+        let Some((minor, k3s)) = minor_of(vm) else {
+            continue;
+        };
+        let problem = match minors(minor, oldest.1) {
+            _ if minor > oldest.1 => Some("newer than"),
+            Some(d) if d <= 3 => None,
+            _ => Some("more than three minor versions older than"),
+        };
+        if let Some(problem) = problem {
+            r.error(
+                env.vms[v].image.referenced,
+                format!("{path}.vms[{v}].image"),
+                format!(
+                    "agent `{}` runs k3s {k3s}, {problem} server `{}` ({}): a kubelet may not be newer than the API server, nor more than three minor versions older",
+                    vm.name, vms[oldest.0].name, oldest.2
+                ),
+                "upgrade the servers first, then the agents; give the agent an image of the servers' k3s version",
+            );
+        }
+    }
 }
 
 /// Give every cluster with a virtual IP whose id is derived (not set in the spec) an id
