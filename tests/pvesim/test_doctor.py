@@ -229,7 +229,7 @@ def t_healthy(ctx):
     site, p, reqs = run_fault(ctx)
     expect(p, 0)
     check(not lines(p, "✗") and not lines(p, "!"), f"a healthy site has findings:\n{p.stdout}")
-    for want in ("node pve2 is online", "bridge vmbr1 exists", "storage snippets-nfs is active and allows snippets",
+    for want in ("node pve2 is online", "bridge vmbr1 exists", "storage snippets-nfs on node pve2 is active and allows snippets",
                  "template alma9.8-k3-node-amd64-v1.36.3-k3s1-v3 is VM 9000", "VM id 9201 is free",
                  "10.20.1.11 is not in another VM's ipconfig", "holds every privilege OpenTofu needs",
                  f"{SSH['user']}@127.0.0.1 can write "):
@@ -311,7 +311,7 @@ def t_no_snippets(ctx):
             if s["storage"] == site.snip_storage:
                 s["content"] = "iso,backup"
     site, p, _ = run_fault(ctx, edit)
-    expect(p, 2, "✗", r"storage snippets-nfs does not allow content type snippets",
+    expect(p, 2, "✗", r"storage snippets-nfs on node pve2 does not allow content type snippets",
            f"doctor-spec.yaml:{site.line_of(r'^    snippets: ')} (site.storage.snippets)",
            r"pvesm set snippets-nfs --content backup,iso,snippets")
 
@@ -407,7 +407,11 @@ def t_wrong_node(ctx):
 def t_listed_node_missing(ctx):
     # site.nodes lists a node the cluster does not have (VMs placed there would fail);
     # the node that exists is reported online.
-    site, p, _ = run_fault(ctx, spec_edit=lambda t: t.replace("  node: pve2\n", "  node: pve2\n  nodes: [pve2, pve-other, pve-gone]\n"))
+    # VMs are placed on pve-other now: it has the bridge (doctor checks every node of the VMs).
+    def bridges(site, seed):
+        seed["bridges"]["pve-other"] = ["vmbr0", site.bridge]
+    site, p, _ = run_fault(ctx, bridges,
+                           spec_edit=lambda t: t.replace("  node: pve2\n", "  node: pve2\n  nodes: [pve2, pve-other, pve-gone]\n"))
     expect(p, 2, "✗", r"node pve-gone \(site\.nodes\) does not exist; the cluster has: pve2, pve-other",
            f"doctor-spec.yaml:{site.line_of(r'nodes: .pve2, pve-other')} (site.nodes)", r"list only nodes of the cluster")
     check("node pve-other is online" in p.stdout, f"pve-other not reported online:\n{p.stdout}")
@@ -448,7 +452,7 @@ def t_storage_short(ctx):
             if s["storage"] == site.vm_storage:
                 s["avail"] = 100 << 30
     _, p, _ = run_fault(ctx, edit)
-    expect(p, 1, "!", r"storage ssd-thin has 100 GiB free, the VMs' disks take 272 GiB")
+    expect(p, 1, "!", r"storage ssd-thin on node pve2 has 100 GiB free, the disks of the VMs placed on pve2 take 272 GiB")
 
 
 def t_old_pve(ctx):
@@ -633,7 +637,7 @@ def t_for_up(ctx):
 def t_for_bad_args(ctx):
     site = copy.deepcopy(ctx["site"])
     for args, want in [(("--for", "packer", "--env", "lab"), "--env goes with --for tofu"),
-                       (("--for", "tofu", "--release", "2"), "--image and --release go with --for packer only"),
+                       (("--for", "tofu", "--release", "2"), "go with --for packer only"),
                        (("--for", "packer", "--image", "nope"), "--image nope: no such image"),
                        (("--image", "x"), "--for")]:
         p, _ = doctor(site, ctx["tmp"], h.free_port(), args=args)

@@ -79,6 +79,15 @@ enum DoctorFor {
     Up,
 }
 
+/// `homelabgen doctor --for packer --source`: where the build runs (`make packer SOURCE=`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DoctorSource {
+    /// Built on Proxmox through the API.
+    ProxmoxIso,
+    /// Built locally, its disk uploaded over SSH (scripts/upload-to-proxmox.sh).
+    Qemu,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Render the spec into the output directory (only changed files are written).
@@ -133,6 +142,15 @@ enum Command {
         /// With --for packer: the release being built (IMAGE_VERSION), when not the spec's.
         #[arg(long, requires = "for_step")]
         release: Option<u32>,
+        /// With --for packer: the build's source (SOURCE); `qemu` checks the SSH upload
+        /// (user, REMOTE_TMPDIR, qm) instead of the API token's Packer privileges.
+        #[arg(long, value_enum, default_value = "proxmox-iso", requires = "for_step")]
+        source: DoctorSource,
+        /// With --for packer: the Packer var file the build gets (VAR_FILE); its
+        /// proxmox_username / proxmox_token and proxmox_ssh_user / proxmox_ssh_host win
+        /// over PKR_VAR_* as in Packer. Nothing else of the file is read or printed.
+        #[arg(long, value_name = "PATH", requires = "for_step")]
+        var_file: Option<Utf8PathBuf>,
     },
     /// Print the JSON Schema of the spec (for editors), or with --markdown a readable reference.
     Schema {
@@ -329,6 +347,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for_step,
             image,
             release,
+            source,
+            var_file,
         } => {
             let model = load(&spec.spec, "homelab.yaml")?;
             let scope = match for_step {
@@ -338,11 +358,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(DoctorFor::Packer) => doctor::Scope::Packer {
                     image: image.clone(),
                     release,
+                    source: match source {
+                        DoctorSource::ProxmoxIso => doctor::PackerSource::ProxmoxIso,
+                        DoctorSource::Qemu => doctor::PackerSource::Qemu,
+                    },
                 },
             };
-            if for_step != Some(DoctorFor::Packer) && (image.is_some() || release.is_some()) {
-                bail!("--image and --release go with --for packer only");
+            if for_step != Some(DoctorFor::Packer)
+                && (image.is_some()
+                    || release.is_some()
+                    || var_file.is_some()
+                    || source != DoctorSource::ProxmoxIso)
+            {
+                bail!("--image, --release, --source and --var-file go with --for packer only");
             }
+            let vars = match &var_file {
+                Some(path) => doctor::PackerVars::read(path.as_str()).map_err(anyhow::Error::msg)?,
+                None => doctor::PackerVars::default(),
+            };
             if for_step == Some(DoctorFor::Packer) && env.is_some() {
                 bail!("--env goes with --for tofu (a Packer build has no environment)");
             }
@@ -369,7 +402,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let text = String::from_utf8(input::read_spec(&spec.spec)?)?;
             let file = spec_display_name(&spec.spec);
-            let checks = doctor::run(&model, &file, &text, env.as_deref(), &scope);
+            let checks = doctor::run(&model, &file, &text, env.as_deref(), &scope, &vars);
             Ok(ExitCode::from(doctor::report(&checks, json, &style)))
         }
         Command::Schema { markdown } => {
