@@ -38,7 +38,7 @@ help: ## List targets and variables
 	  'HOMELABGEN' 'the homelabgen binary (default: this checkout'"'"'s target/debug/homelabgen)' \
 	  'PROXMOX_ENDPOINT' '`make up`: the API to look for templates on (default: TF_VAR_proxmox_endpoint or terraform.tfvars)' \
 	  'GUARD' '`off` skips the CHANGEME / drift / pushed guards of the operator targets (tests only)' \
-	  'DOCTOR' '`off` skips the homelabgen doctor run before packer (proxmox-iso), tf-apply, upgrade and up (tests only)'
+	  'DOCTOR' '`off` skips the homelabgen doctor run before packer, tf-apply, upgrade and up (tests only)'
 
 
 build: ## Build the homelabgen binary (nothing to do when HOMELABGEN names another one)
@@ -128,8 +128,8 @@ GUARD ?= on
 OPERATOR_GUARD := $(if $(filter off,$(GUARD)),,operator-guard)
 ARGO_GUARD := $(if $(filter off,$(GUARD)),,argo-pushed)
 
-# --- `homelabgen doctor` before the steps that build on Proxmox: `make packer
-# SOURCE=proxmox-iso` (--for packer), `make tf-apply` and `make upgrade` (--for tofu),
+# --- `homelabgen doctor` before the steps that build on Proxmox: `make packer`
+# (--for packer --source qemu|proxmox-iso), `make tf-apply` and `make upgrade` (--for tofu),
 # `make up` (--for up). A blocker (exit 2) stops the step; warnings (exit 1) are shown
 # and the step goes on. DOCTOR=off skips it (the stand-in tests, which have no Proxmox).
 DOCTOR ?= on
