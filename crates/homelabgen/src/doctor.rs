@@ -1532,10 +1532,7 @@ pub fn run(
     }
     // Snippets go to the node of their VM: a VM with user_data, or any VM of a cluster.
     let snippet_vm = |v: &homelabgen_spec::model::Vm, env: &str| {
-        v.user_data.is_some()
-            || envs
-                .iter()
-                .any(|e| e.name == env && e.cluster.is_some())
+        v.user_data.is_some() || envs.iter().any(|e| e.name == env && e.cluster.is_some())
     };
     for node in &check_nodes {
         let node = *node;
@@ -1679,10 +1676,7 @@ pub fn run(
                 "the boot ISO of a SOURCE=proxmox-iso build",
             );
         }
-        if vms
-            .iter()
-            .any(|(e, v)| v.node == node && snippet_vm(v, e))
-        {
+        if vms.iter().any(|(e, v)| v.node == node && snippet_vm(v, e)) {
             storage_check(
                 "site",
                 "storage.snippets",
@@ -2131,6 +2125,39 @@ mod tests {
     fn ipconfig_addresses() {
         let cfg = json!({"ipconfig0": "ip=192.168.1.50/24,gw=192.168.1.1", "ipconfig1": "ip=dhcp", "name": "x"});
         assert_eq!(config_ips(&cfg), vec![Ipv4Addr::new(192, 168, 1, 50)]);
+    }
+
+    #[test]
+    fn var_file_keys_only_and_no_secret_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("local.pkrvars.hcl");
+        let path = path.to_str().unwrap();
+        std::fs::write(
+            path,
+            "# c\nbuild_ssh_key = \"k\"\nproxmox_username = \"u@pve!t\"\nproxmox_token = <<EOT\ns3cret\nEOT\n",
+        )
+        .unwrap();
+        let vars = PackerVars::read(path).unwrap();
+        assert_eq!(vars.values.len(), 2, "only the keys doctor needs");
+        assert_eq!(vars.values["proxmox_username"], ("u@pve!t".to_owned(), 3));
+        assert_eq!(vars.values["proxmox_token"].0.trim(), "s3cret");
+        let (_, auth, at) = packer_token(&vars).unwrap();
+        assert_eq!(auth, "PVEAPIToken=u@pve!t=s3cret");
+        assert!(at.contains(":3 (proxmox_username)") && at.contains(":4 (proxmox_token)"));
+        std::fs::write(path, "proxmox_token = \"s3cret\n").unwrap();
+        let err = PackerVars::read(path).unwrap_err();
+        assert!(
+            err.contains("not a valid Packer var file") && !err.contains("s3cret"),
+            "{err}"
+        );
+        std::fs::write(path, "proxmox_token = var.x\n").unwrap();
+        let err = PackerVars::read(path).unwrap_err();
+        assert!(
+            err.ends_with(
+                ":1: proxmox_token is not a plain string: write it as proxmox_token = \"...\""
+            ),
+            "{err}"
+        );
     }
 
     #[test]

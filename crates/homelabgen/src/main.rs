@@ -373,7 +373,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bail!("--image, --release, --source and --var-file go with --for packer only");
             }
             let vars = match &var_file {
-                Some(path) => doctor::PackerVars::read(path.as_str()).map_err(anyhow::Error::msg)?,
+                Some(path) => {
+                    doctor::PackerVars::read(path.as_str()).map_err(anyhow::Error::msg)?
+                }
                 None => doctor::PackerVars::default(),
             };
             if for_step == Some(DoctorFor::Packer) && env.is_some() {
