@@ -1008,6 +1008,34 @@ def t_ha_storage_short_on_one_node(ctx):
     check(len(lines(p, "!")) == 1, p.stdout)
 
 
+def t_templates_query(ctx):
+    # `doctor --templates` (make up's image step): one line per template the environment
+    # clones, exists/missing, and the same answer as --for up's check on the same site.
+    site = ctx["site"]
+    img = [i for i in site.images if i["vmid"] == 9000][0]
+    want = {f"exists {i['image']} {i['template_name']}" for i in site.images}  # env lab clones both
+    _, p, _ = run_fault(ctx, args=("--env", "lab", "--templates"))
+    check(p.returncode == 0 and set(p.stdout.splitlines()) == want and len(p.stdout.splitlines()) == 2,
+          f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+
+    def gone(s, seed):
+        seed["vms"] = [v for v in seed["vms"] if v["vmid"] != 9000]
+    _, p, _ = run_fault(ctx, gone, args=("--env", "lab", "--templates"))
+    missing = f"missing {img['image']} {img['template_name']}"
+    check(set(p.stdout.splitlines()) == (want - {"exists" + missing[7:]}) | {missing}, p.stdout + p.stderr)
+    _, up, _ = run_fault(ctx, gone, args=("--for", "up", "--env", "lab"))
+    expect(up, 1, "!", rf"template {re.escape(img['template_name'])} does not exist yet")
+    check(len(lines(up, "!")) == 1, up.stdout)
+    # --env edge clones only alma9-k3s-next.
+    _, p, _ = run_fault(ctx, args=("--env", "edge", "--templates"))
+    check(len(p.stdout.splitlines()) == 1 and " alma9-k3s-next " in p.stdout, p.stdout)
+    # A refused token: exit 2, said on stderr, nothing on stdout (make up stops).
+    _, p, _ = run_fault(ctx, token="root@pam!pvesim=00000000-0000-4000-8000-000000000000",
+                        args=("--env", "lab", "--templates"))
+    check(p.returncode == 2 and p.stdout == "" and "401" in p.stderr
+          and "00000000-0000-4000-8000-000000000000" not in p.stderr, f"{p.returncode}\n{p.stdout}\n{p.stderr}")
+
+
 def node_sshd(ctx, tmp):
     """The Proxmox node of the qemu upload: a second sshd (the harness's keys) whose
     sessions get PATH=<bin>:/usr/bin:/bin, <bin> holding stand-ins: qm (`list` works
@@ -1159,6 +1187,7 @@ def main():
             ("ha: VM storage not on pve3", t_ha_storage_missing_on_one_node),
             ("ha: snippets storage inactive on pve3 only", t_ha_storage_inactive_on_one_node),
             ("ha: VM storage short on pve3 only (warning)", t_ha_storage_short_on_one_node),
+            ("--templates: make up's question, the same answer as --for up", t_templates_query),
         ]:
             scenario(name, fn, ctx)
     finally:

@@ -2049,6 +2049,56 @@ fn as_u64_ref(v: &Value) -> Option<u64> {
     as_u64(v)
 }
 
+/// For `make up`'s image step (`doctor --templates`): each template the environments
+/// `env` (default: all) clone, whether a VM of that name exists on the site —
+/// `(image, template name, exists)`. The same site, token and TLS settings as the
+/// checks, and the same test (a VM of that name in `cluster/resources`) as `--for up`'s
+/// "does not exist yet", so the two cannot disagree.
+pub fn templates(model: &Model, env: Option<&str>) -> Result<Vec<(String, String, bool)>, String> {
+    let (_, auth) = token_from_env()?;
+    let api = Api {
+        agent: agent(model.site.insecure_tls),
+        base: format!("{}/api2/json", model.site.endpoint),
+        auth: Some(auth),
+    };
+    let list = api
+        .get("cluster/resources", &[("type", "vm")])
+        .map_err(|e| {
+            format!(
+                "cannot list the VMs of {}: {}",
+                model.site.endpoint,
+                e.text()
+            )
+        })?;
+    let names: BTreeSet<&str> = list
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|g| g.get("type").and_then(Value::as_str) == Some("qemu"))
+                .filter_map(|g| g.get("name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let cloned: BTreeSet<&str> = model
+        .environments
+        .iter()
+        .filter(|e| env.is_none_or(|n| e.name == n))
+        .flat_map(|e| e.vms.iter().map(|v| v.image.as_str()))
+        .collect();
+    Ok(model
+        .images
+        .iter()
+        .filter(|i| cloned.contains(i.name.as_str()))
+        .map(|i| {
+            (
+                i.name.clone(),
+                i.template_name.clone(),
+                names.contains(i.template_name.as_str()),
+            )
+        })
+        .collect())
+}
+
 /// Print the checks (grouped) or their JSON; the exit code (0, 1 or 2).
 pub fn report(checks: &[Check], json_out: bool, style: &crate::style::Style) -> u8 {
     let worst = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);

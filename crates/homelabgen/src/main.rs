@@ -151,6 +151,11 @@ enum Command {
         /// over PKR_VAR_* as in Packer. Nothing else of the file is read or printed.
         #[arg(long, value_name = "PATH", requires = "for_step")]
         var_file: Option<Utf8PathBuf>,
+        /// No checks: one line per template the environment(s) clone, `exists IMAGE NAME`
+        /// or `missing IMAGE NAME` (what `make up` builds); exit 2 when the API cannot
+        /// be asked.
+        #[arg(long, conflicts_with_all = ["json", "for_step"])]
+        templates: bool,
     },
     /// Print the JSON Schema of the spec (for editors), or with --markdown a readable reference.
     Schema {
@@ -349,6 +354,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             release,
             source,
             var_file,
+            templates,
         } => {
             let model = load(&spec.spec, "homelab.yaml")?;
             let scope = match for_step {
@@ -401,6 +407,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         names.join(", ")
                     );
                 }
+            }
+            if templates {
+                for (image, name, exists) in doctor::templates(&model, env.as_deref())
+                    .map_err(|e| anyhow::anyhow!("doctor --templates: {e}"))?
+                {
+                    println!(
+                        "{} {image} {name}",
+                        if exists { "exists" } else { "missing" }
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
             }
             let text = String::from_utf8(input::read_spec(&spec.spec)?)?;
             let file = spec_display_name(&spec.spec);
