@@ -885,6 +885,12 @@ def t_qemu_no_token(ctx):
     expect(p, 1, "!", r"PROXMOX_VE_API_TOKEN is not set: the qemu build does not need it")
     check(any("runs qm as root" in ln for ln in lines(p, "✓")), p.stdout)
     check(len(lines(p, "!")) == 1, p.stdout)
+    # ... and the API is not asked at all: an unreachable endpoint does not block the build.
+    site = copy.deepcopy(ctx["site"])
+    env = {k: v for k, v in upload_env(ctx).items()}
+    p, _ = doctor(site, ctx["tmp"], h.free_port(), token=None, args=qemu_args(ctx), env_extra=env)
+    expect(p, 1, "!", r"PROXMOX_VE_API_TOKEN is not set: the qemu build does not need it")
+    check("not reachable" not in p.stdout, p.stdout)
 
 
 # ---------------------------------------------------------------- --var-file token

@@ -982,6 +982,19 @@ pub fn run(
     // problem below does not hide it.
     if qemu {
         ssh_upload(&mut r, site, &images, vars, &locs);
+        // The qemu build needs no API token: without one the API is not asked at all
+        // (said once), so an API the build does not use cannot block it.
+        if let Err(why) = token_from_env() {
+            r.add(
+                "site",
+                Status::Warn,
+                "token",
+                format!("{why}: the qemu build does not need it, but without it the node's storage, bridge and the template name are not checked"),
+                format!("environment variable {TOKEN_VAR}"),
+                Some(format!("`export {TOKEN_VAR}='tofu@pve!homelab=<secret>'` (docs/tofu.md) to check them too")),
+            );
+            return r.checks;
+        }
     }
 
     // ---------------------------------------------------------------- reachability + TLS
@@ -1078,18 +1091,6 @@ pub fn run(
     let build_token = build_token.map(|(id, auth, _)| (id, auth));
     let (token_id, auth) = match build_token.map_or_else(token_from_env, Ok) {
         Ok(t) => t,
-        Err(why) if qemu => {
-            // The qemu build needs no token: the site's API checks are skipped, said once.
-            r.add(
-                "site",
-                Status::Warn,
-                "token",
-                format!("{why}: the qemu build does not need it, but without it the node's storage, bridge and the template name are not checked"),
-                &token_at,
-                Some(format!("`export {TOKEN_VAR}='tofu@pve!homelab=<secret>'` (docs/tofu.md) to check them too")),
-            );
-            return r.checks;
-        }
         Err(why) => {
             let why = if packer_only {
                 match &vars.file {
