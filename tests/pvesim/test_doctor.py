@@ -972,6 +972,11 @@ def t_ha_healthy(ctx):
                      f"storage local on node {n} is active and allows snippets"):
             check(any(want in ln for ln in ok), f"no ✓ line with {want!r}:\n{p.stdout}")
         check(any(r["path"].endswith(f"/nodes/{n}/network") for r in reqs), f"the network of {n} never asked")
+    # The nodes asked are the rendered tree's (each VM's `node` in main.tf: the renderer's
+    # placement), plus site.node.
+    rendered = {v["node"] for v in h.env_locals(os.path.join(ctx["ha"].tmp, "gen", "tofu", "envs", "ha")).values()}
+    asked = {r["path"].split("/")[-2] for r in reqs if re.search(r"/nodes/[^/]+/storage$", r["path"])}
+    check(asked == rendered | {"pve1"} and rendered == {"pve1", "pve2", "pve3"}, f"asked {asked}, rendered {rendered}")
 
 
 def t_ha_bridge_missing_on_one_node(ctx):
