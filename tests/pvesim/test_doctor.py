@@ -1047,6 +1047,59 @@ def t_templates_query(ctx):
           and "00000000-0000-4000-8000-000000000000" not in p.stderr, f"{p.returncode}\n{p.stdout}\n{p.stderr}")
 
 
+def t_make_up_image(ctx):
+    # make up's image step with the real homelabgen against the simulator: it builds
+    # (stub packer) exactly the image whose template doctor --templates finds missing.
+    site = copy.deepcopy(ctx["site"])
+    tmp = tempfile.mkdtemp(dir=ctx["tmp"], prefix="upimage-")
+    stubs, notools = os.path.join(tmp, "bin"), os.path.join(tmp, "notools")
+    os.makedirs(stubs)
+    os.makedirs(notools)
+    calls = os.path.join(tmp, "calls")
+    for tool, body in (("tofu", ""), ("packer", 'case "$1" in console) cat >/dev/null; echo 3 ;; esac\n')):
+        with open(os.path.join(stubs, tool), "w", encoding="utf-8") as f:
+            f.write(f'#!/bin/sh\necho "{tool} $* (in $(basename "$PWD"))" >>{calls}\n{body}')
+        os.chmod(os.path.join(stubs, tool), 0o755)
+    gen = os.path.join(site.tmp, "gen")
+    img = [i for i in site.images if i["vmid"] == 9000][0]
+
+    def make(seed_edit, token=TOKEN):
+        seed = copy.deepcopy(site.seed)
+        if seed_edit:
+            seed_edit(site, seed)
+        sim = Sim(ctx["tmp"], seed, ctx["certs"])
+        try:
+            spec = os.path.join(tmp, "spec.yaml")
+            with open(spec, "w", encoding="utf-8") as f:
+                f.write(local_site(site.text, sim.port))
+            if os.path.exists(calls):
+                os.remove(calls)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("PKR_VAR_", "PROXMOX_", "MAKE"))}
+            env.update(PROXMOX_VE_API_TOKEN=token, HOMELABGEN=h.homelabgen(), HOMELABGEN_TOOLS_DIR=notools,
+                       PATH=f"{stubs}:{env['PATH']}", PKR_VAR_build_ssh_key="/dev/null")
+            p = subprocess.run(["make", "--no-print-directory", "-C", h.ROOT, "up-image", "ENV=lab", "GUARD=off",
+                                "DOCTOR=off", f"SPEC={spec}", f"GENERATED={gen}", f"TOFU={stubs}/tofu"],
+                               capture_output=True, text=True, env=env, timeout=300)
+        finally:
+            sim.close()
+        called = open(calls, encoding="utf-8").read() if os.path.exists(calls) else ""
+        return p, called
+
+    p, called = make(None)
+    out = p.stdout + p.stderr
+    check(p.returncode == 0 and "packer build" not in called
+          and all(f"template {i['template_name']} exists" in out for i in site.images), f"{out}\n{called}")
+    p, called = make(lambda s, d: d.update(vms=[v for v in d["vms"] if v["vmid"] != 9000]))
+    out = p.stdout + p.stderr
+    builds = [ln for ln in called.splitlines() if ln.startswith("packer build")]
+    check(p.returncode == 0 and f"template {img['template_name']} is missing: building image {img['image']}" in out
+          and len(builds) == 1 and builds[0].endswith(f"(in {img['image']})"), f"{out}\n{called}")
+    p, called = make(None, token="root@pam!pvesim=00000000-0000-4000-8000-000000000000")
+    out = p.stdout + p.stderr
+    check(p.returncode == 2 and "cannot ask the Proxmox API which templates exist" in out and "401" in out
+          and "packer" not in called, f"{out}\n{called}")
+
+
 def node_sshd(ctx, tmp):
     """The Proxmox node of the qemu upload: a second sshd (the harness's keys) whose
     sessions get PATH=<bin>:/usr/bin:/bin, <bin> holding stand-ins: qm (`list` works
@@ -1199,6 +1252,7 @@ def main():
             ("ha: snippets storage inactive on pve3 only", t_ha_storage_inactive_on_one_node),
             ("ha: VM storage short on pve3 only (warning)", t_ha_storage_short_on_one_node),
             ("--templates: make up's question, the same answer as --for up", t_templates_query),
+            ("make up-image builds exactly the image whose template is missing", t_make_up_image),
         ]:
             scenario(name, fn, ctx)
     finally:
