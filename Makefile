@@ -36,9 +36,8 @@ help: ## List targets and variables
 	  'ENV' 'OpenTofu environment for tf-*, kubeconfig, up and down' \
 	  'HOMELABGEN_TOOLS_DIR' "pinned toolchain cache, first on PATH for every target (default $(HOMELABGEN_TOOLS_DIR))" \
 	  'HOMELABGEN' 'the homelabgen binary (default: this checkout'"'"'s target/debug/homelabgen)' \
-	  'PROXMOX_ENDPOINT' '`make up`: the API to look for templates on (default: TF_VAR_proxmox_endpoint or terraform.tfvars)' \
 	  'GUARD' '`off` skips the CHANGEME / drift / pushed guards of the operator targets (tests only)' \
-	  'DOCTOR' '`off` skips the homelabgen doctor run before packer (proxmox-iso), tf-apply, upgrade and up (tests only)'
+	  'DOCTOR' '`off` skips the homelabgen doctor run before packer, tf-apply, upgrade and up (tests only)'
 
 
 build: ## Build the homelabgen binary (nothing to do when HOMELABGEN names another one)
@@ -128,8 +127,8 @@ GUARD ?= on
 OPERATOR_GUARD := $(if $(filter off,$(GUARD)),,operator-guard)
 ARGO_GUARD := $(if $(filter off,$(GUARD)),,argo-pushed)
 
-# --- `homelabgen doctor` before the steps that build on Proxmox: `make packer
-# SOURCE=proxmox-iso` (--for packer), `make tf-apply` and `make upgrade` (--for tofu),
+# --- `homelabgen doctor` before the steps that build on Proxmox: `make packer`
+# (--for packer --source qemu|proxmox-iso), `make tf-apply` and `make upgrade` (--for tofu),
 # `make up` (--for up). A blocker (exit 2) stops the step; warnings (exit 1) are shown
 # and the step goes on. DOCTOR=off skips it (the stand-in tests, which have no Proxmox).
 DOCTOR ?= on
@@ -169,7 +168,6 @@ argo-pushed:
 # --- One command to bring a lab up, and down. Each step is also a target of its own;
 # `up` stops at the first failure and says how to go on. Rerunning it is safe: every
 # step converges (the image step skips a template that exists).
-PROXMOX_ENDPOINT ?=
 UP_STEPS_AFTER_IMAGE = tf-plan tf-apply kubeconfig k8s-bootstrap phpipam-secret argo
 
 .PHONY: up down up-image
@@ -194,25 +192,21 @@ up: $(OPERATOR_GUARD) $(DOCTOR_BUILD) ## Bring ENV up: doctor, image (if missing
 	else echo "make up: no kubernetes: section in the spec, nothing to bootstrap"; fi; \
 	echo "make up: $(ENV) is up"
 
-# A template ENV clones (template_name in its main.tf) that the Proxmox API does not
-# list yet is built with `make packer` (with several images, IMAGE= says which).
-up-image:
+# A template ENV clones that the Proxmox API does not list yet is built with `make packer
+# IMAGE=<its image>`. `homelabgen doctor --templates` asks the API (the spec's
+# site.endpoint and insecure_tls, PROXMOX_VE_API_TOKEN), the same question and answer
+# as the `--for up` check before it: one line `exists|missing IMAGE TEMPLATE` each.
+up-image: build
 	@$(tofu_env_check); \
-	names=$$(sed -n 's/^ *template_name *= *"\(.*\)"$$/\1/p' "$(TOFU_ENV_DIR)/main.tf" | sort -u); \
-	endpoint='$(PROXMOX_ENDPOINT)'; \
-	[ -n "$$endpoint" ] || endpoint=$${TF_VAR_proxmox_endpoint:-}; \
-	[ -n "$$endpoint" ] || endpoint=$$(sed -n 's/^proxmox_endpoint *= *"\(.*\)"$$/\1/p' "$(TOFU_ENV_DIR)/terraform.tfvars" 2>/dev/null); \
-	[ -n "$$endpoint" ] || { echo "make: which Proxmox? set PROXMOX_ENDPOINT=https://HOST:8006, TF_VAR_proxmox_endpoint, or proxmox_endpoint in $(TOFU_ENV_DIR)/terraform.tfvars" >&2; exit 2; }; \
-	$(tofu_credentials_check); \
-	list=$$(curl -fsS $(if $(filter 1,$(INSECURE_TLS)),-k) -H "Authorization: PVEAPIToken=$${PROXMOX_VE_API_TOKEN}" "$${endpoint%/}/api2/json/cluster/resources?type=vm") || { \
-	  echo "make: cannot list the VMs of $$endpoint (curl above); INSECURE_TLS=1 accepts a self-signed certificate" >&2; exit 2; }; \
-	for name in $$names; do \
-	  if printf '%s' "$$list" | tr ',{}' '\n\n\n' | grep -qxF "\"name\":\"$$name\""; then echo "template $$name exists"; continue; fi; \
-	  image='$(IMAGE)'; \
-	  [ -n "$$image" ] || { echo "make: template $$name is missing and there are several images ($(PACKER_IMAGES)): build it with make packer IMAGE=<its image>" >&2; exit 2; }; \
-	  echo "template $$name is missing: building image $$image"; \
-	  $(MAKE) --no-print-directory packer IMAGE="$$image" GUARD=off; \
-	done
+	list=$$($(HOMELABGEN) doctor --spec "$(SPEC)" --env "$(ENV)" --templates) || { \
+	  echo "make: cannot ask the Proxmox API which templates exist (above); make doctor ENV=$(ENV) says more" >&2; exit 2; }; \
+	while read -r state image name; do \
+	  case "$$state" in \
+	    exists) echo "template $$name exists" ;; \
+	    missing) echo "template $$name is missing: building image $$image"; \
+	      $(MAKE) --no-print-directory packer IMAGE="$$image" GUARD=off </dev/null ;; \
+	  esac; \
+	done <<<"$$list"
 
 down: ## Destroy ENV's VMs (tf-destroy; asks first); the image templates stay
 	@$(MAKE) --no-print-directory tf-destroy ENV="$(ENV)"

@@ -42,9 +42,11 @@ packer: $(OPERATOR_GUARD) $(DOCTOR_BUILD) packer-check-inputs ## Build the golde
 	   echo "note: building release $(IMAGE_VERSION); the spec says $$spec_release, so OpenTofu still clones v$$spec_release." >&2; \
 	   echo "      Set images[].release: $(IMAGE_VERSION) in the spec and run 'make render' to deploy this build." >&2; \
 	 fi
-	@# proxmox-iso builds on Proxmox through the API: doctor first (the site, the Packer
-	@# token's privileges, the ISO storage, and no VM holds the template name yet).
-	@if [ "$(SOURCE)" = proxmox-iso ]; then $(call doctor_gate,--for packer --image "$(IMAGE)" $(if $(IMAGE_VERSION),--release $(IMAGE_VERSION))); fi
+	@# doctor first. proxmox-iso: the site, the Packer token (VAR_FILE, else PKR_VAR_*) and
+	@# its privileges, the ISO storage, and no VM holds the template name yet. qemu: the
+	@# upload's SSH login, REMOTE_TMPDIR and qm, with the environment the upload script
+	@# gets (PROXMOX_SSH_PORT/_IDENTITY/_KNOWN_HOSTS, REMOTE_TMPDIR, proxmox_ssh_user/_host).
+	@$(call doctor_gate,--for packer --source $(SOURCE) --image "$(IMAGE)" $(if $(IMAGE_VERSION),--release $(IMAGE_VERSION)) $(if $(VAR_FILE),--var-file "$(abspath $(VAR_FILE))"))
 	cd "$(PACKER_DIR)" && packer init .
 	@# The qemu source does not use the API token, but Packer asks for every variable.
 	cd "$(PACKER_DIR)" && \

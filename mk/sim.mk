@@ -16,7 +16,7 @@ sim-test: tools build ## OpenTofu + the real provider against the Proxmox API te
 #   make doctor                        every environment and image of $(SPEC)
 #   make doctor ENV=k3s-single         only that environment and the images it clones
 #   make doctor DOCTOR_FLAGS=--json    machine-readable (CI)
-# make packer SOURCE=proxmox-iso, tf-apply, upgrade and up run it first with --for
+# make packer (qemu or proxmox-iso), tf-apply, upgrade and up run it first with --for
 # packer|tofu|up (only what that step needs); DOCTOR=off skips that (the Makefile).
 # doctor-test runs it against pvesim: a healthy site, then each fault alone
 # (DOCTOR_ONLY=word: only the scenarios whose name has `word`).

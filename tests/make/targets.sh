@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The top Makefile's own contract, with stand-ins for every tool that would reach a real
-# system (packer, tofu, curl, ssh, kubectl: nothing leaves this machine):
+# system (packer, tofu, ssh, kubectl, homelabgen doctor: nothing leaves this machine):
 #   - `make diff` exits 0 when clean, 1 on drift (with the diff on stdout), 2 on error;
 #   - the operator targets (packer, tf-apply, k8s-bootstrap, argo, up) refuse while the
 #     spec holds a CHANGEME placeholder, and while the tree is not what the spec renders,
@@ -28,7 +28,7 @@ fail() {
 # --- stand-ins: each logs "NAME ARGS" to $CALLS
 mkdir -p "$work/bin" "$work/notools" "$work/home"
 export CALLS="$work/calls.log" FAKE_KUBE_STATE="$work/kube"
-for tool in packer tofu curl ssh; do
+for tool in packer tofu ssh; do
   cat >"$work/bin/$tool" <<STUB
 #!/usr/bin/env bash
 printf '%s %s\n' "$tool" "\$*" >>"\$CALLS"
@@ -45,9 +45,23 @@ case "$*" in
   *"output -raw ssh_user") printf admin ;;
 esac
 STUB
-cat >>"$work/bin/curl" <<STUB
-cat "$work/vms.json"
+# homelabgen: `doctor --templates` (make up's image step; test_doctor.py proves the real
+# one against the Proxmox API test double) answers $work/templates.txt, exit
+# $work/templates.exit; the doctor gate (DOCTOR=on) answers $work/doctor.exit; anything
+# else goes to the real homelabgen.
+cat >"$work/bin/homelabgen" <<STUB
+#!/usr/bin/env bash
+if [ "\$1" = doctor ]; then
+  case " \$* " in
+    *" --templates "*) printf 'homelabgen-templates %s\n' "\$*" >>"\$CALLS"; cat "$work/templates.txt"; exit "\$(cat "$work/templates.exit")" ;;
+  esac
+  printf 'homelabgen %s\n' "\$*" >>"\$CALLS"; echo "doctor says \$(cat "$work/doctor.exit")"; exit "\$(cat "$work/doctor.exit")"
+fi
+exec "$bin" "\$@"
 STUB
+chmod +x "$work/bin/homelabgen"
+echo 0 >"$work/templates.exit"
+echo 0 >"$work/doctor.exit"
 cat >>"$work/bin/ssh" <<'STUB'
 printf 'apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n    user: default\n  name: default\ncurrent-context: default\nkind: Config\nusers:\n- name: default\n  user:\n    token: x\n'
 STUB
@@ -80,11 +94,11 @@ run_make() {
   local want=$1 name=$2 rc=0
   shift 2
   : >"$CALLS"
-  env HOMELABGEN="$bin" HOMELABGEN_TOOLS_DIR="$work/notools" PATH="$work/bin:$PATH" \
+  env HOMELABGEN="$work/bin/homelabgen" HOMELABGEN_TOOLS_DIR="$work/notools" PATH="$work/bin:$PATH" \
     PROXMOX_VE_API_TOKEN='test@pve!t=not-a-secret' PKR_VAR_build_ssh_key="$work/key" \
     make --no-print-directory -C "$root" DOCTOR=off SPEC="${LAB_SPEC:-$lab/spec/homelab.yaml}" GENERATED="${LAB_GENERATED:-$lab/generated}" \
     TOFU="$work/bin/tofu" SSH="$work/bin/ssh" KUBECONFIG_FILE="$work/home/.kube/config" \
-    PROXMOX_ENDPOINT=https://pve.test:8006 "$@" >"$work/out" 2>&1 || rc=$?
+    "$@" >"$work/out" 2>&1 || rc=$?
   if [ "$rc" != "$want" ]; then
     fail "$name: exit $rc, want $want"
     sed 's/^/    /' "$work/out" >&2
@@ -147,48 +161,54 @@ git_lab push -q origin HEAD:main
 run_make 0 "argo after push" argo
 cmp -s "$FAKE_KUBE_STATE/applied-root.yaml" "$lab/generated/k8s/root-app.yaml" || fail "argo after push: root-app.yaml not applied"
 
-# --- make up: the whole chain, with the template missing
-printf '{"data":[]}\n' >"$work/vms.json"
+# --- make up: the whole chain, with the template missing (doctor --templates says so)
+template=$(sed -n 's/^ *template_name *= *"\(.*\)"$/\1/p' "$lab/generated/tofu/envs/$env/main.tf" | head -1)
+image=$(basename "$(find "$lab/generated/packer" -mindepth 1 -maxdepth 1 -type d | head -1)")
+printf 'missing %s %s\n' "$image" "$template" >"$work/templates.txt"
 rm -f "$work/home/.kube/config"
 rm -rf "$FAKE_KUBE_STATE"
 run_make 0 "up" up ENV="$env"
-order=$(sed -n -e 's/^curl .*cluster\/resources.*/curl-list/p' -e 's/^packer build .*/packer-build/p' \
+order=$(sed -n -e 's/^homelabgen-templates .*--env [a-z0-9-]* --templates$/templates/p' -e 's/^packer build .*/packer-build/p' \
   -e 's/^tofu .* plan .*/tofu-plan/p' -e 's/^tofu .* apply .*/tofu-apply/p' -e 's/^ssh .*k3s.yaml/ssh-kubeconfig/p' "$CALLS" | tr '\n' ' ')
-[ "$order" = "curl-list packer-build tofu-plan tofu-apply ssh-kubeconfig " ] || fail "up: call order '$order'"
+[ "$order" = "templates packer-build tofu-plan tofu-apply ssh-kubeconfig " ] || fail "up: call order '$order'"
+expect_out "up" "template $template is missing: building image $image"
 grep -qF -- "--context homelab-test apply --server-side --force-conflicts -k $lab/generated/k8s/bootstrap" "$FAKE_KUBE_STATE/log" || fail "up: no bootstrap"
 ls "$FAKE_KUBE_STATE"/secrets/*.mysql-password >/dev/null 2>&1 || fail "up: no phpIPAM Secret"
 [ -f "$FAKE_KUBE_STATE/applied-root.yaml" ] || fail "up: root Application not applied"
 expect_out "up" "is up"
 
 # The template exists: no image build.
-template=$(sed -n 's/^ *template_name *= *"\(.*\)"$/\1/p' "$lab/generated/tofu/envs/$env/main.tf" | head -1)
-printf '{"data":[{"vmid":9000,"name":"%s","template":1}]}\n' "$template" >"$work/vms.json"
+printf 'exists %s %s\n' "$image" "$template" >"$work/templates.txt"
 rm -rf "$work/home/.kube" "$FAKE_KUBE_STATE"
 run_make 0 "up with the template there" up ENV="$env"
 grep -q '^packer build' "$CALLS" && fail "up built an image that exists"
 expect_out "up with the template there" "template $template exists"
 
+# The API cannot be asked: up stops at its image step, before tofu.
+echo 2 >"$work/templates.exit"
+rm -rf "$work/home/.kube" "$FAKE_KUBE_STATE"
+run_make 2 "up when doctor --templates fails" up ENV="$env"
+expect_out "up when doctor --templates fails" "cannot ask the Proxmox API which templates exist"
+expect_out "up when doctor --templates fails" "step 1 (up-image) failed"
+grep -q '^tofu .* plan' "$CALLS" && fail "up planned although the image step failed"
+echo 0 >"$work/templates.exit"
+
 # doctor runs first (DOCTOR=on): `--for up` before anything, `--for tofu` before the
-# apply; a blocker (exit 2) stops `up` before any tool runs, warnings (exit 1) go on. A
-# wrapper answers `doctor` from $work/doctor.exit and passes everything else to homelabgen.
-cat >"$work/bin/homelabgen-doctor" <<STUB
-#!/usr/bin/env bash
-if [ "\$1" = doctor ]; then printf 'homelabgen %s\n' "\$*" >>"\$CALLS"; echo "doctor says \$(cat "$work/doctor.exit")"; exit "\$(cat "$work/doctor.exit")"; fi
-exec "$bin" "\$@"
-STUB
-chmod +x "$work/bin/homelabgen-doctor"
+# apply; a blocker (exit 2) stops `up` before any tool runs, warnings (exit 1) go on. The
+# homelabgen stand-in answers the gate from $work/doctor.exit.
 echo 2 >"$work/doctor.exit"
 rm -rf "$work/home/.kube" "$FAKE_KUBE_STATE"
-run_make 2 "up with a doctor blocker" up ENV="$env" DOCTOR=on HOMELABGEN="$work/bin/homelabgen-doctor"
+run_make 2 "up with a doctor blocker" up ENV="$env" DOCTOR=on
 expect_out "up with a doctor blocker" "refusing: homelabgen doctor found a blocker"
 [ "$(cut -d' ' -f1 "$CALLS" | sort -u)" = homelabgen ] || fail "up ran tools after a doctor blocker: $(cat "$CALLS")"
 grep -qF -- "homelabgen doctor --spec $lab/spec/homelab.yaml --for up --env $env" "$CALLS" || fail "up: no doctor --for up: $(cat "$CALLS")"
 echo 1 >"$work/doctor.exit"
 rm -rf "$work/home/.kube" "$FAKE_KUBE_STATE"
-run_make 0 "up with doctor warnings" up ENV="$env" DOCTOR=on HOMELABGEN="$work/bin/homelabgen-doctor"
+run_make 0 "up with doctor warnings" up ENV="$env" DOCTOR=on
 order=$(sed -n -e 's/^homelabgen doctor .*--for \([a-z]*\) .*/doctor-\1/p' -e 's/^tofu .* plan .*/tofu-plan/p' \
   -e 's/^tofu .* apply .*/tofu-apply/p' "$CALLS" | tr '\n' ' ')
 [ "$order" = "doctor-up tofu-plan doctor-tofu tofu-apply " ] || fail "up with doctor: call order '$order'"
+echo 0 >"$work/doctor.exit"
 rm -rf "$work/home/.kube" "$FAKE_KUBE_STATE"
 
 # A failing step stops the chain and says how to go on.

@@ -50,10 +50,10 @@ run_make() { # run_make TARGET [VAR=value...]: make in the repository, stub pack
 }
 
 KEY=$SANDBOX/key TOKEN='' run_make packer IMAGE_VERSION=2 || fail "make packer failed:$(printf '\n'; cat "$SANDBOX/out")"
-assert_eq "$(grep -v '^packer console' "$CALLS")" "packer init . (in $image) token=
+assert_eq "$(grep '^packer ' "$CALLS" | grep -v '^packer console')" "packer init . (in $image) token=
 packer build -only=qemu.alma -var image_release=2 . (in $image) token=unused-by-qemu" "packer calls"
 assert_file_has "$SANDBOX/out" "the spec says 1, so OpenTofu still clones v1"
-pass "make packer IMAGE_VERSION=2: init, then build -only=qemu.alma -var image_release=2; warns the spec says 1; no doctor (qemu)"
+pass "make packer IMAGE_VERSION=2: init, then build -only=qemu.alma -var image_release=2; warns the spec says 1"
 
 KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso || fail "make packer SOURCE=proxmox-iso failed"
 assert_file_has "$CALLS" "packer build -only=proxmox-iso.alma . (in $image) token=secret"
@@ -61,10 +61,10 @@ assert_file_lacks "$CALLS" "image_release" "no IMAGE_VERSION"
 pass "make packer SOURCE=proxmox-iso: the token from the environment, the spec's release"
 
 # doctor --for packer runs before anything is built, with the Packer token in its environment.
-assert_file_has "$CALLS" "homelabgen doctor --spec spec/homelab.yaml --for packer --image $image token=secret"
+assert_file_has "$CALLS" "homelabgen doctor --spec spec/homelab.yaml --for packer --source proxmox-iso --image $image token=secret"
 [ "$(grep -n '^homelabgen doctor' "$CALLS" | cut -d: -f1)" -lt "$(grep -n '^packer init' "$CALLS" | cut -d: -f1)" ] || fail "doctor ran after packer init"
 KEY=$SANDBOX/key TOKEN=secret run_make packer SOURCE=proxmox-iso IMAGE_VERSION=7 || fail "make packer IMAGE_VERSION=7 failed"
-assert_file_has "$CALLS" "homelabgen doctor --spec spec/homelab.yaml --for packer --image $image --release 7 token=secret"
+assert_file_has "$CALLS" "homelabgen doctor --spec spec/homelab.yaml --for packer --source proxmox-iso --image $image --release 7 token=secret"
 pass "make packer SOURCE=proxmox-iso runs homelabgen doctor --for packer --image IMAGE [--release N] first"
 
 doctor_says 2 "✗ alma9.8-k3-node-amd64-v1.36.3-k3s1-v1 exists already (9001 on pve2)"
@@ -87,9 +87,24 @@ assert_file_has "$CALLS" "packer build -only=proxmox-iso.alma"
 doctor_says 0 "✓ fine"
 pass "make packer: doctor warnings (exit 1) go on; DOCTOR=off skips doctor"
 
+# The qemu source: doctor checks the upload's SSH side (--source qemu) before the build,
+# and a blocker there stops it too.
 KEY=$SANDBOX/key TOKEN='' run_make packer || fail "make packer (qemu) failed"
-assert_file_lacks "$CALLS" "homelabgen" "a qemu build (no API; its upload script checks the name over SSH)"
-pass "make packer SOURCE=qemu does not run doctor"
+assert_file_has "$CALLS" "homelabgen doctor --spec spec/homelab.yaml --for packer --source qemu --image $image token="
+[ "$(grep -n '^homelabgen doctor' "$CALLS" | cut -d: -f1)" -lt "$(grep -n '^packer init' "$CALLS" | cut -d: -f1)" ] || fail "doctor ran after packer init (qemu)"
+doctor_says 2 "✗ root@pve cannot write /var/tmp on pve"
+if KEY=$SANDBOX/key TOKEN='' run_make packer; then fail "a qemu build went on after a doctor blocker"; fi
+assert_file_has "$SANDBOX/out" "cannot write /var/tmp"
+assert_file_has "$SANDBOX/out" "refusing: homelabgen doctor found a blocker"
+assert_file_lacks "$CALLS" "packer build" "after a doctor blocker (qemu)"
+doctor_says 0 "✓ fine"
+pass "make packer SOURCE=qemu runs homelabgen doctor --for packer --source qemu first; a blocker stops it"
+
+# VAR_FILE goes to doctor too (the token and SSH user Packer will get), as an absolute path.
+printf 'proxmox_username = "packer@pve!t"\n' >"$SANDBOX/ok.pkrvars.hcl"
+KEY='' TOKEN='' run_make packer SOURCE=proxmox-iso VAR_FILE="$SANDBOX/ok.pkrvars.hcl" || fail "make packer VAR_FILE=... failed:$(printf '\n'; cat "$SANDBOX/out")"
+assert_file_has "$CALLS" "homelabgen doctor --spec spec/homelab.yaml --for packer --source proxmox-iso --image $image --var-file $SANDBOX/ok.pkrvars.hcl token="
+pass "make packer VAR_FILE=F passes --var-file F to doctor"
 
 if KEY=$SANDBOX/key TOKEN='' run_make packer SOURCE=proxmox-iso; then fail "built without a token"; fi
 assert_file_has "$SANDBOX/out" "PKR_VAR_proxmox_token"

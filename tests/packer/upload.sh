@@ -62,7 +62,20 @@ cat >"$remote_bin/pvesh" <<'PVESH'
 printf '%s\n' "pvesh $*" >>"$(dirname "$0")/qm.log"
 echo 777
 PVESH
-chmod +x "$remote_bin/qm" "$remote_bin/pvesh"
+# id and sudo: with a file "as-user" next to them the login is not root (id -u prints
+# 1000), and sudo logs its arguments and runs the command (only with -n: no prompt).
+cat >"$remote_bin/id" <<'ID'
+#!/bin/sh
+if [ -e "$(dirname "$0")/as-user" ] && [ "$1" = -u ]; then echo 1000; else exec /usr/bin/id "$@"; fi
+ID
+cat >"$remote_bin/sudo" <<'SUDO'
+#!/bin/sh
+printf '%s\n' "sudo $*" >>"$(dirname "$0")/qm.log"
+[ "$1" = -n ] || { echo "sudo: a password is required" >&2; exit 1; }
+shift
+exec "$@"
+SUDO
+chmod +x "$remote_bin/qm" "$remote_bin/pvesh" "$remote_bin/id" "$remote_bin/sudo"
 echo some-other-vm >"$remote_bin/existing-name"
 
 port=$((20000 + RANDOM % 20000))
@@ -175,7 +188,17 @@ pass "fails before connecting when the disk is missing"
 
 # 6. A host that is not reachable fails loudly.
 if upload PROXMOX_SSH_PORT=1; then fail "upload succeeded against a closed port"; fi
-assert_file_has "$SANDBOX/upload.out" "cannot run qm"
+assert_file_has "$SANDBOX/upload.out" "cannot log in to"
 pass "fails loudly when the host is unreachable"
+
+# 7. A login other than root runs qm and pvesh through sudo -n, and only those.
+touch "$remote_bin/as-user"
+upload VM_ID= || fail "upload as a user other than root failed:$(printf '\n'; cat "$SANDBOX/upload.out")"
+rm "$remote_bin/as-user"
+assert_eq "$(grep -c '^sudo -n qm ' "$remote_bin/qm.log")" 5 "qm calls through sudo -n (list, create, set, set, template)"
+assert_eq "$(grep -c '^qm ' "$remote_bin/qm.log")" 5 "qm calls"
+assert_file_has "$remote_bin/qm.log" "sudo -n pvesh get /cluster/nextid"
+assert_eq "$(grep -vc '^sudo -n \(qm\|pvesh\) ' "$remote_bin/qm.log" | tr -d ' ')" 6 "lines other than sudo -n qm/pvesh (the calls themselves)"
+pass "as a user other than root, qm and pvesh run through sudo -n"
 
 echo "upload: $TESTS cases passed"

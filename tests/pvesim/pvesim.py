@@ -135,7 +135,9 @@ class Sim:
         # "version": the PVE version string; "permissions": {acl path: [privileges]} of
         # the token (default: every privilege on /); "bridges": {node: [bridge names]}
         # (default: vmbr0 plus every bridge a seeded VM's netN names). A storage may
-        # carry "nodes" (storage.cfg's node list), "active": 0 and "avail" (bytes).
+        # carry "nodes" (storage.cfg's node list), "active": 0 and "avail" (bytes), and
+        # "node_status": {node: {"active": 0, "avail": bytes}} for what one node sees
+        # (a local pool fuller there, a network mount down there; content stays per storage).
         self.version = seed.get("version", "8.4.1")
         self.permissions = seed.get("permissions", {"/": ALL_PRIVS})
         bridges = {"vmbr0"} | {m.group(1) for t in seed.get("vms", []) for k, v in t["config"].items()
@@ -304,7 +306,7 @@ class Sim:
             self.node_check(node)
             rest = p[2:]
             if rest == ["storage"] and m == "GET":
-                return [self.storage_status(sid, st) | {"storage": sid}
+                return [self.storage_status(sid, st, node) | {"storage": sid}
                         for sid, st in sorted(self.storages.items())
                         if node in st.get("nodes", node).split(",")]
             if rest == ["network"] and m == "GET":
@@ -341,9 +343,11 @@ class Sim:
         privs = self.permissions.get(best, []) if best is not None else []
         return {path: {priv: 1 for priv in privs}}
 
-    def storage_status(self, sid, st):
-        avail = st.get("avail", (1 << 40) - (1 << 38))
-        return {"type": st["type"], "content": st["content"], "active": st.get("active", 1),
+    def storage_status(self, sid, st, node=None):
+        here = st.get("node_status", {}).get(node, {})
+        avail = here.get("avail", st.get("avail", (1 << 40) - (1 << 38)))
+        active = here.get("active", st.get("active", 1))
+        return {"type": st["type"], "content": st["content"], "active": active,
                 "enabled": 1, "shared": 1 if st.get("shared") else 0, "total": 1 << 40,
                 "used": (1 << 40) - avail, "avail": avail}
 
@@ -750,7 +754,7 @@ class Sim:
             raise ApiError(500, f"storage '{sid}' does not exist")
         snip = os.path.join(st["path"], "snippets") if st["type"] == "dir" else None
         if rest == ["status"] and m == "GET":
-            return self.storage_status(sid, st)
+            return self.storage_status(sid, st, node)
         if rest == ["content"] and m == "GET":
             want = params.get("content")
             out = []

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ import harness as h  # noqa: E402
 
 SPEC_MULTI = os.path.join(h.ROOT, "tests", "specs", "multi-vm.yaml")
 SPEC_SINGLE = os.path.join(h.HERE, "specs", "k3s-single.yaml")
+SPEC_HA = os.path.join(h.ROOT, "tests", "specs", "ha.yaml")
 TOKEN = h.TOKEN
 SECRET = TOKEN.split("=", 1)[1]
 RESULTS = {"passed": 0, "failed": 0}
@@ -229,7 +231,7 @@ def t_healthy(ctx):
     site, p, reqs = run_fault(ctx)
     expect(p, 0)
     check(not lines(p, "✗") and not lines(p, "!"), f"a healthy site has findings:\n{p.stdout}")
-    for want in ("node pve2 is online", "bridge vmbr1 exists", "storage snippets-nfs is active and allows snippets",
+    for want in ("node pve2 is online", "bridge vmbr1 exists", "storage snippets-nfs on node pve2 is active and allows snippets",
                  "template alma9.8-k3-node-amd64-v1.36.3-k3s1-v3 is VM 9000", "VM id 9201 is free",
                  "10.20.1.11 is not in another VM's ipconfig", "holds every privilege OpenTofu needs",
                  f"{SSH['user']}@127.0.0.1 can write "):
@@ -311,7 +313,7 @@ def t_no_snippets(ctx):
             if s["storage"] == site.snip_storage:
                 s["content"] = "iso,backup"
     site, p, _ = run_fault(ctx, edit)
-    expect(p, 2, "✗", r"storage snippets-nfs does not allow content type snippets",
+    expect(p, 2, "✗", r"storage snippets-nfs on node pve2 does not allow content type snippets",
            f"doctor-spec.yaml:{site.line_of(r'^    snippets: ')} (site.storage.snippets)",
            r"pvesm set snippets-nfs --content backup,iso,snippets")
 
@@ -407,7 +409,11 @@ def t_wrong_node(ctx):
 def t_listed_node_missing(ctx):
     # site.nodes lists a node the cluster does not have (VMs placed there would fail);
     # the node that exists is reported online.
-    site, p, _ = run_fault(ctx, spec_edit=lambda t: t.replace("  node: pve2\n", "  node: pve2\n  nodes: [pve2, pve-other, pve-gone]\n"))
+    # VMs are placed on pve-other now: it has the bridge (doctor checks every node of the VMs).
+    def bridges(site, seed):
+        seed["bridges"]["pve-other"] = ["vmbr0", site.bridge]
+    site, p, _ = run_fault(ctx, bridges,
+                           spec_edit=lambda t: t.replace("  node: pve2\n", "  node: pve2\n  nodes: [pve2, pve-other, pve-gone]\n"))
     expect(p, 2, "✗", r"node pve-gone \(site\.nodes\) does not exist; the cluster has: pve2, pve-other",
            f"doctor-spec.yaml:{site.line_of(r'nodes: .pve2, pve-other')} (site.nodes)", r"list only nodes of the cluster")
     check("node pve-other is online" in p.stdout, f"pve-other not reported online:\n{p.stdout}")
@@ -448,7 +454,7 @@ def t_storage_short(ctx):
             if s["storage"] == site.vm_storage:
                 s["avail"] = 100 << 30
     _, p, _ = run_fault(ctx, edit)
-    expect(p, 1, "!", r"storage ssd-thin has 100 GiB free, the VMs' disks take 272 GiB")
+    expect(p, 1, "!", r"storage ssd-thin on node pve2 has 100 GiB free, the disks of the VMs placed on pve2 take 272 GiB")
 
 
 def t_old_pve(ctx):
@@ -633,7 +639,7 @@ def t_for_up(ctx):
 def t_for_bad_args(ctx):
     site = copy.deepcopy(ctx["site"])
     for args, want in [(("--for", "packer", "--env", "lab"), "--env goes with --for tofu"),
-                       (("--for", "tofu", "--release", "2"), "--image and --release go with --for packer only"),
+                       (("--for", "tofu", "--release", "2"), "go with --for packer only"),
                        (("--for", "packer", "--image", "nope"), "--image nope: no such image"),
                        (("--image", "x"), "--for")]:
         p, _ = doctor(site, ctx["tmp"], h.free_port(), args=args)
@@ -751,6 +757,412 @@ def t_make_gate(ctx):
           f"DOCTOR=off: exit {p.returncode}\n{p.stdout}{p.stderr}")
 
 
+# ---------------------------------------------------------------- qemu upload (SSH)
+def qemu_args(ctx):
+    """--for packer --source qemu for the first image, a release whose name is free."""
+    return ("--for", "packer", "--source", "qemu", "--image", ctx["site"].images[0]["image"], "--release", "4")
+
+
+def upload_env(ctx, **extra):
+    """The environment the upload script gets: the node sshd's port, a staging dir."""
+    node = ctx["node"]
+    env = {"HOMELABGEN_SSH": node["ssh"], "PROXMOX_SSH_PORT": str(node["port"]),
+           "REMOTE_TMPDIR": node["staging"]}
+    env.update(extra)
+    return env
+
+
+def t_qemu_healthy(ctx):
+    # The node answers as root, the staging dir is writable with room, qm list works.
+    # Only GETs, no Packer privileges, no ISO storage (the qemu build uses neither).
+    _, p, _ = run_fault(ctx, args=qemu_args(ctx), env_extra=upload_env(ctx))
+    expect(p, 0)
+    ok = lines(p, "✓")
+    for want in (f"{SSH['user']}@127.0.0.1 answers over SSH (port {ctx['node']['port']})",
+                 f"can write {ctx['node']['staging']} on 127.0.0.1",
+                 "runs qm as root (qm list works)", "no VM is named"):
+        check(any(want in ln for ln in ok), f"no ✓ line with {want!r}:\n{p.stdout}")
+    check("Packer build needs" not in p.stdout and "allows iso" not in p.stdout,
+          f"the qemu source checked the proxmox-iso build's needs:\n{p.stdout}")
+    check(not os.listdir(ctx["node"]["staging"]), "doctor wrote into the staging directory")
+
+
+def t_qemu_unreachable(ctx):
+    # PROXMOX_SSH_PORT is honoured: nothing listens there.
+    site, p, _ = run_fault(ctx, args=qemu_args(ctx), env_extra=upload_env(ctx, PROXMOX_SSH_PORT=str(h.free_port())))
+    expect(p, 2, "✗", rf"ssh {SSH['user']}@127\.0\.0\.1 \(port \d+\) failed: .*Connection refused.*upload-to-proxmox\.sh",
+           f"doctor-spec.yaml:{site.line_of(r'^  ssh_host: ')} (site.ssh_host)", r"ssh-add.*PROXMOX_SSH_IDENTITY")
+
+
+def t_qemu_no_tmpdir(ctx):
+    _, p, _ = run_fault(ctx, args=qemu_args(ctx), env_extra=upload_env(ctx, REMOTE_TMPDIR="/nonexistent/staging"))
+    expect(p, 2, "✗", r"/nonexistent/staging does not exist on 127\.0\.0\.1: scripts/upload-to-proxmox\.sh stages",
+           "environment variable REMOTE_TMPDIR", r"mkdir -p /nonexistent/staging")
+
+
+def t_qemu_short_space(ctx):
+    # df on the node says 1 GiB free; the image's disk (images[].build.disk) is bigger: a warning.
+    flag = os.path.join(ctx["node"]["bin"], "df-avail")
+    with open(flag, "w", encoding="utf-8") as f:
+        f.write("1048576\n")
+    try:
+        _, p, _ = run_fault(ctx, args=qemu_args(ctx), env_extra=upload_env(ctx))
+    finally:
+        os.remove(flag)
+    expect(p, 1, "!", rf"{re.escape(ctx['node']['staging'])} on 127\.0\.0\.1 has 1024 MiB free; the image's disk is \d+ GiB",
+           "].name)", r"REMOTE_TMPDIR=")
+
+
+def t_qemu_qm_fails(ctx):
+    # Root, but qm does not work there (not a Proxmox VE node).
+    flag = os.path.join(ctx["node"]["bin"], "qm-fails")
+    open(flag, "w", encoding="utf-8").close()
+    try:
+        site, p, _ = run_fault(ctx, args=qemu_args(ctx), env_extra=upload_env(ctx))
+    finally:
+        os.remove(flag)
+    expect(p, 2, "✗", r"`qm list` fails as root on 127\.0\.0\.1", "(site.ssh_host)", r"Proxmox VE node")
+
+
+def t_qemu_not_root(ctx):
+    # A user other than root (run as nobody through setpriv: the node's sshd logs in as
+    # the test's user only): the staging dir must be writable for it, and qm runs through
+    # `sudo -n` (the upload script does the same); each fault alone, then both fine.
+    node = ctx["node"]
+    shared = tempfile.mkdtemp(prefix="doctor-staging-")
+    os.chmod(shared, 0o755)
+    sudo_ok = os.path.join(node["bin"], "sudo-ok")
+    env = upload_env(ctx, HOMELABGEN_SSH=node["as_nobody"], REMOTE_TMPDIR=shared)
+    try:
+        open(sudo_ok, "w", encoding="utf-8").close()
+        _, p, _ = run_fault(ctx, args=qemu_args(ctx), env_extra=env)
+        expect(p, 2, "✗", rf"{SSH['user']} cannot write {re.escape(shared)} on 127\.0\.0\.1",
+               "environment variable REMOTE_TMPDIR", r"chmod 1777")
+        os.remove(sudo_ok)
+        os.chmod(shared, 0o1777)
+        site, p, _ = run_fault(ctx, args=qemu_args(ctx), env_extra=env)
+        expect(p, 2, "✗", r"is not root and may not run qm through passwordless sudo",
+               f"doctor-spec.yaml:{site.line_of(r'^  ssh_user: ')} (site.ssh_user)", r"NOPASSWD: /usr/sbin/qm")
+        open(sudo_ok, "w", encoding="utf-8").close()
+        _, p, _ = run_fault(ctx, args=qemu_args(ctx), env_extra=env)
+        expect(p, 0)
+        check(any("runs qm through passwordless sudo" in ln for ln in lines(p, "✓")), p.stdout)
+    finally:
+        if os.path.exists(sudo_ok):
+            os.remove(sudo_ok)
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def t_qemu_user_from_packer_vars(ctx):
+    # The login the upload script gets: proxmox_ssh_user from the var file, else
+    # PKR_VAR_proxmox_ssh_user, else site.ssh_user; PROXMOX_SSH_IDENTITY / _KNOWN_HOSTS
+    # as the script passes them. The stub ssh records its arguments.
+    node = ctx["node"]
+    log = os.path.join(ctx["tmp"], "ssh-args")
+    var_file = os.path.join(ctx["tmp"], "qemu.pkrvars.hcl")
+    with open(var_file, "w", encoding="utf-8") as f:
+        f.write('# local values\nproxmox_ssh_user = "builder"\nbuild_ssh_key = "~/.ssh/k"\n')
+    env = upload_env(ctx, HOMELABGEN_SSH=node["recording"], SSH_ARGS_LOG=log,
+                     PROXMOX_SSH_IDENTITY="/keys/upload", PROXMOX_SSH_KNOWN_HOSTS="/keys/known",
+                     PKR_VAR_proxmox_ssh_user="envuser")
+    _, p, _ = run_fault(ctx, args=qemu_args(ctx) + ("--var-file", var_file), env_extra=env)
+    args = open(log, encoding="utf-8").read()
+    expect(p, 0)
+    for want in ("-l builder", f"-p {node['port']}", "-i /keys/upload", "UserKnownHostsFile=/keys/known",
+                 "StrictHostKeyChecking=yes", "IdentitiesOnly=yes"):
+        check(want in args, f"ssh was not given {want!r}: {args}")
+    check(any("builder@127.0.0.1 answers over SSH" in ln for ln in lines(p, "✓")), p.stdout)
+    check(any("builder@127.0.0.1 runs qm" in ln and "qemu.pkrvars.hcl:2 (proxmox_ssh_user)" in ln
+              for ln in lines(p, "✓")), p.stdout)
+    _, p, _ = run_fault(ctx, args=qemu_args(ctx), env_extra=env)
+    check("-l envuser" in open(log, encoding="utf-8").read(), "PKR_VAR_proxmox_ssh_user not used")
+
+
+def t_qemu_no_token(ctx):
+    # The qemu build needs no API token: without one, the SSH side is still checked and
+    # the skipped API checks are one warning (exit 1), not a blocker.
+    _, p, _ = run_fault(ctx, token=None, args=qemu_args(ctx), env_extra=upload_env(ctx))
+    expect(p, 1, "!", r"PROXMOX_VE_API_TOKEN is not set: the qemu build does not need it")
+    check(any("runs qm as root" in ln for ln in lines(p, "✓")), p.stdout)
+    check(len(lines(p, "!")) == 1, p.stdout)
+    # ... and the API is not asked at all: an unreachable endpoint does not block the build.
+    site = copy.deepcopy(ctx["site"])
+    env = {k: v for k, v in upload_env(ctx).items()}
+    p, _ = doctor(site, ctx["tmp"], h.free_port(), token=None, args=qemu_args(ctx), env_extra=env)
+    expect(p, 1, "!", r"PROXMOX_VE_API_TOKEN is not set: the qemu build does not need it")
+    check("not reachable" not in p.stdout, p.stdout)
+
+
+# ---------------------------------------------------------------- --var-file token
+def var_file(ctx, name, text):
+    path = os.path.join(ctx["tmp"], name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def t_var_file_token(ctx):
+    # make packer VAR_FILE=F: Packer gets the token from F; doctor reads it the same way.
+    args = ("--for", "packer", "--image", ctx["site"].images[0]["image"], "--release", "4")
+    good = var_file(ctx, "good.pkrvars.hcl", '# Packer values\nbuild_ssh_key = "~/.ssh/k"\n'
+                    f'proxmox_username = "root@pam!pvesim"\n\nproxmox_token = <<EOT\n{SECRET}\nEOT\n')
+    _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", good))
+    expect(p, 0)
+    check(any("the API accepts the token root@pam!pvesim" in ln and "good.pkrvars.hcl:3 (proxmox_username)" in ln
+              and "good.pkrvars.hcl:5 (proxmox_token)" in ln for ln in lines(p, "✓")), p.stdout)
+    bad = var_file(ctx, "bad.pkrvars.hcl", 'proxmox_username = "root@pam!pvesim"\nproxmox_token = "wrong-in-file-1234"\n')
+    _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", bad))
+    expect(p, 2, "✗", r"the API refuses the token root@pam!pvesim \(401", "bad.pkrvars.hcl:2 (proxmox_token)")
+    check("wrong-in-file-1234" not in p.stdout + p.stderr, "the var file's secret was printed")
+    # A -var-file beats PKR_VAR_* in Packer: the right secret in the environment does not help.
+    pkr = {"PKR_VAR_proxmox_username": "root@pam!pvesim", "PKR_VAR_proxmox_token": SECRET}
+    _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", bad), env_extra=pkr)
+    expect(p, 2, "✗", r"the API refuses the token root@pam!pvesim \(401")
+    # Only the id in the file, the secret from the environment: both are used.
+    half = var_file(ctx, "half.pkrvars.hcl", 'proxmox_username = "root@pam!pvesim"\n')
+    _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", half),
+                        env_extra={"PKR_VAR_proxmox_token": SECRET})
+    expect(p, 0)
+    # Neither: the message names the file.
+    _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", half))
+    expect(p, 2, "✗", r"neither \S+half\.pkrvars\.hcl nor PKR_VAR_proxmox_username / PKR_VAR_proxmox_token hold both")
+
+
+def t_var_file_bad(ctx):
+    # A broken or missing var file: a clear error (file:line:col), exit 2, no secret quoted.
+    site = copy.deepcopy(ctx["site"])
+    args = ("--for", "packer", "--image", site.images[0]["image"])
+    broken = var_file(ctx, "broken.pkrvars.hcl", 'proxmox_username = "a@pve!t"\nproxmox_token = "s3cr3t-value\n')
+    p, _ = doctor(site, ctx["tmp"], h.free_port(), args=args + ("--var-file", broken))
+    check(p.returncode == 2 and re.search(r"broken\.pkrvars\.hcl:\d+:\d+: not a valid Packer var file", p.stderr)
+          and "s3cr3t-value" not in p.stdout + p.stderr, f"{p.returncode}\n{p.stdout}\n{p.stderr}")
+    expr = var_file(ctx, "expr.pkrvars.hcl", 'proxmox_token = var.other\n')
+    p, _ = doctor(site, ctx["tmp"], h.free_port(), args=args + ("--var-file", expr))
+    check(p.returncode == 2 and "expr.pkrvars.hcl:1: proxmox_token is not a plain string" in p.stderr, p.stderr)
+    p, _ = doctor(site, ctx["tmp"], h.free_port(), args=args + ("--var-file", "/nonexistent/x.pkrvars.hcl"))
+    check(p.returncode == 2 and "/nonexistent/x.pkrvars.hcl" in p.stderr, p.stderr)
+
+
+# ---------------------------------------------------------------- every node of a cluster
+def ha_run(ctx, seed_edit=None, **kw):
+    site = copy.deepcopy(ctx["ha"])
+    seed = copy.deepcopy(site.seed)
+    seed["nodes"] = ["pve1", "pve2", "pve3"]
+    seed["bridges"] = {n: ["vmbr0"] for n in seed["nodes"]}
+    if seed_edit:
+        seed_edit(site, seed)
+    sim = Sim(ctx["tmp"], seed, ctx["certs"])
+    try:
+        p, _ = doctor(site, ctx["tmp"], sim.port, **kw)
+        reqs = sim.requests()
+    finally:
+        sim.close()
+    check(all(r["method"] == "GET" for r in reqs), "doctor sent more than GET requests")
+    return site, p, reqs
+
+
+def t_ha_healthy(ctx):
+    # tests/specs/ha.yaml: cp-1..3 one per node, worker-1 pinned to pve3, worker-2 placed
+    # on pve1: storages and the bridge are checked on all three nodes.
+    _, p, reqs = ha_run(ctx)
+    expect(p, 0)
+    ok = lines(p, "✓")
+    for n in ("pve1", "pve2", "pve3"):
+        for want in (f"bridge vmbr0 exists on node {n}", f"storage local-lvm on node {n} is active and allows images",
+                     f"storage local on node {n} is active and allows snippets"):
+            check(any(want in ln for ln in ok), f"no ✓ line with {want!r}:\n{p.stdout}")
+        check(any(r["path"].endswith(f"/nodes/{n}/network") for r in reqs), f"the network of {n} never asked")
+    # The nodes asked are the rendered tree's (each VM's `node` in main.tf: the renderer's
+    # placement), plus site.node.
+    rendered = {v["node"] for v in h.env_locals(os.path.join(ctx["ha"].tmp, "gen", "tofu", "envs", "ha")).values()}
+    asked = {r["path"].split("/")[-2] for r in reqs if re.search(r"/nodes/[^/]+/storage$", r["path"])}
+    check(asked == rendered | {"pve1"} and rendered == {"pve1", "pve2", "pve3"}, f"asked {asked}, rendered {rendered}")
+
+
+def t_ha_bridge_missing_on_one_node(ctx):
+    def edit(site, seed):
+        seed["bridges"]["pve2"] = ["vmbr9"]
+    site, p, _ = ha_run(ctx, edit)
+    expect(p, 2, "✗", r"bridge vmbr0 does not exist on node pve2; it has: vmbr9",
+           f"doctor-spec.yaml:{site.line_of(r'^  bridge: vmbr0')} (site.bridge)", r"create vmbr0 on pve2")
+
+
+def t_ha_storage_missing_on_one_node(ctx):
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == "local-lvm":
+                s["nodes"] = "pve1,pve2"
+    site, p, _ = ha_run(ctx, edit)
+    expect(p, 2, "✗", r"storage local-lvm does not exist on node pve3",
+           f"doctor-spec.yaml:{site.line_of(r'^    vm: local-lvm')} (site.storage.vm)", r"make local-lvm available on pve3")
+
+
+def t_ha_storage_inactive_on_one_node(ctx):
+    # The snippets storage down on pve3 only (e.g. its mount failed there).
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == "local":
+                s["node_status"] = {"pve3": {"active": 0}}
+    _, p, _ = ha_run(ctx, edit)
+    expect(p, 2, "✗", r"storage local on node pve3 is not active", "(site.storage.snippets)",
+           r"pvesm set local --disable 0.*on pve3")
+
+
+def t_ha_storage_short_on_one_node(ctx):
+    # local-lvm (not shared) on pve3 holds cp-3 and worker-1: 96 GiB; 50 GiB free there.
+    def edit(site, seed):
+        for s in seed["storages"]:
+            if s["storage"] == "local-lvm":
+                s["node_status"] = {"pve3": {"avail": 50 << 30}}
+    _, p, _ = ha_run(ctx, edit)
+    expect(p, 1, "!", r"storage local-lvm on node pve3 has 50 GiB free, the disks of the VMs placed on pve3 take 96 GiB")
+    check(len(lines(p, "!")) == 1, p.stdout)
+
+
+def t_templates_query(ctx):
+    # `doctor --templates` (make up's image step): one line per template the environment
+    # clones, exists/missing, and the same answer as --for up's check on the same site.
+    site = ctx["site"]
+    img = [i for i in site.images if i["vmid"] == 9000][0]
+    want = {f"exists {i['image']} {i['template_name']}" for i in site.images}  # env lab clones both
+    _, p, _ = run_fault(ctx, args=("--env", "lab", "--templates"))
+    check(p.returncode == 0 and set(p.stdout.splitlines()) == want and len(p.stdout.splitlines()) == 2,
+          f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+
+    def gone(s, seed):
+        seed["vms"] = [v for v in seed["vms"] if v["vmid"] != 9000]
+    _, p, _ = run_fault(ctx, gone, args=("--env", "lab", "--templates"))
+    missing = f"missing {img['image']} {img['template_name']}"
+    check(set(p.stdout.splitlines()) == (want - {"exists" + missing[7:]}) | {missing}, p.stdout + p.stderr)
+    _, up, _ = run_fault(ctx, gone, args=("--for", "up", "--env", "lab"))
+    expect(up, 1, "!", rf"template {re.escape(img['template_name'])} does not exist yet")
+    check(len(lines(up, "!")) == 1, up.stdout)
+    # --env edge clones only alma9-k3s-next.
+    _, p, _ = run_fault(ctx, args=("--env", "edge", "--templates"))
+    check(len(p.stdout.splitlines()) == 1 and " alma9-k3s-next " in p.stdout, p.stdout)
+    # A refused token: exit 2, said on stderr, nothing on stdout (make up stops).
+    _, p, _ = run_fault(ctx, token="root@pam!pvesim=00000000-0000-4000-8000-000000000000",
+                        args=("--env", "lab", "--templates"))
+    check(p.returncode == 2 and p.stdout == "" and "401" in p.stderr
+          and "00000000-0000-4000-8000-000000000000" not in p.stderr, f"{p.returncode}\n{p.stdout}\n{p.stderr}")
+
+
+def t_make_up_image(ctx):
+    # make up's image step with the real homelabgen against the simulator: it builds
+    # (stub packer) exactly the image whose template doctor --templates finds missing.
+    site = copy.deepcopy(ctx["site"])
+    tmp = tempfile.mkdtemp(dir=ctx["tmp"], prefix="upimage-")
+    stubs, notools = os.path.join(tmp, "bin"), os.path.join(tmp, "notools")
+    os.makedirs(stubs)
+    os.makedirs(notools)
+    calls = os.path.join(tmp, "calls")
+    for tool, body in (("tofu", ""), ("packer", 'case "$1" in console) cat >/dev/null; echo 3 ;; esac\n')):
+        with open(os.path.join(stubs, tool), "w", encoding="utf-8") as f:
+            f.write(f'#!/bin/sh\necho "{tool} $* (in $(basename "$PWD"))" >>{calls}\n{body}')
+        os.chmod(os.path.join(stubs, tool), 0o755)
+    gen = os.path.join(site.tmp, "gen")
+    img = [i for i in site.images if i["vmid"] == 9000][0]
+
+    def make(seed_edit, token=TOKEN):
+        seed = copy.deepcopy(site.seed)
+        if seed_edit:
+            seed_edit(site, seed)
+        sim = Sim(ctx["tmp"], seed, ctx["certs"])
+        try:
+            spec = os.path.join(tmp, "spec.yaml")
+            with open(spec, "w", encoding="utf-8") as f:
+                f.write(local_site(site.text, sim.port))
+            if os.path.exists(calls):
+                os.remove(calls)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("PKR_VAR_", "PROXMOX_", "MAKE"))}
+            env.update(PROXMOX_VE_API_TOKEN=token, HOMELABGEN=h.homelabgen(), HOMELABGEN_TOOLS_DIR=notools,
+                       PATH=f"{stubs}:{env['PATH']}", PKR_VAR_build_ssh_key="/dev/null")
+            p = subprocess.run(["make", "--no-print-directory", "-C", h.ROOT, "up-image", "ENV=lab", "GUARD=off",
+                                "DOCTOR=off", f"SPEC={spec}", f"GENERATED={gen}", f"TOFU={stubs}/tofu"],
+                               capture_output=True, text=True, env=env, timeout=300)
+        finally:
+            sim.close()
+        called = open(calls, encoding="utf-8").read() if os.path.exists(calls) else ""
+        return p, called
+
+    p, called = make(None)
+    out = p.stdout + p.stderr
+    check(p.returncode == 0 and "packer build" not in called
+          and all(f"template {i['template_name']} exists" in out for i in site.images), f"{out}\n{called}")
+    p, called = make(lambda s, d: d.update(vms=[v for v in d["vms"] if v["vmid"] != 9000]))
+    out = p.stdout + p.stderr
+    builds = [ln for ln in called.splitlines() if ln.startswith("packer build")]
+    check(p.returncode == 0 and f"template {img['template_name']} is missing: building image {img['image']}" in out
+          and len(builds) == 1 and builds[0].endswith(f"(in {img['image']})"), f"{out}\n{called}")
+    p, called = make(None, token="root@pam!pvesim=00000000-0000-4000-8000-000000000000")
+    out = p.stdout + p.stderr
+    check(p.returncode == 2 and "cannot ask the Proxmox API which templates exist" in out and "401" in out
+          and "packer" not in called, f"{out}\n{called}")
+
+
+def node_sshd(ctx, tmp):
+    """The Proxmox node of the qemu upload: a second sshd (the harness's keys) whose
+    sessions get PATH=<bin>:/usr/bin:/bin, <bin> holding stand-ins: qm (`list` works
+    unless a file qm-fails is there), df (a file df-avail sets the free KiB), sudo (runs
+    `-n CMD` when a file sudo-ok is there, else asks for a password and fails). Plus two
+    ssh commands for HOMELABGEN_SSH that run the probe locally with that PATH: as nobody
+    (setpriv), and recording their arguments (SSH_ARGS_LOG)."""
+    sshd = ctx["sshd"]
+    d = os.path.join(sshd.tmp, "ssh")
+    # Outside the test's private temp dir: the stand-ins run as nobody too (removed by main).
+    bin_dir = tempfile.mkdtemp(prefix="doctor-node-bin-")
+    os.chmod(bin_dir, 0o755)
+    stubs = {
+        "qm": '#!/bin/sh\nif [ -e "$(dirname "$0")/qm-fails" ]; then echo "ipcc_send_rec[1] failed" >&2; exit 255; fi\n'
+              'echo "      VMID NAME                 STATUS     MEM(MB)    BOOTDISK(GB) PID"\n',
+        "df": '#!/bin/sh\nf="$(dirname "$0")/df-avail"\n[ -e "$f" ] || exec /bin/df "$@"\n'
+              'echo "Filesystem 1024-blocks Used Available Capacity Mounted on"\n'
+              'echo "/dev/sda1 100000000 99000000 $(cat "$f") 99% /"\n',
+        "sudo": '#!/bin/sh\nif [ "$1" = -n ] && [ -e "$(dirname "$0")/sudo-ok" ]; then shift; exec "$@"; fi\n'
+                'echo "sudo: a password is required" >&2\nexit 1\n',
+    }
+    for name, text in stubs.items():
+        with open(os.path.join(bin_dir, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(os.path.join(bin_dir, name), 0o755)
+    port = h.free_port()
+    config = open(os.path.join(d, "sshd_config"), encoding="utf-8").read()
+    config = re.sub(r"^Port \d+$", f"Port {port}", config, flags=re.M)
+    config = config.replace(f"PidFile {d}/sshd.pid", f"PidFile {d}/node-sshd.pid")
+    config += f"SetEnv PATH={bin_dir}:/usr/bin:/bin\n"
+    with open(os.path.join(d, "node_sshd_config"), "w", encoding="utf-8") as f:
+        f.write(config)
+    log = open(os.path.join(d, "node-sshd.log"), "w", encoding="utf-8")
+    sshd.procs.append(subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(d, "node_sshd_config")],
+                                       stdout=log, stderr=log))
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise AssertionError("the node sshd did not start: " + open(log.name, encoding="utf-8").read())
+            time.sleep(0.1)
+    staging = os.path.join(tmp, "staging")
+    os.makedirs(staging)
+    as_nobody = os.path.join(tmp, "ssh-as-nobody")
+    with open(as_nobody, "w", encoding="utf-8") as f:
+        f.write(f'#!/bin/sh\nfor a; do last=$a; done\nexport PATH={bin_dir}:/usr/bin:/bin\n'
+                'exec setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$last"\n')
+    recording = os.path.join(tmp, "ssh-recording")
+    with open(recording, "w", encoding="utf-8") as f:
+        f.write(f'#!/bin/sh\nfor a; do last=$a; done\nprintf "%s " "$@" >"$SSH_ARGS_LOG"\n'
+                f'export PATH={bin_dir}:/usr/bin:/bin\nexec sh -c "$last"\n')
+    os.chmod(as_nobody, 0o755)
+    os.chmod(recording, 0o755)
+    # Without -p: PROXMOX_SSH_PORT (what the upload script uses) picks the port.
+    ssh = (f"ssh -o IdentityAgent={SSH['agent']} -o StrictHostKeyChecking=accept-new "
+           f"-o UserKnownHostsFile={sshd.tmp}/known_hosts")
+    return {"port": port, "bin": bin_dir, "staging": staging, "ssh": ssh, "as_nobody": as_nobody,
+            "recording": recording}
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="doctor-test-")
     sys.path.insert(0, h.HERE)
@@ -770,6 +1182,15 @@ def main():
         ctx["site"] = Site(os.path.join(tmp, "multi"), SPEC_MULTI)
         ctx["single"] = Site(os.path.join(tmp, "single"), SPEC_SINGLE)
         ctx["strict"] = Site(os.path.join(tmp, "strict"), SPEC_MULTI, insecure=False)
+        os.makedirs(os.path.join(tmp, "ha"))
+        with open(SPEC_HA, encoding="utf-8") as f:
+            ha_text = f.read().replace("  bridge: vmbr0\n", "  bridge: vmbr0\n  insecure_tls: true\n", 1)
+        ha_spec = os.path.join(tmp, "ha", "ha.yaml")
+        with open(ha_spec, "w", encoding="utf-8") as f:
+            f.write(ha_text)
+        ctx["ha"] = Site(os.path.join(tmp, "ha"), ha_spec)
+        os.makedirs(os.path.join(tmp, "node"))
+        ctx["node"] = node_sshd(ctx, os.path.join(tmp, "node"))
         for name, fn in [
             ("healthy site passes (exit 0)", t_healthy),
             ("healthy site --json", t_healthy_json),
@@ -815,9 +1236,28 @@ def main():
             ("SSH for snippets: a user who cannot write, no sudo", t_ssh_cannot_write),
             ("SSH for snippets: the storage directory is missing", t_ssh_dir_missing),
             ("SSH for snippets: not asked for a Packer build", t_ssh_not_for_packer),
+            ("qemu upload: healthy node (root, staging writable, qm)", t_qemu_healthy),
+            ("qemu upload: nothing listens on PROXMOX_SSH_PORT", t_qemu_unreachable),
+            ("qemu upload: REMOTE_TMPDIR missing", t_qemu_no_tmpdir),
+            ("qemu upload: staging dir short of space is a warning", t_qemu_short_space),
+            ("qemu upload: qm fails as root", t_qemu_qm_fails),
+            ("qemu upload: not root (staging writable? sudo -n qm?)", t_qemu_not_root),
+            ("qemu upload: the login from the var file / PKR_VAR_*, identity, known hosts", t_qemu_user_from_packer_vars),
+            ("qemu upload: no API token is a warning", t_qemu_no_token),
+            ("--var-file: the Packer token from the var file", t_var_file_token),
+            ("--var-file: broken, non-string, missing", t_var_file_bad),
+            ("ha: every node of the VMs passes", t_ha_healthy),
+            ("ha: bridge missing on pve2 only", t_ha_bridge_missing_on_one_node),
+            ("ha: VM storage not on pve3", t_ha_storage_missing_on_one_node),
+            ("ha: snippets storage inactive on pve3 only", t_ha_storage_inactive_on_one_node),
+            ("ha: VM storage short on pve3 only (warning)", t_ha_storage_short_on_one_node),
+            ("--templates: make up's question, the same answer as --for up", t_templates_query),
+            ("make up-image builds exactly the image whose template is missing", t_make_up_image),
         ]:
             scenario(name, fn, ctx)
     finally:
+        if "ctx" in locals() and "node" in ctx:
+            shutil.rmtree(ctx["node"]["bin"], ignore_errors=True)
         node = ctx.get("sshd") if "ctx" in locals() else None
         if node:
             for proc in node.procs:

@@ -312,18 +312,104 @@ fn token_from_env() -> Result<(String, String), String> {
     }
 }
 
-/// The Packer token, when the Packer variables hold one: `(token id, header value)`.
-fn packer_token_from_env() -> Option<(String, String)> {
-    let user = std::env::var("PKR_VAR_proxmox_username").ok()?;
-    let secret = std::env::var("PKR_VAR_proxmox_token").ok()?;
+/// The keys of a Packer var file doctor reads (nothing else of the file is kept).
+const VAR_KEYS: &[&str] = &[
+    "proxmox_username",
+    "proxmox_token",
+    "proxmox_ssh_host",
+    "proxmox_ssh_user",
+];
+
+/// The Packer variables a build gets from a var file (`make packer VAR_FILE=…`, passed
+/// as `--var-file`): only `VAR_KEYS`. Packer lets a `-var-file` override `PKR_VAR_*`,
+/// so a value here wins over the environment's (`PackerVars::get`).
+#[derive(Default, Debug)]
+pub struct PackerVars {
+    file: Option<String>,
+    /// key -> (value, line)
+    values: BTreeMap<String, (String, usize)>,
+}
+
+impl PackerVars {
+    /// Read `path`, an HCL var file. The error names the file, line and column and
+    /// never quotes the file's text (it may hold the token).
+    pub fn read(path: &str) -> Result<Self, String> {
+        use hcl::eval::Evaluate;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let body = hcl::parse(&text).map_err(|e| match e {
+            hcl::Error::Parse(p) => format!(
+                "{path}:{}:{}: not a valid Packer var file (HCL): {}",
+                p.location().line(),
+                p.location().column(),
+                p.message()
+            ),
+            _ => format!("{path}: not a valid Packer var file (HCL)"),
+        })?;
+        let mut values = BTreeMap::new();
+        for attr in body.attributes() {
+            let key = attr.key();
+            if !VAR_KEYS.contains(&key) {
+                continue;
+            }
+            let line = text
+                .lines()
+                .position(|l| {
+                    l.trim_start()
+                        .strip_prefix(key)
+                        .is_some_and(|rest| rest.trim_start().starts_with('='))
+                })
+                .map_or(0, |n| n + 1);
+            let value = match attr.expr() {
+                hcl::Expression::String(s) => Some(s.clone()),
+                other => match other.evaluate(&hcl::eval::Context::new()) {
+                    Ok(hcl::Value::String(s)) => Some(s),
+                    _ => None,
+                },
+            };
+            let Some(value) = value else {
+                return Err(format!(
+                    "{path}:{line}: {key} is not a plain string: write it as {key} = \"...\""
+                ));
+            };
+            values.insert(key.to_owned(), (value, line));
+        }
+        Ok(PackerVars {
+            file: Some(path.to_owned()),
+            values,
+        })
+    }
+
+    /// The value a Packer build gets for variable `key`, and where it comes from: the
+    /// var file's (a `-var-file` beats the environment in Packer), else `PKR_VAR_<key>`.
+    fn get(&self, key: &str) -> Option<(String, String)> {
+        if let (Some(file), Some((value, line))) = (&self.file, self.values.get(key)) {
+            return Some((value.clone(), format!("{file}:{line} ({key})")));
+        }
+        let var = format!("PKR_VAR_{key}");
+        std::env::var(&var)
+            .ok()
+            .map(|v| (v, format!("environment variable {var}")))
+    }
+}
+
+/// The Packer token, when the Packer variables (var file, then `PKR_VAR_*`) hold one:
+/// `(token id, header value, where)`.
+fn packer_token(vars: &PackerVars) -> Option<(String, String, String)> {
+    let (user, user_at) = vars.get("proxmox_username")?;
+    let (secret, secret_at) = vars.get("proxmox_token")?;
     let (user, secret) = (user.trim(), secret.trim());
     let printable = |t: &str| t.bytes().all(|b| b.is_ascii_graphic());
+    let at = if user_at == secret_at {
+        user_at
+    } else {
+        format!("{user_at}, {secret_at}")
+    };
     (user.contains('!')
         && user.contains('@')
         && !secret.is_empty()
         && printable(user)
         && printable(secret))
-    .then(|| (user.to_owned(), format!("PVEAPIToken={user}={secret}")))
+    .then(|| (user.to_owned(), format!("PVEAPIToken={user}={secret}"), at))
 }
 
 struct Report {
@@ -535,6 +621,236 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
     }
 }
 
+/// A `make packer` with the qemu source uploads its disk with the rendered
+/// `scripts/upload-to-proxmox.sh`: over SSH as `PROXMOX_SSH_USER` (Packer's
+/// `proxmox_ssh_user`, default `site.ssh_user`) to `PROXMOX_SSH_HOST`
+/// (`proxmox_ssh_host`, default `site.ssh_host`), port `PROXMOX_SSH_PORT` (22), key
+/// `PROXMOX_SSH_IDENTITY`, known hosts `PROXMOX_SSH_KNOWN_HOSTS`; it stages the qcow2
+/// in `REMOTE_TMPDIR` (`/var/tmp`) and runs `qm` and `pvesh` there, as root or, for
+/// another user, through `sudo -n`. The same checks, read-only: the node answers, the
+/// staging directory exists and is writable (`test -w`), its free space (`df -Pk`)
+/// holds the image's disk, `qm list` runs as the script would run it.
+fn ssh_upload(
+    r: &mut Report,
+    site: &homelabgen_spec::model::Site,
+    images: &[&homelabgen_spec::model::Image],
+    vars: &PackerVars,
+    locs: &Locs,
+) {
+    const ID: &str = "ssh-upload";
+    let (user, user_at) = vars
+        .get("proxmox_ssh_user")
+        .filter(|(u, _)| !u.trim().is_empty())
+        .unwrap_or_else(|| (site.ssh_user.clone(), locs.site("ssh_user")));
+    let (host, host_at) = vars
+        .get("proxmox_ssh_host")
+        .filter(|(h, _)| !h.trim().is_empty())
+        .unwrap_or_else(|| (site.ssh_host.clone(), locs.site("ssh_host")));
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let port = env("PROXMOX_SSH_PORT").unwrap_or_else(|| "22".to_owned());
+    let tmpdir = env("REMOTE_TMPDIR").unwrap_or_else(|| "/var/tmp".to_owned());
+    let tmpdir_at = if env("REMOTE_TMPDIR").is_some() {
+        "environment variable REMOTE_TMPDIR".to_owned()
+    } else {
+        "REMOTE_TMPDIR (default /var/tmp)".to_owned()
+    };
+    let dest = format!("{user}@{host}");
+    let script = "scripts/upload-to-proxmox.sh";
+    let probe = format!(
+        "d={}; if [ ! -d \"$d\" ]; then echo dir=missing; elif [ -w \"$d\" ]; then echo dir=writable; else echo dir=denied; fi; \
+         [ ! -d \"$d\" ] || df -Pk \"$d\" 2>/dev/null | awk 'NR == 2 {{ print \"avail=\" $4 }}'; \
+         if [ \"$(id -u)\" = 0 ]; then echo uid=0; if qm list >/dev/null 2>&1; then echo qm=ok; else echo qm=failed; fi; \
+         else echo uid=other; if command -v sudo >/dev/null 2>&1 && sudo -n qm list >/dev/null 2>&1; then echo qm=sudo; else echo qm=denied; fi; fi",
+        sh_quote(&tmpdir)
+    );
+    let argv = ssh_command();
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
+    if let Some(key) = env("PROXMOX_SSH_IDENTITY") {
+        cmd.args(["-o", "IdentitiesOnly=yes", "-i", &key]);
+    }
+    if let Some(known) = env("PROXMOX_SSH_KNOWN_HOSTS") {
+        cmd.args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            &format!("UserKnownHostsFile={known}"),
+        ]);
+    }
+    cmd.args(["-p", &port, "-l", &user, "--", &host, &probe]);
+    let why = format!("the qemu build uploads its disk with {script} over SSH");
+    let out = match run_with_deadline(&mut cmd, std::time::Duration::from_secs(30)) {
+        Some(Ok(o)) => o,
+        Some(Err(e)) => {
+            r.add(
+                "images",
+                Status::Fail,
+                ID,
+                format!("cannot run {} ({e}): {why}", argv[0]),
+                &host_at,
+                Some("install the OpenSSH client (or point HOMELABGEN_SSH at it)".to_owned()),
+            );
+            return;
+        }
+        None => {
+            r.add(
+                "images",
+                Status::Fail,
+                ID,
+                format!("ssh {dest} (port {port}) did not answer within 30 s: {why}"),
+                &host_at,
+                Some(format!(
+                    "check that `ssh -p {port} {dest} true` works (proxmox_ssh_host / site.ssh_host reaches the node; PROXMOX_SSH_PORT)"
+                )),
+            );
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(k)?.strip_prefix('='))
+            .map(str::to_owned)
+    };
+    let (Some(dir), Some(uid), Some(qm)) = (field("dir"), field("uid"), field("qm")) else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let err: String = err
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        r.add(
+            "images",
+            Status::Fail,
+            ID,
+            format!(
+                "ssh {dest} (port {port}) failed{}: {why}",
+                if err.is_empty() { String::new() } else { format!(": {err}") }
+            ),
+            &host_at,
+            Some(format!(
+                "load the key of {user} into your ssh-agent (`ssh-add`) or set PROXMOX_SSH_IDENTITY, and check that `ssh -p {port} {dest} true` works"
+            )),
+        );
+        return;
+    };
+    r.add(
+        "images",
+        Status::Ok,
+        ID,
+        format!("{dest} answers over SSH (port {port}): the qemu build's upload logs in"),
+        &host_at,
+        None,
+    );
+    match dir.as_str() {
+        "writable" => {
+            let need = images.iter().map(|i| i.build.disk_gib).max().unwrap_or(0);
+            let avail_kib: Option<u64> = field("avail").and_then(|a| a.parse().ok());
+            match avail_kib {
+                Some(a) if need > 0 && a < need << 20 => {
+                    let at = images.first().map_or(tmpdir_at.clone(), |i| locs.image(&i.name));
+                    r.add(
+                        "images",
+                        Status::Warn,
+                        ID,
+                        format!(
+                            "{tmpdir} on {host} has {} MiB free; the image's disk is {need} GiB (images[].build.disk): the qcow2 is staged there and may not fit (it is at most that size, often smaller)",
+                            a >> 10
+                        ),
+                        at,
+                        Some(format!(
+                            "free space in {tmpdir} on the node (`df -h {}`), or stage elsewhere: `export REMOTE_TMPDIR=/a/dir/with/room`",
+                            sh_quote(&tmpdir)
+                        )),
+                    );
+                }
+                Some(a) => r.add(
+                    "images",
+                    Status::Ok,
+                    ID,
+                    format!(
+                        "{user} can write {tmpdir} on {host} ({} GiB free, the image's disk is {need} GiB)",
+                        a >> 20
+                    ),
+                    &tmpdir_at,
+                    None,
+                ),
+                None => r.add(
+                    "images",
+                    Status::Ok,
+                    ID,
+                    format!("{user} can write {tmpdir} on {host} (free space unknown: `df -Pk` gave nothing)"),
+                    &tmpdir_at,
+                    None,
+                ),
+            }
+        }
+        "missing" => r.add(
+            "images",
+            Status::Fail,
+            ID,
+            format!("{tmpdir} does not exist on {host}: {script} stages the qcow2 there"),
+            &tmpdir_at,
+            Some(format!(
+                "point REMOTE_TMPDIR at a directory of the node (`export REMOTE_TMPDIR=/var/tmp`), or create it there: `mkdir -p {}`",
+                sh_quote(&tmpdir)
+            )),
+        ),
+        _ => r.add(
+            "images",
+            Status::Fail,
+            ID,
+            format!("{user} cannot write {tmpdir} on {host}: {script} stages the qcow2 there"),
+            &tmpdir_at,
+            Some(format!(
+                "`export REMOTE_TMPDIR=` a directory {user} may write on the node (e.g. its home), or on the node: `chmod 1777 {}`",
+                sh_quote(&tmpdir)
+            )),
+        ),
+    }
+    match (uid.as_str(), qm.as_str()) {
+        ("0", "ok") => r.add(
+            "images",
+            Status::Ok,
+            ID,
+            format!("{dest} runs qm as root (qm list works): the upload can create the template"),
+            &user_at,
+            None,
+        ),
+        (_, "sudo") => r.add(
+            "images",
+            Status::Ok,
+            ID,
+            format!("{dest} runs qm through passwordless sudo (sudo -n qm list works), as the upload does for a user other than root"),
+            &user_at,
+            None,
+        ),
+        ("0", _) => r.add(
+            "images",
+            Status::Fail,
+            ID,
+            format!("`qm list` fails as root on {host}: is it a Proxmox VE node? {script} runs qm there"),
+            &host_at,
+            Some("set `ssh_host:` (or proxmox_ssh_host) to a Proxmox VE node of the cluster; on it, `qm list` must work".to_owned()),
+        ),
+        _ => r.add(
+            "images",
+            Status::Fail,
+            ID,
+            format!("{dest} is not root and may not run qm through passwordless sudo (`sudo -n qm list` fails): {script} cannot create the template"),
+            &user_at,
+            Some(format!(
+                "use root (`ssh_user: root` in the spec, or PKR_VAR_proxmox_ssh_user=root), or on the node: `echo '{user} ALL=(root) NOPASSWD: /usr/sbin/qm, /usr/bin/pvesh' > /etc/sudoers.d/homelabgen-upload`"
+            )),
+        ),
+    }
+}
+
 fn content_set(v: &Value) -> BTreeSet<String> {
     v.as_str()
         .unwrap_or("")
@@ -592,6 +908,10 @@ pub enum Scope {
         image: Option<String>,
         /// The release being built, when it is not the spec's (`IMAGE_VERSION`).
         release: Option<u32>,
+        /// `make packer SOURCE=`: a `qemu` build only uploads its disk over SSH (no
+        /// token needed, no Packer privileges, no ISO storage); `proxmox-iso` builds
+        /// on Proxmox through the API.
+        source: PackerSource,
     },
     /// `tofu apply`: site, OpenTofu privileges, the templates the environment clones,
     /// storage, vm ids and IPs; Packer's privileges are not asked.
@@ -600,16 +920,36 @@ pub enum Scope {
     Up,
 }
 
-/// Run every check of `scope`. `env`: only this environment (default: all).
+/// Where a Packer build runs (`make packer SOURCE=`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum PackerSource {
+    /// On Proxmox, through the API (`proxmox-iso`).
+    #[default]
+    ProxmoxIso,
+    /// Locally under QEMU; the disk goes to the node over SSH (upload-to-proxmox.sh).
+    Qemu,
+}
+
+/// Run every check of `scope`. `env`: only this environment (default: all). `vars`:
+/// the Packer var file of the build (`--var-file`), empty without one.
 pub fn run(
     model: &Model,
     spec_file: &str,
     spec_text: &str,
     env: Option<&str>,
     scope: &Scope,
+    vars: &PackerVars,
 ) -> Vec<Check> {
     let packer_only = matches!(scope, Scope::Packer { .. });
-    let want_packer = matches!(scope, Scope::All | Scope::Packer { .. });
+    let qemu = matches!(
+        scope,
+        Scope::Packer {
+            source: PackerSource::Qemu,
+            ..
+        }
+    );
+    // Packer's API privileges: a proxmox-iso build's (the qemu source uses no token).
+    let want_packer = matches!(scope, Scope::All | Scope::Packer { .. }) && !qemu;
     let locs = Locs {
         file: spec_file,
         raw: homelabgen_spec::load::parse(spec_file, spec_text).ok(),
@@ -638,6 +978,24 @@ pub fn run(
             _ => env.is_none() || vms.iter().any(|(_, v)| v.image == i.name),
         })
         .collect();
+    // The qemu source's upload goes over SSH, not the API: checked first, so that an API
+    // problem below does not hide it.
+    if qemu {
+        ssh_upload(&mut r, site, &images, vars, &locs);
+        // The qemu build needs no API token: without one the API is not asked at all
+        // (said once), so an API the build does not use cannot block it.
+        if let Err(why) = token_from_env() {
+            r.add(
+                "site",
+                Status::Warn,
+                "token",
+                format!("{why}: the qemu build does not need it, but without it the node's storage, bridge and the template name are not checked"),
+                format!("environment variable {TOKEN_VAR}"),
+                Some(format!("`export {TOKEN_VAR}='tofu@pve!homelab=<secret>'` (docs/tofu.md) to check them too")),
+            );
+            return r.checks;
+        }
+    }
 
     // ---------------------------------------------------------------- reachability + TLS
     let base = format!("{}/api2/json", site.endpoint);
@@ -719,19 +1077,28 @@ pub fn run(
 
     // ---------------------------------------------------------------- token
     // A Packer build talks to the API with the Packer variables' token when they hold one.
-    let build_token = packer_only.then(packer_token_from_env).flatten();
-    let token_at = if build_token.is_some() {
-        "environment variables PKR_VAR_proxmox_username, PKR_VAR_proxmox_token".to_owned()
+    // A Packer build talks to the API with the token Packer gets: from the var file
+    // (`--var-file`, `make packer VAR_FILE=`), else PKR_VAR_proxmox_username/_token.
+    let build_token = if packer_only && !qemu {
+        packer_token(vars)
     } else {
-        format!("environment variable {TOKEN_VAR}")
+        None
     };
+    let token_at = match &build_token {
+        Some((_, _, at)) => at.clone(),
+        None => format!("environment variable {TOKEN_VAR}"),
+    };
+    let build_token = build_token.map(|(id, auth, _)| (id, auth));
     let (token_id, auth) = match build_token.map_or_else(token_from_env, Ok) {
         Ok(t) => t,
         Err(why) => {
             let why = if packer_only {
-                format!(
-                    "{why}, and PKR_VAR_proxmox_username / PKR_VAR_proxmox_token are not both set"
-                )
+                match &vars.file {
+                    Some(f) => format!("{why}, and neither {f} nor PKR_VAR_proxmox_username / PKR_VAR_proxmox_token hold both the token id and its secret"),
+                    None => format!(
+                        "{why}, and PKR_VAR_proxmox_username / PKR_VAR_proxmox_token are not both set"
+                    ),
+                }
             } else {
                 why
             };
@@ -987,6 +1354,7 @@ pub fn run(
     let mut wanted: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     let lists: &[(&[&str], bool)] = match scope {
         Scope::All => &[(TOFU_PRIVS, false), (PACKER_PRIVS, true)],
+        Scope::Packer { .. } if qemu => &[],
         Scope::Packer { .. } => &[(PACKER_PRIVS, true)],
         Scope::Tofu | Scope::Up => &[(TOFU_PRIVS, false)],
     };
@@ -1001,15 +1369,15 @@ pub fn run(
             }
         }
     }
-    let packer_token = packer_token_from_env();
-    let packer_api = packer_token.as_ref().map(|(_, auth)| Api {
+    let packer_token = packer_token(vars);
+    let packer_api = packer_token.as_ref().map(|(_, auth, _)| Api {
         agent: agent(site.insecure_tls),
         base: api.base.clone(),
         auth: Some(auth.clone()),
     });
     let packer_id = packer_token
         .as_ref()
-        .map_or(token_id.clone(), |(id, _)| id.clone());
+        .map_or(token_id.clone(), |(id, _, _)| id.clone());
     // A Packer token the API refuses: said once, instead of "lacks" every privilege.
     let packer_refused = match &packer_api {
         Some(pa) if !images.is_empty() => {
@@ -1099,19 +1467,18 @@ pub fn run(
         Status::Warn
     };
     if want_packer && !images.is_empty() {
-        let src = if packer_token.is_some() {
-            "PKR_VAR_proxmox_username"
-        } else {
-            TOKEN_VAR
-        };
+        let src_at = packer_token.as_ref().map_or_else(
+            || format!("environment variable {TOKEN_VAR}"),
+            |(_, _, at)| at.clone(),
+        );
         if packer_refused {
             r.add(
                 "images",
                 packer_severity,
                 "packer-privileges",
                 format!("the API refuses the Packer token {packer_id} (401): `make packer SOURCE=proxmox-iso` would fail"),
-                "environment variables PKR_VAR_proxmox_username, PKR_VAR_proxmox_token",
-                Some("check PKR_VAR_proxmox_token, or create a new secret: `pveum user token add <user@realm> <id> --privsep 0` (docs/packer.md)".to_owned()),
+                &src_at,
+                Some("check the secret (PKR_VAR_proxmox_token, or proxmox_token of the var file), or create a new secret: `pveum user token add <user@realm> <id> --privsep 0` (docs/packer.md)".to_owned()),
             );
         } else if packer_missing.is_empty() {
             r.add(
@@ -1119,7 +1486,7 @@ pub fn run(
                 Status::Ok,
                 "packer-privileges",
                 format!("token {packer_id} holds every privilege a proxmox-iso Packer build needs (docs/packer.md)"),
-                format!("environment variable {src}"),
+                &src_at,
                 None,
             );
         } else {
@@ -1132,7 +1499,7 @@ pub fn run(
                         "token {packer_id} lacks {} on {path}: `make packer SOURCE=proxmox-iso` would fail (the default qemu build does not use the token)",
                         miss.join(", ")
                     ),
-                    format!("environment variable {src}"),
+                    &src_at,
                     Some(format!(
                         "`pveum role add HomelabPacker --privs {}` (or `pveum role modify … --append 1`) and `pveum acl modify {path} --tokens {} --roles HomelabPacker` (docs/packer.md)",
                         sh_quote(&miss.join(",")),
@@ -1144,9 +1511,39 @@ pub fn run(
     }
 
     // ---------------------------------------------------------------- storage + bridge
+    // On every node the checked VMs are placed on (the resolver's placement: `vm.node`,
+    // the value the renderer writes into each VM's `node_name`), and on `site.node`,
+    // where images are built and imported. Nodes that are missing or offline were
+    // reported above and are skipped here.
+    let mut check_nodes: Vec<&str> = Vec::new();
     if node_ok {
-        let (storages, storage_error) = match api.get(&format!("nodes/{}/storage", site.node), &[])
-        {
+        check_nodes.push(&site.node);
+    }
+    for n in site
+        .nodes
+        .iter()
+        .map(String::as_str)
+        .chain(vms.iter().map(|(_, v)| v.node.as_str()))
+    {
+        let online = nodes.iter().any(|(name, st)| name == n && st == "online");
+        let used = vms.iter().any(|(_, v)| v.node == n);
+        if online && used && !check_nodes.contains(&n) {
+            check_nodes.push(n);
+        }
+    }
+    // Snippets go to the node of their VM: a VM with user_data, or any VM of a cluster.
+    let snippet_vm = |v: &homelabgen_spec::model::Vm, env: &str| {
+        v.user_data.is_some() || envs.iter().any(|e| e.name == env && e.cluster.is_some())
+    };
+    for node in &check_nodes {
+        let node = *node;
+        let here: Vec<&homelabgen_spec::model::Vm> = vms
+            .iter()
+            .filter(|(_, v)| v.node == node)
+            .map(|(_, v)| *v)
+            .collect();
+        let is_site_node = node == site.node;
+        let (storages, storage_error) = match api.get(&format!("nodes/{node}/storage"), &[]) {
             Ok(v) => (v.as_array().cloned().unwrap_or_default(), None),
             Err(e) => (Vec::new(), Some(e.text())),
         };
@@ -1155,7 +1552,9 @@ pub fn run(
                 .iter()
                 .find(|s| s.get("storage").and_then(Value::as_str) == Some(id))
         };
-        let need_vm_gib: u64 = vms.iter().map(|(_, v)| v.disk_gib).sum();
+        // Disk space: the VMs placed on this node, or all checked VMs on a shared storage.
+        let here_gib: u64 = here.iter().map(|v| v.disk_gib).sum();
+        let all_gib: u64 = vms.iter().map(|(_, v)| v.disk_gib).sum();
         let mut storage_check = |group: &'static str,
                                  field: &str,
                                  id: &str,
@@ -1168,7 +1567,7 @@ pub fn run(
                     group,
                     severity,
                     format!("storage-{content}"),
-                    format!("cannot list the storages of node {}: {err}", site.node),
+                    format!("cannot list the storages of node {node}: {err}"),
                     at,
                     Some(format!(
                         "grant Datastore.Audit on /storage/{id} (docs/tofu.md)"
@@ -1178,19 +1577,18 @@ pub fn run(
             }
             let Some(s) = find(id) else {
                 r.add(
-                        group,
-                        severity,
-                        format!("storage-{content}"),
-                        format!(
-                            "storage {id} does not exist on node {} ({why}), or the token may not see it (Datastore.Audit on /storage/{id})",
-                            site.node
-                        ),
-                        at,
-                        Some(format!(
-                            "set `{}:` to a storage of the node (`pvesm status` lists them), or add {id} with `pvesm add`",
-                            field.rsplit('.').next().unwrap_or(field)
-                        )),
-                    );
+                    group,
+                    severity,
+                    format!("storage-{content}"),
+                    format!(
+                        "storage {id} does not exist on node {node} ({why}), or the token may not see it (Datastore.Audit on /storage/{id})"
+                    ),
+                    at,
+                    Some(format!(
+                        "make {id} available on {node} (`pvesm set {id} --nodes <list with {node}>`, or `pvesm add` there), or set `{}:` to a storage every node of the VMs has (`pvesm status` on {node} lists them)",
+                        field.rsplit('.').next().unwrap_or(field)
+                    )),
+                );
                 return;
             };
             let active = s.get("active").and_then(as_u64_ref).unwrap_or(0) == 1;
@@ -1202,14 +1600,12 @@ pub fn run(
                     severity,
                     format!("storage-{content}"),
                     format!(
-                        "storage {id} on node {} is {}",
-                        site.node,
+                        "storage {id} on node {node} is {} ({why})",
                         if enabled { "not active" } else { "disabled" }
                     ),
                     at,
                     Some(format!(
-                        "`pvesm set {id} --disable 0`, then `pvesm status` on {} shows it active",
-                        site.node
+                        "`pvesm set {id} --disable 0`, then `pvesm status` on {node} shows it active (a network storage: check its mount on {node})"
                     )),
                 );
             } else if !have.contains(content) {
@@ -1220,7 +1616,7 @@ pub fn run(
                     severity,
                     format!("storage-{content}"),
                     format!(
-                        "storage {id} does not allow content type {content} ({why}); it allows: {}",
+                        "storage {id} on node {node} does not allow content type {content} ({why}); it allows: {}",
                         have.iter().cloned().collect::<Vec<_>>().join(",")
                     ),
                     at,
@@ -1231,33 +1627,36 @@ pub fn run(
                 );
             } else {
                 let avail = s.get("avail").and_then(as_u64_ref);
-                let need = if content == "images" {
-                    need_vm_gib << 30
-                } else {
-                    0
-                };
-                match avail {
-                        Some(a) if need > 0 && a < need => r.add(
-                            group,
-                            Status::Warn,
-                            format!("storage-{content}"),
-                            format!(
-                                "storage {id} has {} GiB free, the VMs' disks take {} GiB (fine only if it is thin-provisioned)",
-                                a >> 30,
-                                need >> 30
-                            ),
-                            at,
-                            Some(format!("free space on {id}, or pick another storage")),
-                        ),
-                        _ => r.add(
-                            group,
-                            Status::Ok,
-                            format!("storage-{content}"),
-                            format!("storage {id} is active and allows {content}"),
-                            at,
-                            None,
-                        ),
+                let shared = s.get("shared").and_then(as_u64_ref).unwrap_or(0) == 1;
+                let (need_gib, whose) = match (content, shared) {
+                    ("images", true) => (all_gib, "the VMs' disks".to_owned()),
+                    ("images", false) => {
+                        (here_gib, format!("the disks of the VMs placed on {node}"))
                     }
+                    _ => (0, String::new()),
+                };
+                let need = need_gib << 30;
+                match avail {
+                    Some(a) if need > 0 && a < need => r.add(
+                        group,
+                        Status::Warn,
+                        format!("storage-{content}"),
+                        format!(
+                            "storage {id} on node {node} has {} GiB free, {whose} take {need_gib} GiB (fine only if it is thin-provisioned)",
+                            a >> 30
+                        ),
+                        at,
+                        Some(format!("free space on {id} on {node}, or pick another storage")),
+                    ),
+                    _ => r.add(
+                        group,
+                        Status::Ok,
+                        format!("storage-{content}"),
+                        format!("storage {id} on node {node} is active and allows {content}"),
+                        at,
+                        None,
+                    ),
+                }
             }
         };
         storage_check(
@@ -1268,7 +1667,7 @@ pub fn run(
             Status::Fail,
             "VM disks, EFI disks, cloud-init drives",
         );
-        if !images.is_empty() {
+        if is_site_node && want_packer && !images.is_empty() {
             storage_check(
                 "images",
                 "storage.iso",
@@ -1278,19 +1677,18 @@ pub fn run(
                 "the boot ISO of a SOURCE=proxmox-iso build",
             );
         }
-        if uses_snippets {
+        if vms.iter().any(|(e, v)| v.node == node && snippet_vm(v, e)) {
             storage_check(
                 "site",
                 "storage.snippets",
                 &site.storage.snippets,
                 "snippets",
                 Status::Fail,
-                "a VM has user_data or is in a cluster (vendor data): both are uploaded as snippets",
+                "a VM placed here has user_data or is in a cluster (vendor data): both are uploaded as snippets",
             );
-            ssh_snippets(&mut r, &api, site, &locs);
         }
         let bridge_at = locs.site("bridge");
-        match api.get(&format!("nodes/{}/network", site.node), &[]) {
+        match api.get(&format!("nodes/{node}/network"), &[]) {
             Ok(list) => {
                 let ifaces = list.as_array().cloned().unwrap_or_default();
                 let bridges: Vec<&str> = ifaces
@@ -1308,7 +1706,7 @@ pub fn run(
                         "site",
                         Status::Ok,
                         "bridge",
-                        format!("bridge {} exists on node {}", site.bridge, site.node),
+                        format!("bridge {} exists on node {node}", site.bridge),
                         &bridge_at,
                         None,
                     );
@@ -1318,9 +1716,8 @@ pub fn run(
                         Status::Fail,
                         "bridge",
                         format!(
-                            "bridge {} does not exist on node {}; it has: {}",
+                            "bridge {} does not exist on node {node}; it has: {}",
                             site.bridge,
-                            site.node,
                             if bridges.is_empty() {
                                 "none".to_owned()
                             } else {
@@ -1329,8 +1726,8 @@ pub fn run(
                         ),
                         &bridge_at,
                         Some(format!(
-                            "set `bridge:` to one of them, or create {} (System > Network on {})",
-                            site.bridge, site.node
+                            "create {} on {node} (System > Network, or /etc/network/interfaces and `ifreload -a`), or set `bridge:` to a bridge every node of the VMs has",
+                            site.bridge
                         )),
                     );
                 }
@@ -1339,15 +1736,14 @@ pub fn run(
                 "site",
                 Status::Warn,
                 "bridge",
-                format!(
-                    "cannot list the network of node {}: {}",
-                    site.node,
-                    e.text()
-                ),
+                format!("cannot list the network of node {node}: {}", e.text()),
                 &bridge_at,
                 None,
             ),
         }
+    }
+    if uses_snippets && node_ok {
+        ssh_snippets(&mut r, &api, site, &locs);
     }
 
     // ---------------------------------------------------------------- guests
@@ -1654,6 +2050,56 @@ fn as_u64_ref(v: &Value) -> Option<u64> {
     as_u64(v)
 }
 
+/// For `make up`'s image step (`doctor --templates`): each template the environments
+/// `env` (default: all) clone, whether a VM of that name exists on the site —
+/// `(image, template name, exists)`. The same site, token and TLS settings as the
+/// checks, and the same test (a VM of that name in `cluster/resources`) as `--for up`'s
+/// "does not exist yet", so the two cannot disagree.
+pub fn templates(model: &Model, env: Option<&str>) -> Result<Vec<(String, String, bool)>, String> {
+    let (_, auth) = token_from_env()?;
+    let api = Api {
+        agent: agent(model.site.insecure_tls),
+        base: format!("{}/api2/json", model.site.endpoint),
+        auth: Some(auth),
+    };
+    let list = api
+        .get("cluster/resources", &[("type", "vm")])
+        .map_err(|e| {
+            format!(
+                "cannot list the VMs of {}: {}",
+                model.site.endpoint,
+                e.text()
+            )
+        })?;
+    let names: BTreeSet<&str> = list
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|g| g.get("type").and_then(Value::as_str) == Some("qemu"))
+                .filter_map(|g| g.get("name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let cloned: BTreeSet<&str> = model
+        .environments
+        .iter()
+        .filter(|e| env.is_none_or(|n| e.name == n))
+        .flat_map(|e| e.vms.iter().map(|v| v.image.as_str()))
+        .collect();
+    Ok(model
+        .images
+        .iter()
+        .filter(|i| cloned.contains(i.name.as_str()))
+        .map(|i| {
+            (
+                i.name.clone(),
+                i.template_name.clone(),
+                names.contains(i.template_name.as_str()),
+            )
+        })
+        .collect())
+}
+
 /// Print the checks (grouped) or their JSON; the exit code (0, 1 or 2).
 pub fn report(checks: &[Check], json_out: bool, style: &crate::style::Style) -> u8 {
     let worst = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
@@ -1730,6 +2176,39 @@ mod tests {
     fn ipconfig_addresses() {
         let cfg = json!({"ipconfig0": "ip=192.168.1.50/24,gw=192.168.1.1", "ipconfig1": "ip=dhcp", "name": "x"});
         assert_eq!(config_ips(&cfg), vec![Ipv4Addr::new(192, 168, 1, 50)]);
+    }
+
+    #[test]
+    fn var_file_keys_only_and_no_secret_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("local.pkrvars.hcl");
+        let path = path.to_str().unwrap();
+        std::fs::write(
+            path,
+            "# c\nbuild_ssh_key = \"k\"\nproxmox_username = \"u@pve!t\"\nproxmox_token = <<EOT\ns3cret\nEOT\n",
+        )
+        .unwrap();
+        let vars = PackerVars::read(path).unwrap();
+        assert_eq!(vars.values.len(), 2, "only the keys doctor needs");
+        assert_eq!(vars.values["proxmox_username"], ("u@pve!t".to_owned(), 3));
+        assert_eq!(vars.values["proxmox_token"].0.trim(), "s3cret");
+        let (_, auth, at) = packer_token(&vars).unwrap();
+        assert_eq!(auth, "PVEAPIToken=u@pve!t=s3cret");
+        assert!(at.contains(":3 (proxmox_username)") && at.contains(":4 (proxmox_token)"));
+        std::fs::write(path, "proxmox_token = \"s3cret\n").unwrap();
+        let err = PackerVars::read(path).unwrap_err();
+        assert!(
+            err.contains("not a valid Packer var file") && !err.contains("s3cret"),
+            "{err}"
+        );
+        std::fs::write(path, "proxmox_token = var.x\n").unwrap();
+        let err = PackerVars::read(path).unwrap_err();
+        assert!(
+            err.ends_with(
+                ":1: proxmox_token is not a plain string: write it as proxmox_token = \"...\""
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -80,6 +80,15 @@ enum DoctorFor {
     Up,
 }
 
+/// `homelabgen doctor --for packer --source`: where the build runs (`make packer SOURCE=`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DoctorSource {
+    /// Built on Proxmox through the API.
+    ProxmoxIso,
+    /// Built locally, its disk uploaded over SSH (scripts/upload-to-proxmox.sh).
+    Qemu,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Render the spec into the output directory (only changed files are written).
@@ -138,6 +147,20 @@ enum Command {
         /// With --for packer: the release being built (IMAGE_VERSION), when not the spec's.
         #[arg(long, requires = "for_step")]
         release: Option<u32>,
+        /// With --for packer: the build's source (SOURCE); `qemu` checks the SSH upload
+        /// (user, REMOTE_TMPDIR, qm) instead of the API token's Packer privileges.
+        #[arg(long, value_enum, default_value = "proxmox-iso", requires = "for_step")]
+        source: DoctorSource,
+        /// With --for packer: the Packer var file the build gets (VAR_FILE); its
+        /// proxmox_username / proxmox_token and proxmox_ssh_user / proxmox_ssh_host win
+        /// over PKR_VAR_* as in Packer. Nothing else of the file is read or printed.
+        #[arg(long, value_name = "PATH", requires = "for_step")]
+        var_file: Option<Utf8PathBuf>,
+        /// No checks: one line per template the environment(s) clone, `exists IMAGE NAME`
+        /// or `missing IMAGE NAME` (what `make up` builds); exit 2 when the API cannot
+        /// be asked.
+        #[arg(long, conflicts_with_all = ["json", "for_step"])]
+        templates: bool,
     },
     /// Print the JSON Schema of the spec (for editors), or with --markdown a readable reference.
     Schema {
@@ -370,6 +393,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for_step,
             image,
             release,
+            source,
+            var_file,
+            templates,
         } => {
             let model = load(&spec.spec, "homelab.yaml")?;
             let scope = match for_step {
@@ -379,11 +405,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(DoctorFor::Packer) => doctor::Scope::Packer {
                     image: image.clone(),
                     release,
+                    source: match source {
+                        DoctorSource::ProxmoxIso => doctor::PackerSource::ProxmoxIso,
+                        DoctorSource::Qemu => doctor::PackerSource::Qemu,
+                    },
                 },
             };
-            if for_step != Some(DoctorFor::Packer) && (image.is_some() || release.is_some()) {
-                bail!("--image and --release go with --for packer only");
+            if for_step != Some(DoctorFor::Packer)
+                && (image.is_some()
+                    || release.is_some()
+                    || var_file.is_some()
+                    || source != DoctorSource::ProxmoxIso)
+            {
+                bail!("--image, --release, --source and --var-file go with --for packer only");
             }
+            let vars = match &var_file {
+                Some(path) => {
+                    doctor::PackerVars::read(path.as_str()).map_err(anyhow::Error::msg)?
+                }
+                None => doctor::PackerVars::default(),
+            };
             if for_step == Some(DoctorFor::Packer) && env.is_some() {
                 bail!("--env goes with --for tofu (a Packer build has no environment)");
             }
@@ -408,9 +449,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 }
             }
+            if templates {
+                for (image, name, exists) in doctor::templates(&model, env.as_deref())
+                    .map_err(|e| anyhow::anyhow!("doctor --templates: {e}"))?
+                {
+                    println!(
+                        "{} {image} {name}",
+                        if exists { "exists" } else { "missing" }
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let text = String::from_utf8(input::read_spec(&spec.spec)?)?;
             let file = spec_display_name(&spec.spec);
-            let checks = doctor::run(&model, &file, &text, env.as_deref(), &scope);
+            let checks = doctor::run(&model, &file, &text, env.as_deref(), &scope, &vars);
             Ok(ExitCode::from(doctor::report(&checks, json, &style)))
         }
         Command::Schema { markdown } => {

@@ -15,12 +15,15 @@
 #   DISK, TEMPLATE_NAME, VM_STORAGE, BRIDGE, CORES, MEMORY, PROXMOX_SSH_HOST   required
 #   VM_ID                    template VM id; empty: the cluster's next free id
 #   TEMPLATE_DESCRIPTION     shown in the Proxmox UI
-#   PROXMOX_SSH_USER         default root (it runs qm and writes to REMOTE_TMPDIR)
+#   PROXMOX_SSH_USER         default root (it writes to REMOTE_TMPDIR and runs qm and pvesh:
+#                            as root, or through passwordless `sudo -n` for another user)
 #   PROXMOX_SSH_PORT         default 22
 #   PROXMOX_SSH_IDENTITY     private key file (default: ssh's own choice, or the agent)
 #   PROXMOX_SSH_KNOWN_HOSTS  known_hosts file (default: ssh's own)
 #   REMOTE_TMPDIR            where the qcow2 is staged on the host, default /var/tmp
 # Needs Proxmox VE 7.2 or later on the host (import-from).
+# `homelabgen doctor --for packer --source qemu` (run by `make packer` first) checks the
+# same SSH login, REMOTE_TMPDIR and qm access read-only.
 set -euo pipefail
 
 die() {
@@ -60,6 +63,7 @@ remote() {
 
 staging=""
 created=false
+as_root=()
 cleanup() {
   local status=$?
   if [ -n "$staging" ]; then
@@ -67,7 +71,7 @@ cleanup() {
   fi
   if [ "$status" -ne 0 ] && [ "$created" = true ]; then
     echo "upload-to-proxmox: VM $vm_id was created but is not a finished template; remove it with:" >&2
-    echo "  ssh $target qm destroy $vm_id" >&2
+    echo "  ssh $target ${as_root[*]} qm destroy $vm_id" >&2
   fi
   ssh "${ssh_opts[@]}" -p "$port" -O exit "$target" 2>/dev/null || true
   rm -rf "$control_dir"
@@ -83,15 +87,20 @@ case "$vm_id" in
 esac
 
 say "checking $target"
-listing=$(remote qm list) || die "cannot run qm on $target: is it a Proxmox VE node, and may $target run qm?"
+uid=$(remote id -u) || die "cannot log in to $target over SSH"
+# qm and pvesh need root: another user runs them through passwordless sudo.
+if [ "$uid" != 0 ]; then
+  as_root=(sudo -n)
+fi
+listing=$(remote "${as_root[@]}" qm list) || die "cannot run qm on $target: is it a Proxmox VE node, and may $target run qm (root, or passwordless sudo for qm and pvesh)?"
 if awk -v name="$TEMPLATE_NAME" 'NR > 1 && $2 == name { found = 1 } END { exit !found }' <<<"$listing"; then
   die "a VM named $TEMPLATE_NAME already exists on $PROXMOX_SSH_HOST: build a new release (make packer IMAGE_VERSION=N)"
 fi
 if [ -z "$vm_id" ]; then
-  vm_id=$(remote pvesh get /cluster/nextid) || die "cannot get the next free VM id (pvesh get /cluster/nextid)"
+  vm_id=$(remote "${as_root[@]}" pvesh get /cluster/nextid) || die "cannot get the next free VM id (pvesh get /cluster/nextid)"
   vm_id=${vm_id//[!0-9]/}
   [ -n "$vm_id" ] || die "pvesh gave no VM id"
-elif remote qm status "$vm_id" >/dev/null 2>&1; then
+elif remote "${as_root[@]}" qm status "$vm_id" >/dev/null 2>&1; then
   die "VM id $vm_id is already taken on $PROXMOX_SSH_HOST"
 fi
 
@@ -109,7 +118,7 @@ remote_sum=${remote_sum%% *}
 say "copy intact (sha256 $local_sum)"
 
 say "creating VM $vm_id ($TEMPLATE_NAME)"
-remote qm create "$vm_id" \
+remote "${as_root[@]}" qm create "$vm_id" \
   --name "$TEMPLATE_NAME" \
   --description "$description" \
   --ostype l26 \
@@ -126,12 +135,12 @@ remote qm create "$vm_id" \
   die "qm create failed"
 created=true
 say "importing the disk"
-remote qm set "$vm_id" --scsi0 "$VM_STORAGE:0,import-from=$remote_disk,ssd=1,discard=on,iothread=1" ||
+remote "${as_root[@]}" qm set "$vm_id" --scsi0 "$VM_STORAGE:0,import-from=$remote_disk,ssd=1,discard=on,iothread=1" ||
   die "importing the disk failed"
 # The cloud-init drive on ide0, where proxmox-iso puts it too; ciupgrade off: Proxmox's
 # default (on) makes every clone's first boot upgrade its packages.
-remote qm set "$vm_id" --ide0 "$VM_STORAGE:cloudinit" --ciupgrade 0 --boot order=scsi0 ||
+remote "${as_root[@]}" qm set "$vm_id" --ide0 "$VM_STORAGE:cloudinit" --ciupgrade 0 --boot order=scsi0 ||
   die "adding the cloud-init drive failed"
-remote qm template "$vm_id" || die "qm template failed"
+remote "${as_root[@]}" qm template "$vm_id" || die "qm template failed"
 created=false
 say "template $TEMPLATE_NAME is VM $vm_id on $PROXMOX_SSH_HOST"
