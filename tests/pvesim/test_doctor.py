@@ -12,6 +12,7 @@ M failed". `make doctor-test DOCTOR_ONLY=word` runs the scenarios whose name has
 """
 
 import copy
+import ipaddress
 import json
 import os
 import re
@@ -398,6 +399,55 @@ def t_taken_ip(ctx):
     expect(p, 2, "✗", r"lab/lab-worker-1: 10\.20\.1\.11 is already the address of VM 100 \"unrelated\"",
            f"doctor-spec.yaml:{site.line_of(r'ip: 10.20.1.11$')} (environments[0].vms[1].ip)",
            r"qm set 100 --ipconfig0")
+
+
+def own_network():
+    """This machine's first global IPv4 address with its network (`ip -4 -o addr`)."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True, check=False).stdout
+    for line in out.splitlines():
+        m = re.search(r"inet (\d+\.\d+\.\d+\.\d+/\d+)", line)
+        if m:
+            return ipaddress.ip_interface(m.group(1))
+    return None
+
+
+def t_probe_lan(ctx):
+    # --probe-lan on the network this machine is on: its own address answers (a host
+    # that refuses port 22 holds the address all the same), a free one does not, and an
+    # address on another network is not probed (here a proxy on the route answers for
+    # every routed address, so probing it would report everything taken).
+    own = own_network()
+    check(own is not None and own.network.prefixlen <= 29,
+          "this machine has no global IPv4 network to probe on (`ip -4 -o addr show scope global`)")
+    net = own.network
+    hosts = [a for a in net.hosts() if a != own.ip]
+    gateway, free = hosts[0], hosts[len(hosts) // 2]
+
+    def on_own_network(ip):
+        def edit(text):
+            text = text.replace("cidr: 192.168.1.0/24", f"cidr: {net}").replace("192.168.1.1", str(gateway))
+            return text.replace("ip: 192.168.1.50", f"ip: {ip}")
+        return edit
+
+    site = ctx["single"]
+    sim = Sim(ctx["tmp"], copy.deepcopy(site.seed), ctx["certs"])
+    try:
+        taken = copy.deepcopy(site)
+        p, _ = doctor(taken, ctx["tmp"], sim.port, spec_edit=on_own_network(own.ip), args=("--probe-lan",))
+        expect(p, 2, "✗", rf"k3s-single/k3s-1: {re.escape(str(own.ip))} answers on the LAN \(TCP 22 (refused|open)\)",
+               f"doctor-spec.yaml:{taken.line_of(rf'ip: {re.escape(str(own.ip))}$')} (environments[0].vms[0].ip)",
+               r"ip neigh show")
+        p, _ = doctor(copy.deepcopy(site), ctx["tmp"], sim.port, spec_edit=on_own_network(own.ip))
+        expect(p, 0)
+        check("on the LAN" not in p.stdout, f"probed without --probe-lan:\n{p.stdout}")
+        p, _ = doctor(copy.deepcopy(site), ctx["tmp"], sim.port, spec_edit=on_own_network(free), args=("--probe-lan",))
+        expect(p, 0, "✓", rf"k3s-single/k3s-1: {re.escape(str(free))} does not answer on the LAN \(TCP 22, 443, 80\)")
+        if ipaddress.ip_address("192.168.1.50") not in net:
+            p, _ = doctor(copy.deepcopy(site), ctx["tmp"], sim.port, args=("--probe-lan",))
+            expect(p, 0, "✓", r"192\.168\.1\.50 not probed: not on a network this machine is directly on")
+    finally:
+        sim.close()
 
 
 def t_wrong_node(ctx):
@@ -1209,6 +1259,7 @@ def main():
             ("taken vm_id", t_taken_vm_id),
             ("vm_id held by the VM itself", t_vm_id_held_by_itself),
             ("taken IP", t_taken_ip),
+            ("--probe-lan: an address a LAN host answers for", t_probe_lan),
             ("wrong node", t_wrong_node),
             ("a node of site.nodes missing", t_listed_node_missing),
             ("wrong bridge", t_wrong_bridge),

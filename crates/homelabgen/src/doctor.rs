@@ -143,6 +143,32 @@ impl Locs<'_> {
             None => self.at(None, "images"),
         }
     }
+    /// `environments[N].cluster.api_address` of the environment `env`.
+    fn cluster_api_address(&self, env: &str) -> String {
+        let found = self.raw.as_ref().and_then(|r| {
+            let (e, raw_env) = r
+                .environments
+                .iter()
+                .enumerate()
+                .find(|(_, e)| e.name.value == env)?;
+            let line = raw_env
+                .cluster
+                .as_ref()?
+                .api_address
+                .as_ref()?
+                .referenced
+                .line();
+            Some((e, line))
+        });
+        match found {
+            Some((e, line)) => self.at(
+                Some(line),
+                &format!("environments[{e}].cluster.api_address"),
+            ),
+            None => self.at(None, "cluster.api_address"),
+        }
+    }
+
     /// `field`: `vm_id`, `ip`, `user_data`, `name`.
     fn vm(&self, env: &str, vm: &str, field: &str) -> String {
         let found = self.raw.as_ref().and_then(|r| {
@@ -939,6 +965,7 @@ pub fn run(
     env: Option<&str>,
     scope: &Scope,
     vars: &PackerVars,
+    probe_lan: bool,
 ) -> Vec<Check> {
     let packer_only = matches!(scope, Scope::Packer { .. });
     let qemu = matches!(
@@ -2043,7 +2070,92 @@ pub fn run(
             );
         }
     }
+    if probe_lan {
+        lan_checks(&mut r, &envs, &guests, &ip_owner, &locs);
+    }
     r.checks
+}
+
+/// `--probe-lan`: each static address a VM that does not exist yet will take, and the
+/// VIP of a cluster none of whose servers exists yet, tried on the LAN (crate::lan_probe),
+/// all at once. Addresses Proxmox already lists in a VM's ipconfig are reported above.
+fn lan_checks(
+    r: &mut Report,
+    envs: &[&homelabgen_spec::model::Environment],
+    guests: &[Guest],
+    ip_owner: &BTreeMap<Ipv4Addr, Vec<&Guest>>,
+    locs: &Locs,
+) {
+    use crate::lan_probe::{self, Answer, Finding};
+    let exists = |name: &str| guests.iter().any(|g| !g.template && g.name == name);
+    // (who: `env/vm` or `env API address`, address, spec location)
+    let mut targets: Vec<(String, Ipv4Addr, String)> = Vec::new();
+    for env in envs {
+        for vm in env.vms.iter().filter(|vm| !exists(&vm.name)) {
+            if !ip_owner.contains_key(&vm.ip) {
+                let at = locs.vm(&env.name, &vm.name, "ip");
+                targets.push((format!("{}/{}", env.name, vm.name), vm.ip, at));
+            }
+        }
+        let Some(vip) = env.cluster.as_ref().and_then(|c| c.vip) else {
+            continue;
+        };
+        let servers_exist = env
+            .vms
+            .iter()
+            .any(|vm| vm.role == homelabgen_spec::model::Role::Server && exists(&vm.name));
+        if !servers_exist && !ip_owner.contains_key(&vip) {
+            targets.push((
+                format!("{} API address", env.name),
+                vip,
+                locs.cluster_api_address(&env.name),
+            ));
+        }
+    }
+    let findings: Vec<Finding> = std::thread::scope(|s| {
+        let probes: Vec<_> = targets
+            .iter()
+            .map(|(_, ip, _)| s.spawn(move || lan_probe::probe_address(*ip)))
+            .collect();
+        probes
+            .into_iter()
+            .map(|p| p.join().unwrap_or(Finding::OffLink))
+            .collect()
+    });
+    let ports = lan_probe::PORTS.map(|p| p.to_string()).join(", ");
+    for ((who, ip, at), finding) in targets.into_iter().zip(findings) {
+        match finding {
+            Finding::OffLink => r.add(
+                "environment",
+                Status::Ok,
+                "lan",
+                format!("{who}: {ip} not probed: not on a network this machine is directly on"),
+                at,
+                None,
+            ),
+            Finding::Silent => r.add(
+                "environment",
+                Status::Ok,
+                "lan",
+                format!("{who}: {ip} does not answer on the LAN (TCP {ports})"),
+                at,
+                None,
+            ),
+            Finding::Answered(port, answer) => r.add(
+                "environment",
+                Status::Fail,
+                "lan",
+                format!(
+                    "{who}: {ip} answers on the LAN (TCP {port} {}): a machine Proxmox does not list holds it",
+                    if answer == Answer::Accepted { "open" } else { "refused" }
+                ),
+                at,
+                Some(format!(
+                    "pick another address, or find that machine: `ip neigh show {ip}` gives its MAC address"
+                )),
+            ),
+        }
+    }
 }
 
 fn as_u64_ref(v: &Value) -> Option<u64> {

@@ -4,6 +4,7 @@
 
 mod doctor;
 mod input;
+mod lan_probe;
 mod placeholders;
 mod render_cache;
 mod schema_md;
@@ -161,6 +162,12 @@ enum Command {
         /// be asked.
         #[arg(long, conflicts_with_all = ["json", "for_step"])]
         templates: bool,
+        /// Also try each static address a VM that does not exist yet will take (and a
+        /// cluster's VIP) on the LAN: a TCP connection to ports 22, 443 and 80, 1 s
+        /// each; a host that answers holds it. Only addresses on a network this machine
+        /// is directly on are tried.
+        #[arg(long, conflicts_with = "templates")]
+        probe_lan: bool,
     },
     /// Print the JSON Schema of the spec (for editors), or with --markdown a readable reference.
     Schema {
@@ -396,6 +403,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             source,
             var_file,
             templates,
+            probe_lan,
         } => {
             let model = load(&spec.spec, "homelab.yaml")?;
             let scope = match for_step {
@@ -462,7 +470,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let text = String::from_utf8(input::read_spec(&spec.spec)?)?;
             let file = spec_display_name(&spec.spec);
-            let checks = doctor::run(&model, &file, &text, env.as_deref(), &scope, &vars);
+            let checks = doctor::run(
+                &model,
+                &file,
+                &text,
+                env.as_deref(),
+                &scope,
+                &vars,
+                probe_lan,
+            );
             Ok(ExitCode::from(doctor::report(&checks, json, &style)))
         }
         Command::Schema { markdown } => {
