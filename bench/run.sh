@@ -12,7 +12,9 @@
 # nesting), which must be refused fast.
 #
 # The runs of a case and of its baseline alternate (base, case, base, case, ...), so
-# both see the same load on a shared machine; the median of each is used. The targets
+# both see the same load on a shared machine; the median of each is used. Render cases
+# start each run (and its baseline's) after an untimed `sync`, so that render's
+# `syncfs` pays for its own writes only, not for the copy the baseline left dirty. The targets
 # are set in wall time, which is noisy on a busy machine (other processes, and `syncfs`
 # also flushes their writes), so the CPU time (user + system, from wait4's rusage) of
 # both is printed too, with its ratio: the steadier figure to compare two builds by.
@@ -119,9 +121,12 @@ for spec in default large; do
   "$bin" render --spec "$file" --out "$ref" >/dev/null 2>&1
   # render into an empty directory vs cp -r of the same tree. Each run gets a new
   # directory: deleting the last run's tree first would slow the next one's file
-  # creation (ext4 skips recently deleted inodes when it allocates new ones).
-  read -r base base_cpu wall cpu mib < <(pair : cp -r "$ref" "$work/cp-$spec-{n}" -- \
-    0 : "$bin" render --spec "$file" --out "$work/out-$spec-{n}")
+  # creation (ext4 skips recently deleted inodes when it allocates new ones). Each run
+  # starts after an untimed `sync`: render's syncfs flushes every dirty page of the
+  # file system, so without it render would also pay for writing back the previous
+  # `cp -r` (the baseline leaves its copy dirty in the page cache).
+  read -r base base_cpu wall cpu mib < <(pair sync cp -r "$ref" "$work/cp-$spec-{n}" -- \
+    0 sync "$bin" render --spec "$file" --out "$work/out-$spec-{n}")
   if [ "$spec" = default ]; then
     report render-default "$wall" "$cpu" "$mib" "$base" "$base_cpu" 3 - - 64
   else

@@ -806,8 +806,11 @@ pub fn apply(tree: &Tree, out: &mut OutDir, plan: &Plan) -> Result<()> {
             dir_rel = up;
         }
     }
-    write_temp(dirs, &path, manifest, plan.manifest.as_bytes(), false)?;
-    rename_temp(dirs, &path, manifest)?;
+    // The claim is already the final manifest when nothing old was owned (a first render).
+    if claim != plan.manifest {
+        write_temp(dirs, &path, manifest, plan.manifest.as_bytes(), false)?;
+        rename_temp(dirs, &path, manifest)?;
+    }
     step();
     fsx::sync_fs(dirs.root.as_fd()).with_context(|| format!("cannot sync `{path}`"))?;
     Ok(())

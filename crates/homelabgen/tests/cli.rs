@@ -381,3 +381,43 @@ fn a_temp_file_left_by_an_interrupted_render_is_replaced_not_followed() {
     assert_ne!(fs::read_to_string(&target).unwrap(), "stale\n");
     assert!(!tmp.exists());
 }
+
+/// Every file gets exactly 0644, scripts 0755, whatever the umask: the modes are part
+/// of the rendered tree (a umask that clears bits is undone, one that clears none
+/// costs no extra call).
+#[test]
+fn modes_do_not_depend_on_the_umask() {
+    for umask in ["077", "022", "000", "027"] {
+        let dir = workspace();
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask {umask} && exec \"$0\" render --spec spec/homelab.yaml --out generated"
+            ))
+            .arg(env!("CARGO_BIN_EXE_homelabgen"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "umask {umask}: {}", stderr(&o));
+        let (mut files, mut scripts) = (0, 0);
+        for (rel, _) in snapshot(&dir.path().join("generated")) {
+            let mode = fs::metadata(dir.path().join("generated").join(&rel))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            let want = if rel.extension().is_some_and(|e| e == "sh") {
+                scripts += 1;
+                0o755
+            } else {
+                files += 1;
+                0o644
+            };
+            assert_eq!(mode, want, "umask {umask}: {} has {mode:o}", rel.display());
+        }
+        assert!(
+            files > 10 && scripts > 0,
+            "umask {umask}: {files} files, {scripts} scripts"
+        );
+    }
+}

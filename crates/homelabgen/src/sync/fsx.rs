@@ -146,8 +146,22 @@ pub fn create_file(dir: BorrowedFd<'_>, name: &str, bytes: &[u8], mode: u32) -> 
         Mode::from_raw_mode(mode),
     )?;
     // The umask may have cleared bits; the mode is part of the rendered tree.
-    rfs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+    if mode & umask() != 0 {
+        rfs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+    }
     std::fs::File::from(fd).write_all(bytes)
+}
+
+/// The process's umask, read once (setting it to 0 and back, before any file is created).
+/// Safe because render creates files from one thread only: no other thread can create a
+/// file in the instant the umask is 0.
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let old = rustix::process::umask(Mode::empty());
+        rustix::process::umask(old);
+        old.bits()
+    })
 }
 
 pub fn rename(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<()> {
