@@ -7,6 +7,9 @@
 #   make image-versions                              every pin of the image and its origin
 # IMAGE picks the image directory when the spec has several (default: the only one).
 # VAR_FILE adds a -var-file (e.g. a git-ignored local.pkrvars.hcl next to the example).
+# Packer itself also loads the image directory's *.auto.pkrvars.hcl (git-ignored too),
+# in lexical order and before any -var-file; the checks and doctor below read the same
+# files in the same order (PACKER_VAR_FILES).
 
 GENERATED ?= generated
 SOURCE ?= qemu
@@ -15,6 +18,7 @@ VAR_FILE ?=
 PACKER_IMAGES := $(notdir $(patsubst %/,%,$(dir $(wildcard $(GENERATED)/packer/*/build.pkr.hcl))))
 IMAGE ?= $(if $(filter 1,$(words $(PACKER_IMAGES))),$(PACKER_IMAGES))
 PACKER_DIR = $(GENERATED)/packer/$(IMAGE)
+PACKER_VAR_FILES = $(sort $(wildcard $(PACKER_DIR)/*.auto.pkrvars.hcl)) $(if $(VAR_FILE),$(abspath $(VAR_FILE)))
 
 .PHONY: packer packer-validate packer-check-inputs image-versions
 PACKER_VAR_FILE_ARG = $(if $(VAR_FILE),-var-file="$(abspath $(VAR_FILE))")
@@ -29,10 +33,10 @@ packer-check-inputs:
 packer: $(OPERATOR_GUARD) $(DOCTOR_BUILD) packer-check-inputs ## Build the golden image: IMAGE_VERSION=N (release), SOURCE=qemu|proxmox-iso
 	@case "$(SOURCE)" in qemu|proxmox-iso) ;; *) echo "make: SOURCE must be qemu or proxmox-iso, not '$(SOURCE)'" >&2; exit 2 ;; esac
 	@case "$(IMAGE_VERSION)" in '') ;; *[!0-9]*|0*) echo "make: IMAGE_VERSION must be a release number (1, 2, ...), not '$(IMAGE_VERSION)'" >&2; exit 2 ;; esac
-	@if [ -n "$(VAR_FILE)" ] && grep -n CHANGEME "$(VAR_FILE)" >&2; then echo "make: $(VAR_FILE) still holds the CHANGEME values above: replace them" >&2; exit 2; fi
+	@for f in $(PACKER_VAR_FILES); do if grep -n CHANGEME "$$f" >&2; then echo "make: $$f still holds the CHANGEME values above: replace them" >&2; exit 2; fi; done
 	@missing=""; \
-	 [ -n "$(VAR_FILE)" ] || [ -n "$${PKR_VAR_build_ssh_key:-}" ] || missing="$$missing PKR_VAR_build_ssh_key (the build key, see $(PACKER_DIR)/README.md)"; \
-	 if [ "$(SOURCE)" = proxmox-iso ] && [ -z "$(VAR_FILE)" ]; then \
+	 [ -n "$(strip $(PACKER_VAR_FILES))" ] || [ -n "$${PKR_VAR_build_ssh_key:-}" ] || missing="$$missing PKR_VAR_build_ssh_key (the build key, see $(PACKER_DIR)/README.md)"; \
+	 if [ "$(SOURCE)" = proxmox-iso ] && [ -z "$(strip $(PACKER_VAR_FILES))" ]; then \
 	   [ -n "$${PKR_VAR_proxmox_username:-}" ] || missing="$$missing PKR_VAR_proxmox_username (token id user@realm!name)"; \
 	   [ -n "$${PKR_VAR_proxmox_token:-}" ] || missing="$$missing PKR_VAR_proxmox_token (TODO: from your secret store)"; \
 	 fi; \
@@ -42,11 +46,11 @@ packer: $(OPERATOR_GUARD) $(DOCTOR_BUILD) packer-check-inputs ## Build the golde
 	   echo "note: building release $(IMAGE_VERSION); the spec says $$spec_release, so OpenTofu still clones v$$spec_release." >&2; \
 	   echo "      Set images[].release: $(IMAGE_VERSION) in the spec and run 'make render' to deploy this build." >&2; \
 	 fi
-	@# doctor first. proxmox-iso: the site, the Packer token (VAR_FILE, else PKR_VAR_*) and
+	@# doctor first. proxmox-iso: the site, the Packer token (the var files, else PKR_VAR_*) and
 	@# its privileges, the ISO storage, and no VM holds the template name yet. qemu: the
 	@# upload's SSH login, REMOTE_TMPDIR and qm, with the environment the upload script
 	@# gets (PROXMOX_SSH_PORT/_IDENTITY/_KNOWN_HOSTS, REMOTE_TMPDIR, proxmox_ssh_user/_host).
-	@$(call doctor_gate,--for packer --source $(SOURCE) --image "$(IMAGE)" $(if $(IMAGE_VERSION),--release $(IMAGE_VERSION)) $(if $(VAR_FILE),--var-file "$(abspath $(VAR_FILE))"))
+	@$(call doctor_gate,--for packer --source $(SOURCE) --image "$(IMAGE)" $(if $(IMAGE_VERSION),--release $(IMAGE_VERSION)) $(foreach f,$(PACKER_VAR_FILES),--var-file "$(f)"))
 	cd "$(PACKER_DIR)" && packer init .
 	@# The qemu source does not use the API token, but Packer asks for every variable.
 	cd "$(PACKER_DIR)" && \
@@ -75,5 +79,5 @@ image-versions: packer-check-inputs ## Every pin of the image (OS, ISO, reposito
 	 echo "Image $(IMAGE) ($$list):"; \
 	 awk -F'\t' -v now="$$now" 'BEGIN { n = split(now, lines, "\n"); for (i = 1; i <= n; i++) { eq = index(lines[i], "="); value[substr(lines[i], 1, eq - 1)] = substr(lines[i], eq + 1) } } \
 	   /^#/ { next } { origin = $$4; \
-	     if ($$2 != "-" && ($$2 in value) && value[$$2] != $$3) { origin = "overridden for this build (VAR_FILE or PKR_VAR_" $$2 "); the spec says " $$3; $$3 = value[$$2] } \
+	     if ($$2 != "-" && ($$2 in value) && value[$$2] != $$3) { origin = "overridden for this build (a var file or PKR_VAR_" $$2 "); the spec says " $$3; $$3 = value[$$2] } \
 	     printf "  %-32s %s\n  %-32s   from: %s\n", $$1, $$3, "", origin }' OFS='\t' "$$list"

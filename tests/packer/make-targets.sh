@@ -106,6 +106,26 @@ KEY='' TOKEN='' run_make packer SOURCE=proxmox-iso VAR_FILE="$SANDBOX/ok.pkrvars
 assert_file_has "$CALLS" "homelabgen doctor --spec spec/homelab.yaml --for packer --source proxmox-iso --image $image --var-file $SANDBOX/ok.pkrvars.hcl token="
 pass "make packer VAR_FILE=F passes --var-file F to doctor"
 
+# Packer loads the image directory's *.auto.pkrvars.hcl by itself (sorted by name, before
+# any -var-file): make passes them to doctor in that order, before VAR_FILE, checks them
+# for CHANGEME, and lets them stand in for PKR_VAR_* as VAR_FILE does.
+auto_gen=$SANDBOX/gen-auto
+cp -r "$generated" "$auto_gen"
+auto_dir=$auto_gen/packer/$image
+printf 'proxmox_username = "packer@pve!t"\nproxmox_token = "from-b"\n' >"$auto_dir/b.auto.pkrvars.hcl"
+printf 'build_ssh_key = "/k"\n' >"$auto_dir/a.auto.pkrvars.hcl"
+KEY='' TOKEN='' run_make packer SOURCE=proxmox-iso GENERATED="$auto_gen" || fail "make packer with *.auto.pkrvars.hcl failed:$(printf '\n'; cat "$SANDBOX/out")"
+assert_file_has "$CALLS" "--image $image --var-file $auto_dir/a.auto.pkrvars.hcl --var-file $auto_dir/b.auto.pkrvars.hcl token="
+assert_file_has "$CALLS" "packer build -only=proxmox-iso.alma . (in $image)"
+KEY='' TOKEN='' run_make packer SOURCE=proxmox-iso GENERATED="$auto_gen" VAR_FILE="$SANDBOX/ok.pkrvars.hcl" || fail "make packer with auto files and VAR_FILE failed"
+assert_file_has "$CALLS" "--var-file $auto_dir/a.auto.pkrvars.hcl --var-file $auto_dir/b.auto.pkrvars.hcl --var-file $SANDBOX/ok.pkrvars.hcl token="
+printf 'proxmox_token = "CHANGEME"\n' >"$auto_dir/c.auto.pkrvars.hcl"
+if KEY='' TOKEN='' run_make packer SOURCE=proxmox-iso GENERATED="$auto_gen"; then fail "built with a CHANGEME auto var file"; fi
+assert_file_has "$SANDBOX/out" "c.auto.pkrvars.hcl still holds the CHANGEME values"
+assert_file_lacks "$CALLS" "packer build" "with a CHANGEME auto var file"
+rm -rf "$auto_gen"
+pass "make packer: the image's *.auto.pkrvars.hcl go to doctor sorted, before VAR_FILE; count as the token's source; CHANGEME in one refuses"
+
 if KEY=$SANDBOX/key TOKEN='' run_make packer SOURCE=proxmox-iso; then fail "built without a token"; fi
 assert_file_has "$SANDBOX/out" "PKR_VAR_proxmox_token"
 assert_file_lacks "$CALLS" "packer build"

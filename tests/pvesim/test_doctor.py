@@ -976,6 +976,22 @@ def t_var_file_token(ctx):
     # Neither: the message names the file.
     _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", half))
     expect(p, 2, "✗", r"neither \S+half\.pkrvars\.hcl nor PKR_VAR_proxmox_username / PKR_VAR_proxmox_token hold both")
+    # Several var files (make packer: the image's *.auto.pkrvars.hcl, then VAR_FILE): a
+    # later file's value wins, as in Packer; the line says which file each value is from.
+    _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", bad, "--var-file", good))
+    expect(p, 0)
+    check(any("bad.pkrvars.hcl" not in ln and "good.pkrvars.hcl:5 (proxmox_token)" in ln
+              for ln in lines(p, "✓") if "accepts the token" in ln), p.stdout)
+    _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", good, "--var-file", bad))
+    expect(p, 2, "✗", r"the API refuses the token root@pam!pvesim \(401", "bad.pkrvars.hcl:2 (proxmox_token)")
+    # The id from one file, the secret from another.
+    secret_only = var_file(ctx, "secret.auto.pkrvars.hcl", f'proxmox_token = "{SECRET}"\n')
+    _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", secret_only, "--var-file", half))
+    expect(p, 0)
+    check(any("half.pkrvars.hcl:1 (proxmox_username)" in ln and "secret.auto.pkrvars.hcl:1 (proxmox_token)" in ln
+              for ln in lines(p, "✓")), p.stdout)
+    _, p, _ = run_fault(ctx, token=None, args=args + ("--var-file", half, "--var-file", half))
+    expect(p, 2, "✗", r"neither \S+half\.pkrvars\.hcl, \S+half\.pkrvars\.hcl nor PKR_VAR_proxmox_username")
 
 
 def t_var_file_bad(ctx):
@@ -991,6 +1007,12 @@ def t_var_file_bad(ctx):
     check(p.returncode == 2 and "expr.pkrvars.hcl:1: proxmox_token is not a plain string" in p.stderr, p.stderr)
     p, _ = doctor(site, ctx["tmp"], h.free_port(), args=args + ("--var-file", "/nonexistent/x.pkrvars.hcl"))
     check(p.returncode == 2 and "/nonexistent/x.pkrvars.hcl" in p.stderr, p.stderr)
+    # Only a regular file is read: a FIFO would hang a plain read.
+    fifo = os.path.join(ctx["tmp"], "fifo.pkrvars.hcl")
+    if not os.path.exists(fifo):
+        os.mkfifo(fifo)
+    p, _ = doctor(site, ctx["tmp"], h.free_port(), args=args + ("--var-file", fifo))
+    check(p.returncode == 2 and "fifo.pkrvars.hcl: not a regular file" in p.stderr, p.stderr)
 
 
 # ---------------------------------------------------------------- every node of a cluster

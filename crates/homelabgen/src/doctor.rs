@@ -346,32 +346,75 @@ const VAR_KEYS: &[&str] = &[
     "proxmox_ssh_user",
 ];
 
-/// The Packer variables a build gets from a var file (`make packer VAR_FILE=…`, passed
-/// as `--var-file`): only `VAR_KEYS`. Packer lets a `-var-file` override `PKR_VAR_*`,
-/// so a value here wins over the environment's (`PackerVars::get`).
+/// The Packer variables a build gets from its var files, only `VAR_KEYS`: the image
+/// directory's `*.auto.pkrvars.hcl` (Packer loads them itself, in lexical order) and
+/// `make packer VAR_FILE=…`, all passed as `--var-file` in Packer's order. Packer lets
+/// a later file override an earlier one and any file override `PKR_VAR_*`
+/// (`PackerVars::get`).
 #[derive(Default, Debug)]
 pub struct PackerVars {
-    file: Option<String>,
-    /// key -> (value, line)
-    values: BTreeMap<String, (String, usize)>,
+    /// The files read, in order.
+    files: Vec<String>,
+    /// key -> (value, file, line), from the last file that sets it.
+    values: BTreeMap<String, (String, String, usize)>,
 }
 
+/// A var file larger than this is refused (real ones are a few hundred bytes).
+const VAR_FILE_MAX_BYTES: u64 = 1 << 20;
+
 impl PackerVars {
-    /// Read `path`, an HCL var file. The error names the file, line and column and
-    /// never quotes the file's text (it may hold the token).
-    pub fn read(path: &str) -> Result<Self, String> {
+    /// Read `paths` in order, a later file's value winning, as Packer does.
+    pub fn read_all<S: AsRef<str>>(paths: &[S]) -> Result<Self, String> {
+        let mut vars = PackerVars::default();
+        for path in paths {
+            vars.add_file(path.as_ref())?;
+        }
+        Ok(vars)
+    }
+
+    /// Read `path`, an HCL var file, over the values read so far. Only a regular file
+    /// of at most `VAR_FILE_MAX_BYTES` is read (a FIFO would hang). The error names the
+    /// file, line and column and never quotes the file's text (it may hold the token).
+    fn add_file(&mut self, path: &str) -> Result<(), String> {
         use hcl::eval::Evaluate;
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        use std::io::Read;
+        let shown = homelabgen_spec::diag::terminal_safe(path);
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+                .open(path)
+        }
+        .map_err(|e| format!("{shown}: {e}"))?;
+        let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!(
+                "{shown}: not a regular file: give a Packer var file"
+            ));
+        }
+        let mut bytes = Vec::new();
+        file.take(VAR_FILE_MAX_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("{shown}: {e}"))?;
+        if bytes.len() as u64 > VAR_FILE_MAX_BYTES {
+            return Err(format!(
+                "{shown}: larger than {} KiB: not a Packer var file",
+                VAR_FILE_MAX_BYTES >> 10
+            ));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("{shown}: not UTF-8 text: not a Packer var file"))?;
         let body = hcl::parse(&text).map_err(|e| match e {
             hcl::Error::Parse(p) => format!(
-                "{path}:{}:{}: not a valid Packer var file (HCL): {}",
+                "{shown}:{}:{}: not a valid Packer var file (HCL): {}",
                 p.location().line(),
                 p.location().column(),
                 p.message()
             ),
-            _ => format!("{path}: not a valid Packer var file (HCL)"),
+            _ => format!("{shown}: not a valid Packer var file (HCL)"),
         })?;
-        let mut values = BTreeMap::new();
         for attr in body.attributes() {
             let key = attr.key();
             if !VAR_KEYS.contains(&key) {
@@ -394,21 +437,21 @@ impl PackerVars {
             };
             let Some(value) = value else {
                 return Err(format!(
-                    "{path}:{line}: {key} is not a plain string: write it as {key} = \"...\""
+                    "{shown}:{line}: {key} is not a plain string: write it as {key} = \"...\""
                 ));
             };
-            values.insert(key.to_owned(), (value, line));
+            self.values
+                .insert(key.to_owned(), (value, path.to_owned(), line));
         }
-        Ok(PackerVars {
-            file: Some(path.to_owned()),
-            values,
-        })
+        self.files.push(path.to_owned());
+        Ok(())
     }
 
     /// The value a Packer build gets for variable `key`, and where it comes from: the
-    /// var file's (a `-var-file` beats the environment in Packer), else `PKR_VAR_<key>`.
+    /// last var file that sets it (a var file beats the environment in Packer), else
+    /// `PKR_VAR_<key>`.
     fn get(&self, key: &str) -> Option<(String, String)> {
-        if let (Some(file), Some((value, line))) = (&self.file, self.values.get(key)) {
+        if let Some((value, file, line)) = self.values.get(key) {
             return Some((value.clone(), format!("{file}:{line} ({key})")));
         }
         let var = format!("PKR_VAR_{key}");
@@ -1120,11 +1163,11 @@ pub fn run(
         Ok(t) => t,
         Err(why) => {
             let why = if packer_only {
-                match &vars.file {
-                    Some(f) => format!("{why}, and neither {f} nor PKR_VAR_proxmox_username / PKR_VAR_proxmox_token hold both the token id and its secret"),
-                    None => format!(
+                match vars.files.as_slice() {
+                    [] => format!(
                         "{why}, and PKR_VAR_proxmox_username / PKR_VAR_proxmox_token are not both set"
                     ),
+                    files => format!("{why}, and neither {} nor PKR_VAR_proxmox_username / PKR_VAR_proxmox_token hold both the token id and its secret", files.join(", ")),
                 }
             } else {
                 why
@@ -2300,27 +2343,66 @@ mod tests {
             "# c\nbuild_ssh_key = \"k\"\nproxmox_username = \"u@pve!t\"\nproxmox_token = <<EOT\ns3cret\nEOT\n",
         )
         .unwrap();
-        let vars = PackerVars::read(path).unwrap();
+        let vars = PackerVars::read_all(&[path]).unwrap();
         assert_eq!(vars.values.len(), 2, "only the keys doctor needs");
-        assert_eq!(vars.values["proxmox_username"], ("u@pve!t".to_owned(), 3));
+        assert_eq!(
+            vars.values["proxmox_username"],
+            ("u@pve!t".to_owned(), path.to_owned(), 3)
+        );
         assert_eq!(vars.values["proxmox_token"].0.trim(), "s3cret");
         let (_, auth, at) = packer_token(&vars).unwrap();
         assert_eq!(auth, "PVEAPIToken=u@pve!t=s3cret");
         assert!(at.contains(":3 (proxmox_username)") && at.contains(":4 (proxmox_token)"));
         std::fs::write(path, "proxmox_token = \"s3cret\n").unwrap();
-        let err = PackerVars::read(path).unwrap_err();
+        let err = PackerVars::read_all(&[path]).unwrap_err();
         assert!(
             err.contains("not a valid Packer var file") && !err.contains("s3cret"),
             "{err}"
         );
         std::fs::write(path, "proxmox_token = var.x\n").unwrap();
-        let err = PackerVars::read(path).unwrap_err();
+        let err = PackerVars::read_all(&[path]).unwrap_err();
         assert!(
             err.ends_with(
                 ":1: proxmox_token is not a plain string: write it as proxmox_token = \"...\""
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_later_var_file_wins_and_only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let auto = dir.path().join("a.auto.pkrvars.hcl");
+        let local = dir.path().join("local.pkrvars.hcl");
+        std::fs::write(
+            &auto,
+            "proxmox_username = \"auto@pve!t\"\nproxmox_token = \"from-auto\"\n",
+        )
+        .unwrap();
+        std::fs::write(&local, "\nproxmox_token = \"from-local\"\n").unwrap();
+        let (auto, local) = (auto.to_str().unwrap(), local.to_str().unwrap());
+        let vars = PackerVars::read_all(&[auto, local]).unwrap();
+        let (id, header, at) = packer_token(&vars).unwrap();
+        assert_eq!(id, "auto@pve!t");
+        assert_eq!(header, "PVEAPIToken=auto@pve!t=from-local");
+        assert_eq!(
+            at,
+            format!("{auto}:1 (proxmox_username), {local}:2 (proxmox_token)")
+        );
+        assert_eq!(vars.files, [auto, local]);
+        // The other order: the auto file's token wins.
+        let vars = PackerVars::read_all(&[local, auto]).unwrap();
+        assert_eq!(
+            packer_token(&vars).unwrap().1,
+            "PVEAPIToken=auto@pve!t=from-auto"
+        );
+
+        let err = PackerVars::read_all(&["/dev/null"]).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+        let big = dir.path().join("big.pkrvars.hcl");
+        std::fs::write(&big, "# x\n".repeat(300_000)).unwrap();
+        let err = PackerVars::read_all(&[big.to_str().unwrap()]).unwrap_err();
+        assert!(err.contains("larger than 1024 KiB"), "{err}");
     }
 
     #[test]

@@ -152,11 +152,13 @@ enum Command {
         /// (user, REMOTE_TMPDIR, qm) instead of the API token's Packer privileges.
         #[arg(long, value_enum, default_value = "proxmox-iso", requires = "for_step")]
         source: DoctorSource,
-        /// With --for packer: the Packer var file the build gets (VAR_FILE); its
-        /// proxmox_username / proxmox_token and proxmox_ssh_user / proxmox_ssh_host win
-        /// over PKR_VAR_* as in Packer. Nothing else of the file is read or printed.
+        /// With --for packer: a Packer var file the build gets; repeat it in Packer's
+        /// order (`make packer` passes the image directory's *.auto.pkrvars.hcl, sorted,
+        /// then VAR_FILE). Their proxmox_username / proxmox_token and proxmox_ssh_user /
+        /// proxmox_ssh_host win over PKR_VAR_*, a later file over an earlier one, as in
+        /// Packer. Nothing else of the files is read or printed.
         #[arg(long, value_name = "PATH", requires = "for_step")]
-        var_file: Option<Utf8PathBuf>,
+        var_file: Vec<Utf8PathBuf>,
         /// No checks: one line per template the environment(s) clone, `exists IMAGE NAME`
         /// or `missing IMAGE NAME` (what `make up` builds); exit 2 when the API cannot
         /// be asked.
@@ -422,17 +424,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if for_step != Some(DoctorFor::Packer)
                 && (image.is_some()
                     || release.is_some()
-                    || var_file.is_some()
+                    || !var_file.is_empty()
                     || source != DoctorSource::ProxmoxIso)
             {
                 bail!("--image, --release, --source and --var-file go with --for packer only");
             }
-            let vars = match &var_file {
-                Some(path) => {
-                    doctor::PackerVars::read(path.as_str()).map_err(anyhow::Error::msg)?
-                }
-                None => doctor::PackerVars::default(),
-            };
+            let vars = doctor::PackerVars::read_all(&var_file).map_err(anyhow::Error::msg)?;
             if for_step == Some(DoctorFor::Packer) && env.is_some() {
                 bail!("--env goes with --for tofu (a Packer build has no environment)");
             }
