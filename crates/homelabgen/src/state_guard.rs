@@ -43,8 +43,18 @@ fn subdirs(dir: &Utf8Path) -> Vec<String> {
 /// Resource instances a state file holds (0 for a missing file). A file that is not
 /// a state OpenTofu could have written counts as holding resources: better a refusal
 /// the user can override than orphaned VMs.
+/// Only a missing file is "no state": one that cannot be read (not a regular file, a
+/// FIFO that a read would wait on forever, a permission error) counts as holding some.
 fn instances(path: &Utf8Path) -> Option<usize> {
-    let bytes = std::fs::read(path).ok()?;
+    let unreadable = Some(usize::MAX);
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Ok(meta) if meta.is_file() => {}
+        _ => return unreadable,
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return unreadable;
+    };
     let Ok(state) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return Some(usize::MAX);
     };

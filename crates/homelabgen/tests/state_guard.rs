@@ -151,3 +151,38 @@ fn backend_path_is_outside_the_tree() {
         "{backend}"
     );
 }
+
+/// A state path that cannot be read as a file (a FIFO, which a plain read would wait on
+/// forever; a directory) is not taken for "no state": the drop is refused, promptly.
+#[test]
+fn an_unreadable_state_refuses_the_drop_and_never_hangs() {
+    for kind in ["fifo", "dir"] {
+        let (dir, renamed) = setup();
+        let state = dir.path().join("state/edge/terraform.tfstate");
+        fs::create_dir_all(state.parent().unwrap()).unwrap();
+        if kind == "fifo" {
+            assert!(Command::new("mkfifo")
+                .arg(&state)
+                .status()
+                .unwrap()
+                .success());
+        } else {
+            fs::create_dir(&state).unwrap();
+        }
+        fs::write(dir.path().join("spec/homelab.yaml"), &renamed).unwrap();
+        // `timeout`: a hang fails the test instead of stalling the suite.
+        let o = Command::new("timeout")
+            .args(["60", env!("CARGO_BIN_EXE_homelabgen"), "render"])
+            .args(["--spec", "spec/homelab.yaml", "--out", "generated"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{kind}: {err}");
+        assert!(
+            err.contains("is not a readable OpenTofu state"),
+            "{kind}: {err}"
+        );
+        assert!(!dir.path().join("generated/tofu/envs/edge-new").exists());
+    }
+}
