@@ -61,9 +61,9 @@ fn mutated_specs_never_panic_and_valid_ones_render() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/specs/k3s-single.yaml"),
     )
     .unwrap();
-    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let (mut rng, rounds) = rng::campaign("robustness", 0x5EED_1234_ABCD_0001, 1000);
     let (mut rendered, mut rejected) = (0, 0);
-    for _ in 0..1000 {
+    for _ in 0..rounds {
         let text = mutate(&mut rng, &spec);
         match homelabgen_spec::from_str("spec/homelab.yaml", &text) {
             Ok(model) => {
@@ -81,8 +81,9 @@ fn mutated_specs_never_panic_and_valid_ones_render() {
         }
     }
     // Both paths must be exercised, or the test proves nothing.
+    eprintln!("robustness: {rendered} rendered, {rejected} refused");
     assert!(
-        rendered > 50 && rejected > 50,
+        rendered > rounds / 20 && rejected > rounds / 20,
         "rendered {rendered}, rejected {rejected}"
     );
 }

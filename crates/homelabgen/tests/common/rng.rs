@@ -16,3 +16,25 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// The seed and number of rounds of a mutation campaign: the test's own defaults (what CI
+/// runs), or `HOMELABGEN_FUZZ_SEED` (decimal or 0x-hex) and `HOMELABGEN_FUZZ_ROUNDS` for a
+/// longer or different run by hand. The seed is printed, so any failure can be replayed.
+#[allow(dead_code)] // each test binary uses part of this module
+pub fn campaign(name: &str, seed: u64, rounds: usize) -> (Rng, usize) {
+    let parse = |v: String| match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => v.parse().ok(),
+    };
+    let seed = std::env::var("HOMELABGEN_FUZZ_SEED")
+        .ok()
+        .map(|v| parse(v).expect("HOMELABGEN_FUZZ_SEED: a number"))
+        .unwrap_or(seed);
+    let rounds = std::env::var("HOMELABGEN_FUZZ_ROUNDS")
+        .ok()
+        .map(|v| v.parse().expect("HOMELABGEN_FUZZ_ROUNDS: a number"))
+        .unwrap_or(rounds);
+    eprintln!("{name}: seed {seed:#x}, {rounds} rounds");
+    // xorshift never leaves 0.
+    (Rng(seed.max(1)), rounds)
+}
