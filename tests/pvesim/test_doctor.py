@@ -562,6 +562,51 @@ def t_unreachable(ctx):
     check(time.time() - t0 < 30, "an unreachable host took longer than the timeout")
 
 
+def t_not_the_api(ctx):
+    # Something else answers 200 at the endpoint (a reverse proxy's page, another service
+    # on the port, a body over the limit): a blocker naming the endpoint, never "the API
+    # accepts the token" (a foreign 200 says nothing about the token).
+    import http.server
+    import ssl
+    import threading
+    bodies = {
+        "html": (b"<html><body>It works!</body></html>", r"the answer is not JSON"),
+        "no-data": (b'{"status": "ok"}', r"a JSON object without `data`"),
+        "no-version": (b'{"data": {"release": "x"}}', r"a JSON envelope without a version"),
+        "array": (b"[1, 2]", r"JSON, but not an object"),
+        "huge": (b'{"data": "' + b"A" * (17 << 20) + b'"}', r"larger than 16 MiB"),
+    }
+    for name, (body, pattern) in bodies.items():
+        class Foreign(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self, body=body):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # doctor stops reading at its limit
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Foreign)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(*ctx["certs"])
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            site = copy.deepcopy(ctx["site"])
+            p, _ = doctor(site, ctx["tmp"], server.server_address[1])
+        finally:
+            server.shutdown()
+            server.server_close()
+        expect(p, 2, "✗", pattern + r", not the Proxmox VE API's JSON",
+               f"doctor-spec.yaml:{site.line_of(r'endpoint: ')} (site.endpoint)",
+               r"point `site\.endpoint` at the Proxmox VE API itself")
+        check(not lines(p, "✓") or all("accepts the token" not in ln for ln in lines(p, "✓")),
+              f"{name}: a foreign answer was taken for the token's acceptance\n{p.stdout}")
+
+
 def t_untrusted_certificate(ctx):
     # insecure_tls: false and a self-signed certificate: a blocker.
     site = copy.deepcopy(ctx["strict"])
@@ -1294,6 +1339,7 @@ def main():
             ("wrong token -> 401", t_wrong_token),
             ("no or malformed token", t_no_token),
             ("unreachable host (closed port)", t_unreachable),
+            ("not the API: something else answers at the endpoint", t_not_the_api),
             ("untrusted certificate with insecure_tls: false", t_untrusted_certificate),
             ("unknown --env", t_unknown_env),
             ("--env limits the checks", t_env_filter),

@@ -199,12 +199,19 @@ impl Locs<'_> {
     }
 }
 
+/// The largest API answer read (the biggest real ones, a cluster's resource list, are a
+/// few MiB).
+const BODY_LIMIT: u64 = 16 << 20;
+
 /// A failed API call.
 enum ApiError {
     /// No HTTP answer: connection refused, DNS, timeout, TLS.
     Transport(String),
     /// An HTTP status other than 200, with PVE's message where the body has one.
     Status(u16, String),
+    /// A 200 whose body is not the API's JSON envelope (`{"data": …}`): something else
+    /// answers at the endpoint (a proxy's page, another service on the port).
+    NotPve(&'static str),
 }
 
 impl ApiError {
@@ -213,6 +220,9 @@ impl ApiError {
             ApiError::Transport(t) => t.clone(),
             ApiError::Status(code, msg) if msg.is_empty() => format!("HTTP {code}"),
             ApiError::Status(code, msg) => format!("HTTP {code}: {msg}"),
+            ApiError::NotPve(why) => {
+                format!("the answer is {why}, not the Proxmox VE API's JSON")
+            }
         }
     }
 }
@@ -294,11 +304,26 @@ impl Api {
         let body = resp
             .into_body()
             .with_config()
-            .limit(16 << 20)
+            .limit(BODY_LIMIT)
             .read_to_string()
-            .unwrap_or_default();
-        let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        if status != 200 {
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => ApiError::NotPve("larger than 16 MiB"),
+                e => ApiError::Transport(transport_text(&e)),
+            })?;
+        let parsed: Result<Value, _> = serde_json::from_str(&body);
+        if status == 200 {
+            return match parsed {
+                Ok(Value::Object(mut envelope)) => match envelope.remove("data") {
+                    Some(data) => Ok(data),
+                    None => Err(ApiError::NotPve("a JSON object without `data`")),
+                },
+                Ok(_) => Err(ApiError::NotPve("JSON, but not an object")),
+                Err(_) if body.is_empty() => Err(ApiError::NotPve("empty")),
+                Err(_) => Err(ApiError::NotPve("not JSON")),
+            };
+        }
+        let parsed = parsed.unwrap_or(Value::Null);
+        {
             let mut msg = parsed
                 .get("message")
                 .and_then(Value::as_str)
@@ -309,9 +334,8 @@ impl Api {
                 let list: Vec<String> = errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
                 msg = format!("{msg} {}", list.join("; ")).trim().to_owned();
             }
-            return Err(ApiError::Status(status, msg));
+            Err(ApiError::Status(status, msg))
         }
-        Ok(parsed.get("data").cloned().unwrap_or(Value::Null))
     }
 }
 
@@ -1077,18 +1101,22 @@ pub fn run(
     let endpoint_at = locs.site("endpoint");
     let tls_at = format!("{}; site.insecure_tls", endpoint_at);
     match verified.get("version", &[]) {
-        Ok(_) | Err(ApiError::Status(..)) if site.endpoint.starts_with("http://") => r.add(
-            "site",
-            Status::Warn,
-            "tls",
-            format!(
-                "{} answers over plain HTTP: the token crosses the network unencrypted",
-                site.endpoint
-            ),
-            &endpoint_at,
-            Some("use `https://` (the Proxmox API listens with TLS on port 8006)".to_owned()),
-        ),
-        Ok(_) | Err(ApiError::Status(..)) => r.add(
+        Ok(_) | Err(ApiError::Status(..) | ApiError::NotPve(_))
+            if site.endpoint.starts_with("http://") =>
+        {
+            r.add(
+                "site",
+                Status::Warn,
+                "tls",
+                format!(
+                    "{} answers over plain HTTP: the token crosses the network unencrypted",
+                    site.endpoint
+                ),
+                &endpoint_at,
+                Some("use `https://` (the Proxmox API listens with TLS on port 8006)".to_owned()),
+            );
+        }
+        Ok(_) | Err(ApiError::Status(..) | ApiError::NotPve(_)) => r.add(
             "site",
             Status::Ok,
             "tls",
@@ -1183,6 +1211,10 @@ pub fn run(
         base,
         auth: Some(auth),
     };
+    let not_pve_fix = format!(
+        "point `site.endpoint` at the Proxmox VE API itself (`https://<node>:8006`); now {}",
+        site.endpoint
+    );
     let version = match api.get("version", &[]) {
         Ok(v) => v,
         Err(ApiError::Status(401, msg)) => {
@@ -1208,16 +1240,37 @@ pub fn run(
             return r.checks;
         }
         Err(e) => {
+            let fix = matches!(e, ApiError::NotPve(_)).then(|| not_pve_fix.clone());
             r.add(
                 "site",
                 Status::Fail,
                 "reachable",
                 format!("GET /version failed: {}", e.text()),
                 &endpoint_at,
-                None,
+                fix,
             );
             return r.checks;
         }
+    };
+    // Proxmox VE always names its version: an answer without one is another service,
+    // and its 200 says nothing about the token.
+    let Some(version_text) = version
+        .get("version")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        r.add(
+            "site",
+            Status::Fail,
+            "reachable",
+            format!(
+                "GET /version: {}",
+                ApiError::NotPve("a JSON envelope without a version").text()
+            ),
+            &endpoint_at,
+            Some(not_pve_fix.clone()),
+        );
+        return r.checks;
     };
     r.add(
         "site",
@@ -1227,11 +1280,6 @@ pub fn run(
         &token_at,
         None,
     );
-    let version_text = version
-        .get("version")
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_owned();
     let major: u32 = version_text
         .split('.')
         .next()
@@ -1308,7 +1356,14 @@ pub fn run(
             return r.checks;
         }
     };
-    let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
+    let mut names: Vec<&str> = nodes
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        names.push("(none listed)");
+    }
     let node_ok = match nodes.iter().find(|(n, _)| *n == site.node) {
         Some((_, status)) if status == "online" => {
             r.add(
