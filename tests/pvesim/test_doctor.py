@@ -12,6 +12,7 @@ M failed". `make doctor-test DOCTOR_ONLY=word` runs the scenarios whose name has
 """
 
 import copy
+import glob
 import ipaddress
 import json
 import os
@@ -65,6 +66,15 @@ class Site:
         iso = re.search(r"^\s+iso:\s+(\S+)", text, re.M)
         self.iso_storage = iso.group(1) if iso else "local"
         self.images = h.packer_images(gen)
+        # Every node a VM of any environment is placed on, every bridge and storage any
+        # environment uses: a healthy site for this spec, whatever its shape.
+        self.all_nodes, self.all_bridges, self.all_storages = {self.node}, {self.bridge}, set()
+        for env in envs:
+            env_dir = os.path.join(gen, "tofu", "envs", env)
+            self.all_nodes |= {vm["node"] for vm in h.env_locals(env_dir).values() if vm.get("node")}
+            self.all_bridges.add(h.env_var_default(env_dir, "bridge") or self.bridge)
+            self.all_storages |= {(h.env_var_default(env_dir, "vm_storage"), "images,rootdir"),
+                                  (h.env_var_default(env_dir, "snippets_storage"), "snippets")}
         self.seed = self._seed()
 
     def _seed(self):
@@ -240,6 +250,52 @@ def t_healthy(ctx):
     for group in ("site", "images", "environment"):
         check(re.search(rf"^{group}$", p.stdout, re.M), f"no group {group}:\n{p.stdout}")
     check(any(r["path"].endswith("/access/permissions") for r in reqs), "privileges never asked for")
+
+
+def t_healthy_every_spec(ctx):
+    # Any lab, not the example: for every test spec of the repository, a site that holds
+    # what that spec needs (its templates, every node its VMs are placed on, every
+    # bridge and storage its environments use) passes doctor with no blocker and no
+    # warning, whatever the shape (one VM, several environments, HA over three nodes,
+    # a build number, several images).
+    specs = sorted(glob.glob(os.path.join(h.ROOT, "tests", "specs", "*.yaml"))
+                   + glob.glob(os.path.join(h.ROOT, "crates", "homelabgen-spec", "tests", "fixtures", "valid", "*.yaml"))
+                   + glob.glob(os.path.join(h.HERE, "specs", "*.yaml")))
+    check(len(specs) >= 8, f"only {len(specs)} test specs found")
+    shapes = set()
+    for path in specs:
+        name = os.path.relpath(path, h.ROOT)
+        d = tempfile.mkdtemp(dir=ctx["tmp"], prefix="every-")
+        site = Site(d, path)
+        seed = copy.deepcopy(site.seed)
+        nodes = sorted(site.all_nodes)
+        seed["nodes"] = nodes
+        seed["bridges"] = {n: sorted({"vmbr0", *site.all_bridges}) for n in nodes}
+        storages = {st["storage"]: st for st in seed["storages"]}
+        for sid, content in sorted(st for st in site.all_storages if st[0]):
+            have = storages.setdefault(sid, {"storage": sid, "type": "dir", "content": ""})
+            have["content"] = ",".join(sorted(set(filter(None, have["content"].split(","))) | set(content.split(","))))
+        seed["storages"] = list(storages.values())
+        envs = sorted(os.listdir(os.path.join(d, "gen", "tofu", "envs")))
+        sim = Sim(ctx["tmp"], seed, ctx["certs"])
+        try:
+            # What `make tf-apply ENV=…` asks first, for each environment.
+            for env in envs:
+                p, _ = doctor(site, ctx["tmp"], sim.port, args=("--for", "tofu", "--env", env))
+                check(p.returncode == 0, f"{name}: --for tofu --env {env} exit {p.returncode}:\n{p.stdout}\n{p.stderr}")
+            p, _ = doctor(site, ctx["tmp"], sim.port)
+        finally:
+            sim.close()
+        check(p.returncode == 0 and not lines(p, "✗") and not lines(p, "!"),
+              f"{name}: a healthy site for it has findings (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
+        check(any("holds every privilege OpenTofu needs" in ln for ln in lines(p, "✓")),
+              f"{name}: the privileges were not checked:\n{p.stdout}")
+        for n in nodes:
+            check(any(f"node {n} is online" in ln for ln in lines(p, "✓")), f"{name}: node {n} not checked:\n{p.stdout}")
+        shapes.add((len(nodes), len(site.images)))
+    # The specs differ in shape, or this proves less than it says.
+    check(any(n > 1 for n, _ in shapes) and any(i > 1 for _, i in shapes), f"shapes (nodes, images): {shapes}")
+    print(f"      {len(specs)} specs, shapes (nodes, images): {sorted(shapes)}")
 
 
 def t_healthy_json(ctx):
@@ -1311,6 +1367,7 @@ def main():
         for name, fn in [
             ("healthy site passes (exit 0)", t_healthy),
             ("healthy site --json", t_healthy_json),
+            ("healthy site for every test spec of the repository", t_healthy_every_spec),
             ("self-signed certificate noted", t_self_signed_noted),
             ("missing privilege", t_missing_privilege),
             ("privilege on another path only", t_missing_privilege_path),
