@@ -143,6 +143,10 @@ class Sim:
         bridges = {"vmbr0"} | {m.group(1) for t in seed.get("vms", []) for k, v in t["config"].items()
                                if re.fullmatch(r"net\d+", k) for m in [re.search(r"bridge=([^,]+)", v)] if m}
         self.bridges = seed.get("bridges", {n: sorted(bridges) for n in self.nodes})
+        # "addresses": {node: address or null}: the static address (with a gateway) on
+        # the node's first bridge, where the provider's SSH address lookup finds it
+        # (default 127.0.0.1, this machine; null: no interface has an address).
+        self.addresses = {n: "127.0.0.1" for n in self.nodes} | seed.get("addresses", {})
         self.storages = {}
         for s in seed["storages"]:
             st = dict(s)
@@ -310,9 +314,14 @@ class Sim:
                         for sid, st in sorted(self.storages.items())
                         if node in st.get("nodes", node).split(",")]
             if rest == ["network"] and m == "GET":
-                return [{"iface": b, "type": "bridge", "active": 1, "autostart": 1,
-                         "bridge_ports": "eno1", "method": "manual", "families": ["inet"]}
-                        for b in self.bridges.get(node, [])]
+                ifaces = [{"iface": b, "type": "bridge", "active": 1, "autostart": 1, "priority": 3 + i,
+                           "bridge_ports": "eno1", "method": "manual", "families": ["inet"]}
+                          for i, b in enumerate(self.bridges.get(node, []))]
+                addr = self.addresses.get(node)
+                if ifaces and addr:
+                    ifaces[0] |= {"method": "static", "address": addr, "cidr": f"{addr}/24",
+                                  "netmask": "24", "gateway": addr}
+                return ifaces
             if rest == ["qemu"] and m == "GET":
                 return [self.list_entry(vmid, v) for vmid, v in sorted(self.vms.items()) if v["node"] == node]
             if len(rest) >= 3 and rest[0] == "tasks" and rest[2] in ("status", "log") and m == "GET":

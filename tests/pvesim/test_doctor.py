@@ -1150,6 +1150,33 @@ def t_ha_healthy(ctx):
     rendered = {v["node"] for v in h.env_locals(os.path.join(ctx["ha"].tmp, "gen", "tofu", "envs", "ha")).values()}
     asked = {r["path"].split("/")[-2] for r in reqs if re.search(r"/nodes/[^/]+/storage$", r["path"])}
     check(asked == rendered | {"pve1"} and rendered == {"pve1", "pve2", "pve3"}, f"asked {asked}, rendered {rendered}")
+    # Snippets of the VMs on pve2 and pve3 go where the provider's own address lookup
+    # sends them (their ssh {} block names pve1 only): doctor logs in there too.
+    for n in ("pve2", "pve3"):
+        want = f"@127.0.0.1 (node {n}, the provider's address lookup: the IPv4 address of vmbr0) can write "
+        check(any(want in ln for ln in ok), f"no ✓ line with {want!r}:\n{p.stdout}")
+
+
+def t_ha_node_without_address(ctx):
+    # No interface of pve3 has an address and the name pve3 does not resolve: the
+    # provider cannot upload the snippets of the VMs placed there.
+    def edit(site, seed):
+        seed["addresses"] = {"pve3": None}
+    site, p, _ = ha_run(ctx, edit)
+    expect(p, 2, "✗", r"OpenTofu cannot find where to upload the snippets of the VMs on node pve3: no interface of "
+           r"node pve3 has an address, and the name pve3 does not resolve",
+           f"doctor-spec.yaml:{site.line_of(r'^  nodes:')} (site.nodes)", r"make the name pve3 resolve")
+
+
+def t_ha_node_address_unreachable(ctx):
+    # pve2's address is one nothing listens on: the login there fails, not the one to
+    # site.ssh_host (doctor connects where the provider will).
+    def edit(site, seed):
+        seed["addresses"] = {"pve2": "127.0.0.2"}
+    site, p, _ = ha_run(ctx, edit)
+    expect(p, 2, "✗", r"ssh \S+@127\.0\.0\.2 \(node pve2, the provider's address lookup: the IPv4 address of vmbr0\) failed",
+           f"doctor-spec.yaml:{site.line_of(r'^  nodes:')} (site.nodes)")
+    check(any("(node pve3," in ln and "can write" in ln for ln in lines(p, "✓")), f"pve3 not checked:\n{p.stdout}")
 
 
 def t_ha_bridge_missing_on_one_node(ctx):
@@ -1423,6 +1450,8 @@ def main():
             ("--var-file: the Packer token from the var file", t_var_file_token),
             ("--var-file: broken, non-string, missing", t_var_file_bad),
             ("ha: every node of the VMs passes", t_ha_healthy),
+            ("ha: pve3 has no address for the provider's SSH", t_ha_node_without_address),
+            ("ha: pve2's address does not answer SSH", t_ha_node_address_unreachable),
             ("ha: bridge missing on pve2 only", t_ha_bridge_missing_on_one_node),
             ("ha: VM storage not on pve3", t_ha_storage_missing_on_one_node),
             ("ha: snippets storage inactive on pve3 only", t_ha_storage_inactive_on_one_node),

@@ -586,15 +586,96 @@ fn run_with_deadline(
     }
 }
 
+/// `(address, how it was found)`, or why the provider finds none.
+type NodeAddress = Result<(String, String), String>;
+
+/// Where the provider uploads a node's snippets over SSH.
+struct SnippetTarget {
+    node: String,
+    host: String,
+    /// How the address was found, for the message.
+    origin: String,
+    /// The spec location the check concerns.
+    at: String,
+}
+
+/// The address the bpg provider (v0.111) connects to for snippets on `node` when the
+/// provider's `ssh {}` block has no `node {}` entry for it: its API lookup, in order,
+/// over the node's interfaces sorted by priority: the first with an IPv4 address and
+/// gateway, else an IPv6 address and gateway, else any IPv4 address; else a DNS lookup
+/// of the node's name. `(address, how it was found)`, or why there is none.
+fn provider_node_address(node: &str, ifaces: &[Value]) -> NodeAddress {
+    let mut sorted: Vec<&Value> = ifaces.iter().collect();
+    sorted.sort_by_key(|i| i.get("priority").and_then(Value::as_i64).unwrap_or(0));
+    let field = |i: &Value, k: &str| {
+        i.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let found = |i: &Value, addr: &str, rule: &str| {
+        let iface = field(i, "iface").unwrap_or_else(|| "?".to_owned());
+        let addr = addr.split('/').next().unwrap_or(addr).to_owned();
+        (
+            addr,
+            format!("the provider's address lookup: {rule} {iface}"),
+        )
+    };
+    for (addr_key, gw_key, rule) in [
+        ("address", "gateway", "the IPv4 address of"),
+        ("address6", "gateway6", "the IPv6 address of"),
+    ] {
+        if let Some((i, a)) = sorted.iter().find_map(|i| {
+            field(i, gw_key)?;
+            Some((*i, field(i, addr_key)?))
+        }) {
+            return Ok(found(i, &a, rule));
+        }
+    }
+    if let Some((i, a)) = sorted.iter().find_map(|i| Some((*i, field(i, "address")?))) {
+        return Ok(found(i, &a, "the first IPv4 address, of"));
+    }
+    use std::net::ToSocketAddrs;
+    match (node, 22).to_socket_addrs() {
+        Ok(mut addrs) => match addrs.find(|a| a.is_ipv4()) {
+            Some(a) => Ok((
+                a.ip().to_string(),
+                format!("the provider's address lookup: DNS for {node} (no interface of the node has an address)"),
+            )),
+            None => Err(format!("no interface of node {node} has an address, and {node} resolves to no IPv4 address")),
+        },
+        Err(_) => Err(format!(
+            "no interface of node {node} has an address, and the name {node} does not resolve"
+        )),
+    }
+}
+
 /// The provider uploads snippets (user_data, cluster vendor data) over SSH as `site.ssh_user` to
 /// `site.ssh_host` (port 22, keys from the ssh-agent): the node must answer, and the
 /// user must be able to write the snippets directory (or, not root, run `pvesm` and
 /// `tee` through passwordless sudo, docs/tofu.md). Asked with `test -w` and `sudo -n -l`:
 /// nothing is written.
-fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, locs: &Locs) {
+///
+/// `target` is the node and the address the provider connects to: `site.ssh_host` for
+/// `site.node`, and for another node the address the provider looks up itself
+/// (`provider_node_address`).
+fn ssh_snippets(
+    r: &mut Report,
+    api: &Api,
+    site: &homelabgen_spec::model::Site,
+    locs: &Locs,
+    target: &SnippetTarget,
+) {
     let storage = &site.storage.snippets;
-    let host_at = locs.site("ssh_host");
-    let dest = format!("{}@{}", site.ssh_user, site.ssh_host);
+    let host_at = target.at.clone();
+    let host = target.host.as_str();
+    let dest = format!("{}@{}", site.ssh_user, host);
+    // Which node, when it is not the one site.ssh_host names.
+    let on = if target.node == site.node {
+        String::new()
+    } else {
+        format!(" (node {}, {})", target.node, target.origin)
+    };
     let path = api
         .get(&format!("storage/{storage}"), &[])
         .ok()
@@ -628,7 +709,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
         "-l",
         &site.ssh_user,
         "--",
-        &site.ssh_host,
+        host,
         &probe,
     ]);
     let out = match run_with_deadline(&mut cmd, std::time::Duration::from_secs(30)) {
@@ -652,9 +733,9 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
                 "site",
                 Status::Fail,
                 "ssh-snippets",
-                format!("ssh {dest} did not answer within 30 s: OpenTofu uploads snippets (user_data, cluster vendor data) over SSH"),
+                format!("ssh {dest}{on} did not answer within 30 s: OpenTofu uploads snippets (user_data, cluster vendor data) over SSH"),
                 &host_at,
-                Some(format!("check that `ssh {dest} true` works (site.ssh_host reaches the node on port 22)")),
+                Some(format!("check that `ssh {dest} true` works (the address reaches the node on port 22)")),
             );
             return;
         }
@@ -672,7 +753,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
             "site",
             Status::Ok,
             "ssh-snippets",
-            format!("{dest} can write {dir} over SSH (snippets of storage {storage})"),
+            format!("{dest}{on} can write {dir} over SSH (snippets of storage {storage})"),
             &host_at,
             None,
         ),
@@ -680,7 +761,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
             "site",
             Status::Ok,
             "ssh-snippets",
-            format!("{dest} may run pvesm and tee through passwordless sudo (snippets into {dir})"),
+            format!("{dest}{on} may run pvesm and tee through passwordless sudo (snippets into {dir})"),
             &host_at,
             None,
         ),
@@ -688,7 +769,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
             "site",
             Status::Fail,
             "ssh-snippets",
-            format!("{path}, the directory of storage {storage}, does not exist on {} (or {} cannot see it)", site.ssh_host, site.ssh_user),
+            format!("{path}, the directory of storage {storage}, does not exist on {host}{on} (or {} cannot see it)", site.ssh_user),
             locs.site("storage.snippets"),
             Some(format!("on the node: `mkdir -p {}` (or fix the storage's path: `pvesm set {storage} --path ...`)", sh_quote(&dir))),
         ),
@@ -696,7 +777,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
             "site",
             Status::Fail,
             "ssh-snippets",
-            format!("{dest} cannot write {dir} and has no passwordless sudo for pvesm and tee: OpenTofu cannot upload snippets (user_data, cluster vendor data)"),
+            format!("{dest}{on} cannot write {dir} and has no passwordless sudo for pvesm and tee: OpenTofu cannot upload snippets (user_data, cluster vendor data)"),
             locs.site("ssh_user"),
             Some(format!("use root (`ssh_user: root`), or on the node give {} passwordless sudo for /usr/sbin/pvesm, /usr/sbin/qm and tee (docs/tofu.md)", site.ssh_user)),
         ),
@@ -705,7 +786,7 @@ fn ssh_snippets(r: &mut Report, api: &Api, site: &homelabgen_spec::model::Site, 
             Status::Fail,
             "ssh-snippets",
             format!(
-                "ssh {dest} failed{}: OpenTofu uploads snippets (user_data, cluster vendor data) over SSH",
+                "ssh {dest}{on} failed{}: OpenTofu uploads snippets (user_data, cluster vendor data) over SSH",
                 if err.is_empty() { String::new() } else { format!(": {err}") }
             ),
             &host_at,
@@ -1660,6 +1741,8 @@ pub fn run(
     let snippet_vm = |v: &homelabgen_spec::model::Vm, env: &str| {
         v.user_data.is_some() || envs.iter().any(|e| e.name == env && e.cluster.is_some())
     };
+    // Nodes other than site.node that get snippets, and where the provider sends them.
+    let mut other_snippet_nodes: Vec<(String, NodeAddress)> = Vec::new();
     for node in &check_nodes {
         let node = *node;
         let here: Vec<&homelabgen_spec::model::Vm> = vms
@@ -1813,9 +1896,14 @@ pub fn run(
             );
         }
         let bridge_at = locs.site("bridge");
+        let gets_snippets = vms.iter().any(|(e, v)| v.node == node && snippet_vm(v, e));
         match api.get(&format!("nodes/{node}/network"), &[]) {
             Ok(list) => {
                 let ifaces = list.as_array().cloned().unwrap_or_default();
+                if gets_snippets && !is_site_node {
+                    other_snippet_nodes
+                        .push((node.to_owned(), provider_node_address(node, &ifaces)));
+                }
                 let bridges: Vec<&str> = ifaces
                     .iter()
                     .filter(|i| {
@@ -1868,7 +1956,38 @@ pub fn run(
         }
     }
     if uses_snippets && node_ok {
-        ssh_snippets(&mut r, &api, site, &locs);
+        let target = SnippetTarget {
+            node: site.node.clone(),
+            host: site.ssh_host.clone(),
+            origin: "site.ssh_host".to_owned(),
+            at: locs.site("ssh_host"),
+        };
+        ssh_snippets(&mut r, &api, site, &locs, &target);
+    }
+    // The provider's `ssh {}` block names only site.node; for the others it looks the
+    // address up itself, and doctor asks the same way.
+    for (node, found) in other_snippet_nodes {
+        match found {
+            Ok((host, origin)) => {
+                let target = SnippetTarget {
+                    node,
+                    host,
+                    origin,
+                    at: locs.site("nodes"),
+                };
+                ssh_snippets(&mut r, &api, site, &locs, &target);
+            }
+            Err(why) => r.add(
+                "site",
+                Status::Fail,
+                "ssh-snippets",
+                format!("OpenTofu cannot find where to upload the snippets of the VMs on node {node}: {why}"),
+                locs.site("nodes"),
+                Some(format!(
+                    "give a management interface of {node} an address and gateway (System > Network), or make the name {node} resolve on this machine (DNS or /etc/hosts)"
+                )),
+            ),
+        }
     }
 
     // ---------------------------------------------------------------- guests
@@ -2458,6 +2577,33 @@ mod tests {
         std::fs::write(&big, "# x\n".repeat(300_000)).unwrap();
         let err = PackerVars::read_all(&[big.to_str().unwrap()]).unwrap_err();
         assert!(err.contains("larger than 1024 KiB"), "{err}");
+    }
+
+    #[test]
+    fn the_providers_node_address_lookup_order() {
+        let lookup =
+            |ifaces: Value| provider_node_address("pve-x.invalid", ifaces.as_array().unwrap());
+        // An address with a gateway wins over an earlier one without; priority orders.
+        let got = lookup(json!([
+            {"iface": "vmbr1", "priority": 1, "address": "10.9.0.2"},
+            {"iface": "vmbr0", "priority": 4, "address": "10.0.0.2/24", "gateway": "10.0.0.1"},
+            {"iface": "vmbr2", "priority": 3, "address": "10.1.0.2", "gateway": "10.1.0.1"},
+        ]))
+        .unwrap();
+        assert_eq!(got.0, "10.1.0.2");
+        assert!(got.1.ends_with("the IPv4 address of vmbr2"), "{}", got.1);
+        // Then IPv6 with a gateway, then any IPv4 address (the prefix cut off).
+        let got = lookup(json!([
+            {"iface": "vmbr1", "priority": 1, "address": "10.9.0.2/24"},
+            {"iface": "vmbr0", "priority": 2, "address6": "fd00::2", "gateway6": "fd00::1"},
+        ]))
+        .unwrap();
+        assert_eq!(got.0, "fd00::2");
+        let got = lookup(json!([{"iface": "vmbr1", "address": "10.9.0.2/24"}])).unwrap();
+        assert_eq!(got.0, "10.9.0.2");
+        // Nothing: the name is looked up (`.invalid` never resolves).
+        let err = lookup(json!([{"iface": "vmbr0", "address": ""}])).unwrap_err();
+        assert!(err.contains("does not resolve"), "{err}");
     }
 
     #[test]
