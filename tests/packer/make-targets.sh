@@ -176,7 +176,7 @@ if [ -n "$real_packer" ]; then
   [ "$(grep -c '  from: ' "$SANDBOX/out")" -eq "$(grep -vc '^#' "$image_dir/image-versions.txt")" ] || fail "a pin without its origin"
   versions PKR_VAR_k3s_version=v1.99.0+k3s9 || fail "make image-versions with an override failed"
   assert_file_has "$SANDBOX/out" "v1.99.0+k3s9" "make image-versions with PKR_VAR_k3s_version"
-  assert_file_has "$SANDBOX/out" "overridden for this build (VAR_FILE or PKR_VAR_k3s_version); the spec says $k3s"
+  assert_file_has "$SANDBOX/out" "overridden for this build (a var file or PKR_VAR_k3s_version); the spec says $k3s"
   pass "make image-versions prints every pin with its origin, and a -var override as such"
 fi
 
