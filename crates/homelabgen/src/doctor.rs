@@ -322,20 +322,19 @@ impl Api {
                 Err(_) => Err(ApiError::NotPve("not JSON")),
             };
         }
+        // Any other status: PVE's message and per-parameter errors, where the body has them.
         let parsed = parsed.unwrap_or(Value::Null);
-        {
-            let mut msg = parsed
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            if let Some(errors) = parsed.get("errors").and_then(Value::as_object) {
-                let list: Vec<String> = errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                msg = format!("{msg} {}", list.join("; ")).trim().to_owned();
-            }
-            Err(ApiError::Status(status, msg))
+        let mut msg = parsed
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        if let Some(errors) = parsed.get("errors").and_then(Value::as_object) {
+            let list: Vec<String> = errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            msg = format!("{msg} {}", list.join("; ")).trim().to_owned();
         }
+        Err(ApiError::Status(status, msg))
     }
 }
 
